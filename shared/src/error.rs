@@ -1,0 +1,80 @@
+//! The errors a caller of the runtime can meet, with messages meant for people.
+
+use crate::ring::{IndexNode, NodeName};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::time::Duration;
+
+/// What went wrong with a request. Every variant prints a sentence a user can act on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Error {
+    /// A hole of the exercise that is not filled in yet; the text says what to do.
+    NotImplemented(String),
+    /// Not enough answers arrived in time.
+    Timeout {
+        what: String,
+        answered: usize,
+        asked: usize,
+        after_ms: u64,
+    },
+    /// The vnode could not handle the request (it failed to start or panicked).
+    VnodeFailed { vnode: IndexNode, reason: String },
+    /// The node that hosts a vnode cannot be reached.
+    Unreachable(NodeName),
+    /// The request was refused because it makes no sense (bad arguments, unknown vnode type).
+    BadRequest(String),
+    /// The local node is stopping.
+    Stopping,
+}
+
+impl Error {
+    /// A hole in an exercise: `what` says what to write and which README step explains it.
+    pub fn not_implemented(what: impl Into<String>) -> Self {
+        Error::NotImplemented(what.into())
+    }
+
+    pub fn bad_request(why: impl Into<String>) -> Self {
+        Error::BadRequest(why.into())
+    }
+
+    pub fn timeout(
+        what: impl Into<String>,
+        answered: usize,
+        asked: usize,
+        after: Duration,
+    ) -> Self {
+        Error::Timeout {
+            what: what.into(),
+            answered,
+            asked,
+            after_ms: after.as_millis() as u64,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::NotImplemented(what) => write!(f, "not implemented yet: {what}"),
+            Error::Timeout {
+                what,
+                answered,
+                asked,
+                after_ms,
+            } => write!(
+                f,
+                "{what} timed out after {after_ms} ms: {answered} of {asked} replicas answered"
+            ),
+            Error::VnodeFailed { vnode, reason } => write!(
+                f,
+                "vnode {} on {} failed: {reason}",
+                vnode.partition, vnode.node
+            ),
+            Error::Unreachable(node) => write!(f, "node {node} is unreachable"),
+            Error::BadRequest(why) => write!(f, "{why}"),
+            Error::Stopping => write!(f, "the node is stopping"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}

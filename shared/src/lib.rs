@@ -1,0 +1,40 @@
+//! ringcore: the runtime of the Ring Workshop, a riak_core-style system in Rust.
+//!
+//! The pieces map one to one to riak_core's, so that the Erlang tutorials read across:
+//!
+//! | riak_core | ringcore |
+//! |---|---|
+//! | `chash`, `riak_core_util:chash_key` | [`ring`], [`hash`] |
+//! | `riak_core_apl` | [`apl`] |
+//! | `riak_core_vnode` behaviour | [`Vnode`] |
+//! | `riak_core_vnode_master` | [`Service`] |
+//! | `riak_core_coverage_fsm` | [`coverage`] and [`Service::coverage`] |
+//! | the node's console | [`console`], [`cli`] |
+//!
+//! An application (an exercise of the workshop) implements [`Vnode`] for its data, writes its
+//! service functions on top of a [`Service`], and lists its console commands by implementing
+//! [`App`]. Everything else is here.
+
+pub mod apl;
+pub mod app;
+pub mod cli;
+pub mod console;
+pub mod coverage;
+pub mod error;
+pub mod hash;
+pub mod node;
+pub mod ring;
+pub mod service;
+pub mod vnode;
+mod vnode_host;
+
+pub use apl::{Preflist, PreflistEntry, Replica};
+pub use app::{App, CommandHelp};
+pub use coverage::CoverageResult;
+pub use error::Error;
+pub use hash::{KeyHash, chash_key};
+pub use node::{Node, NodeConfig};
+pub use ring::{IndexNode, NodeName, Partition, Ring};
+pub use service::Service;
+pub use vnode::{HandoffKind, HandoffTarget, Vnode, VnodeContext};
+pub use vnode_host::{Reply, ReplyTo, RequestId};

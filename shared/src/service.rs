@@ -1,0 +1,214 @@
+//! The handle an application uses to reach its vnodes (riak_core's `riak_core_vnode_master`
+//! API, plus `riak_core_apl` bound to the node's ring and liveness).
+//!
+//! `sync_command` asks one vnode and waits; `command` sends to several and lets the replies,
+//! tagged with a request id, arrive on a [`ReplyTo`] (the building block of a coordinator);
+//! `coverage` asks a covering set of vnodes and gathers what they answer.
+
+use crate::apl::{self, Preflist};
+use crate::coverage::{CoverageResult, coverage_plan};
+use crate::error::Error;
+use crate::hash::KeyHash;
+use crate::node::Node;
+use crate::ring::{IndexNode, Partition};
+use crate::vnode::Vnode;
+use crate::vnode_host::{ReplySink, ReplyTo, RequestId, VnodeHost, VnodeRequest};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::oneshot;
+use tokio::time::{Instant, timeout, timeout_at};
+
+/// Requests to the vnodes of one vnode type, from anywhere on the node. Cheap to clone.
+pub struct Service<V: Vnode> {
+    node: Node,
+    host: Arc<VnodeHost<V>>,
+}
+
+impl<V: Vnode> Clone for Service<V> {
+    fn clone(&self) -> Self {
+        Service {
+            node: self.node.clone(),
+            host: Arc::clone(&self.host),
+        }
+    }
+}
+
+impl<V: Vnode> Service<V> {
+    pub(crate) fn new(node: Node, host: Arc<VnodeHost<V>>) -> Self {
+        Service { node, host }
+    }
+
+    /// The node this service runs on.
+    pub fn node(&self) -> &Node {
+        &self.node
+    }
+
+    /// The name the vnodes were registered under.
+    pub fn vnode_type(&self) -> &'static str {
+        self.host.vnode_type()
+    }
+
+    /// The key's primaries that are up, at most `n` (riak's `get_primary_apl`).
+    pub fn primary_apl(&self, hash: &KeyHash, n: usize) -> Preflist {
+        apl::primary_apl(&self.node.ring(), hash, n, |node| self.node.is_up(node))
+    }
+
+    /// The key's `n` replicas, with fallbacks for primaries that are down (riak's `get_apl_ann`).
+    pub fn apl(&self, hash: &KeyHash, n: usize) -> Preflist {
+        apl::apl(&self.node.ring(), hash, n, |node| self.node.is_up(node))
+    }
+
+    /// Sends a command to one vnode and waits for its reply, for at most the node's request
+    /// timeout (riak's `sync_spawn_command`).
+    pub async fn sync_command(
+        &self,
+        target: &IndexNode,
+        command: V::Command,
+    ) -> Result<V::Reply, Error> {
+        self.sync_command_timeout(target, command, self.node.config().request_timeout)
+            .await
+    }
+
+    /// [`Service::sync_command`] with an explicit timeout.
+    pub async fn sync_command_timeout(
+        &self,
+        target: &IndexNode,
+        command: V::Command,
+        wait: Duration,
+    ) -> Result<V::Reply, Error> {
+        self.check_local(target)?;
+        let (tx, rx) = oneshot::channel();
+        self.host.send(
+            target.partition,
+            VnodeRequest::Command {
+                command,
+                reply: ReplySink::Once(tx),
+            },
+        )?;
+        match timeout(wait, rx).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err(Error::Stopping),
+            Err(_) => Err(Error::timeout("command", 0, 1, wait)),
+        }
+    }
+
+    /// Sends the same command to every target without waiting; each vnode's reply arrives on
+    /// `reply_to` tagged with the returned request id (riak's `riak_core_vnode_master:command`).
+    pub fn command(
+        &self,
+        targets: &[IndexNode],
+        command: V::Command,
+        reply_to: &ReplyTo<V::Reply>,
+    ) -> RequestId
+    where
+        V::Command: Clone,
+    {
+        let request = self.node.next_request_id();
+        for target in targets {
+            let reply = ReplySink::Tagged {
+                request,
+                from: target.clone(),
+                to: reply_to.clone(),
+            };
+            let sent = self.check_local(target).and_then(|()| {
+                self.host.send(
+                    target.partition,
+                    VnodeRequest::Command {
+                        command: command.clone(),
+                        reply,
+                    },
+                )
+            });
+            if let Err(error) = sent {
+                reply_to.send(crate::vnode_host::Reply {
+                    request,
+                    from: target.clone(),
+                    result: Err(error),
+                });
+            }
+        }
+        request
+    }
+
+    /// Asks a covering set of vnodes (for keys stored with `n` replicas) and gathers their
+    /// answers for at most `wait`. Vnodes that do not answer in time, or that are on nodes
+    /// that are down, are listed in the result's `missing`.
+    pub async fn coverage(
+        &self,
+        request: V::CoverageRequest,
+        n: usize,
+        wait: Duration,
+    ) -> CoverageResult<V::CoverageReply> {
+        let plan = coverage_plan(&self.node.ring(), n, |node| self.node.is_up(node));
+        let mut result = CoverageResult {
+            replies: Vec::with_capacity(plan.vnodes.len()),
+            missing: plan
+                .unavailable
+                .into_iter()
+                .map(|vnode| {
+                    let error = Error::Unreachable(vnode.node.clone());
+                    (vnode, error)
+                })
+                .collect(),
+        };
+        let (reply_to, mut replies) = ReplyTo::channel();
+        let request_id = self.node.next_request_id();
+        let mut waiting: Vec<IndexNode> = Vec::with_capacity(plan.vnodes.len());
+        for vnode in plan.vnodes {
+            let sent = self.check_local(&vnode).and_then(|()| {
+                self.host.send(
+                    vnode.partition,
+                    VnodeRequest::Coverage {
+                        request: request.clone(),
+                        reply: ReplySink::Tagged {
+                            request: request_id,
+                            from: vnode.clone(),
+                            to: reply_to.clone(),
+                        },
+                    },
+                )
+            });
+            match sent {
+                Ok(()) => waiting.push(vnode),
+                Err(error) => result.missing.push((vnode, error)),
+            }
+        }
+        drop(reply_to);
+        let deadline = Instant::now() + wait;
+        while !waiting.is_empty() {
+            let Ok(Some(reply)) = timeout_at(deadline, replies.recv()).await else {
+                break;
+            };
+            waiting.retain(|v| *v != reply.from);
+            match reply.result {
+                Ok(answer) => result.replies.push((reply.from, answer)),
+                Err(error) => result.missing.push((reply.from, error)),
+            }
+        }
+        let asked = result.replies.len() + result.missing.len() + waiting.len();
+        for vnode in waiting {
+            let error = Error::timeout("coverage", result.replies.len(), asked, wait);
+            result.missing.push((vnode, error));
+        }
+        result.replies.sort_by_key(|(v, _)| v.partition);
+        result
+    }
+
+    /// The partitions whose vnode has been started on this node.
+    pub fn started_partitions(&self) -> Vec<Partition> {
+        let size = self.node.config().ring_size;
+        self.host
+            .started()
+            .map(|i| Partition::new(i, size))
+            .collect()
+    }
+
+    fn check_local(&self, target: &IndexNode) -> Result<(), Error> {
+        // Until nodes talk to each other, only local vnodes can be reached.
+        if target.node == *self.node.name() {
+            Ok(())
+        } else {
+            Err(Error::Unreachable(target.node.clone()))
+        }
+    }
+}

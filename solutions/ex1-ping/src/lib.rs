@@ -1,0 +1,12 @@
+//! Exercise 1: ping, the road of a request from the console to a vnode and back.
+//!
+//! - [`vnode`]: the ping vnode, one per partition (flavio_vnode.erl).
+//! - [`service`]: the public API that hashes a key and sends a command to the right vnode
+//!   (flavio.erl).
+//! - [`console`]: the console commands that call the service.
+
+pub mod console;
+pub mod service;
+pub mod vnode;
+
+pub use console::PingApp;
