@@ -25,6 +25,7 @@ pub mod hash;
 pub mod node;
 pub mod ring;
 pub mod service;
+pub mod store;
 pub mod vnode;
 mod vnode_host;
 

@@ -1,0 +1,114 @@
+//! The in-memory cache of each stream's newest entries.
+//!
+//! Most reads in a stream database ask for "the last few messages", so every
+//! stream keeps its newest `capacity` entries in memory and serves those
+//! reads without touching disk.
+//!
+//! Invariant: the cache always holds exactly the `capacity` entries with the
+//! highest sequence numbers of the stream (or all of them, if the stream is
+//! shorter). Entries can arrive out of order through replication, so an
+//! entry older than everything cached is simply not cached.
+
+use std::collections::VecDeque;
+
+use super::Entry;
+
+#[derive(Debug)]
+pub(super) struct RecentEntries {
+    capacity: usize,
+    /// Sorted by `seq`, oldest at the front.
+    entries: VecDeque<Entry>,
+}
+
+impl RecentEntries {
+    pub(super) fn new(capacity: usize) -> Self {
+        RecentEntries {
+            capacity,
+            entries: VecDeque::new(),
+        }
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Records a new entry of the stream, keeping the invariant above.
+    /// The caller guarantees `entry.seq` is not already in the stream.
+    pub(super) fn insert(&mut self, entry: &Entry) {
+        if self.capacity == 0 {
+            return;
+        }
+        if self.entries.len() == self.capacity {
+            // Full: only an entry newer than the oldest cached one gets in.
+            match self.entries.front() {
+                Some(oldest) if entry.seq > oldest.seq => {
+                    self.entries.pop_front();
+                }
+                _ => return,
+            }
+        }
+        // Appends are the common case: the new entry goes at the back.
+        let position = self.entries.partition_point(|e| e.seq < entry.seq);
+        self.entries.insert(position, entry.clone());
+    }
+
+    pub(super) fn get(&self, seq: u64) -> Option<&Entry> {
+        let position = self.entries.partition_point(|e| e.seq < seq);
+        self.entries.get(position).filter(|e| e.seq == seq)
+    }
+
+    /// The newest `n` cached entries, oldest first (fewer if not cached).
+    pub(super) fn newest(&self, n: usize) -> Vec<Entry> {
+        let skip = self.entries.len().saturating_sub(n);
+        self.entries.iter().skip(skip).cloned().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(seq: u64) -> Entry {
+        Entry {
+            seq,
+            ts_ms: 0,
+            payload: seq.to_string().into_bytes(),
+        }
+    }
+
+    fn seqs(cache: &RecentEntries) -> Vec<u64> {
+        cache.newest(usize::MAX).iter().map(|e| e.seq).collect()
+    }
+
+    #[test]
+    fn keeps_the_newest_in_order() {
+        let mut cache = RecentEntries::new(3);
+        for seq in 1..=5 {
+            cache.insert(&entry(seq));
+        }
+        assert_eq!(seqs(&cache), [3, 4, 5]);
+        assert_eq!(
+            cache.newest(2).iter().map(|e| e.seq).collect::<Vec<_>>(),
+            [4, 5]
+        );
+        assert_eq!(cache.get(4), Some(&entry(4)));
+        assert_eq!(cache.get(2), None);
+    }
+
+    #[test]
+    fn out_of_order_entries_keep_the_invariant() {
+        let mut cache = RecentEntries::new(3);
+        for seq in [10, 2, 7, 1, 8, 9, 3] {
+            cache.insert(&entry(seq));
+        }
+        assert_eq!(seqs(&cache), [8, 9, 10]);
+    }
+
+    #[test]
+    fn zero_capacity_caches_nothing() {
+        let mut cache = RecentEntries::new(0);
+        cache.insert(&entry(1));
+        assert_eq!(cache.len(), 0);
+        assert_eq!(cache.get(1), None);
+    }
+}

@@ -1,0 +1,548 @@
+//! The storage engine of one vnode: an append-only log per stream.
+//!
+//! A [`PartitionStore`] owns one directory (one ring partition) and stores
+//! any number of streams in it. A stream is named by a `(bucket, stream)`
+//! pair, for example `("alice", "inbox")`, and is a log of [`Entry`] values
+//! numbered 1, 2, 3, ... It plays the part ETS played in the Erlang
+//! original: a small, dependable building block the rest of the system is
+//! written on top of.
+//!
+//! # On disk
+//!
+//! ```text
+//! <dir>/LOCK                                  held while a store has the directory open
+//! <dir>/<bucket>/<stream>/00000000000000000001.seg
+//! <dir>/<bucket>/<stream>/00000000000000000002.seg   ...
+//! ```
+//!
+//! Bucket and stream names are encoded into safe, reversible file names
+//! (see `names.rs`). Each stream is split into segment files of about
+//! [`StoreConfig::segment_bytes`]; a segment starts with a small header and
+//! holds checksummed records (see `record.rs` for the exact bytes).
+//!
+//! # Durability policy
+//!
+//! * [`Durability::Buffered`] (the default): every append is handed to the
+//!   operating system with `write(2)` before `append` returns; no bytes wait
+//!   in a user-space buffer. A crash or `SIGKILL` of the process therefore
+//!   loses nothing that was acknowledged. A power loss or kernel crash can
+//!   lose the writes made since the last fsync. Fsync happens on
+//!   [`PartitionStore::flush`], when a stream rolls to a new segment (the
+//!   old segment is fsynced), and when the store is closed or dropped.
+//! * [`Durability::Fsync`]: every append is fsynced (data and, for new
+//!   files, the directory entry) before `append` returns. Slower, but an
+//!   acknowledged entry survives a power loss too.
+//!
+//! # Recovery
+//!
+//! [`PartitionStore::open`] reads every segment back and verifies every
+//! record's checksum. A crash in the middle of a write leaves a torn record
+//! at the end of the newest segment of a stream; it is cut off so the next
+//! append goes right after the last good record, and never served. (A
+//! record can't be trusted once one before it is bad, so a damaged record
+//! anywhere in the newest segment is handled the same way: it and
+//! everything after it are cut.) Damage that a crash cannot explain, inside
+//! an older segment say, is left on disk; the good records before it are
+//! kept and served. Everything found is listed in
+//! the [`RecoveryReport`]; the store itself never prints.
+//!
+//! # Memory and files
+//!
+//! Each stream keeps an index of all its records (sequence number → place
+//! on disk) and a cache of its newest [`StoreConfig::cache_entries`]
+//! entries, so "the last few messages" are served from memory. At most
+//! [`StoreConfig::max_open_files`] files are open at once, however many
+//! streams there are.
+//!
+//! # Concurrency
+//!
+//! A store is used by one owner at a time (`&mut self`); the vnode process
+//! that owns the partition serialises requests. A second store opened on
+//! the same directory, in this process or another, fails instead of
+//! corrupting it.
+
+mod cache;
+mod files;
+mod names;
+mod record;
+mod report;
+mod segment;
+mod stream;
+
+use std::collections::BTreeMap;
+use std::fs::{self, File, OpenOptions, TryLockError};
+use std::io;
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use self::files::{Files, annotate};
+use self::stream::{Stream, StreamName};
+
+pub use self::record::MAX_PAYLOAD_BYTES;
+pub use self::report::{Damage, RecoveryProblem, RecoveryReport, Repair};
+
+/// One message of a stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// Position in the stream: 1 for the first entry, then 2, 3, ...
+    pub seq: u64,
+    /// When the entry was appended, in milliseconds since the Unix epoch.
+    pub ts_ms: u64,
+    pub payload: Vec<u8>,
+}
+
+/// When appended data is forced to stable storage. See the module docs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Durability {
+    /// `write(2)` on every append: survives a process crash, not a power
+    /// loss. Fsync on flush, close and segment roll.
+    #[default]
+    Buffered,
+    /// Fsync on every append before it returns: survives a power loss.
+    Fsync,
+}
+
+/// Tuning knobs of a [`PartitionStore`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreConfig {
+    /// A stream starts a new segment file once the current one would grow
+    /// past this many bytes. Default 8 MiB.
+    pub segment_bytes: u64,
+    /// Newest entries kept in memory per stream. Default 64.
+    pub cache_entries: usize,
+    pub durability: Durability,
+    /// Most segment files kept open at once. Default 64.
+    pub max_open_files: usize,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            segment_bytes: 8 * 1024 * 1024,
+            cache_entries: 64,
+            durability: Durability::Buffered,
+            max_open_files: 64,
+        }
+    }
+}
+
+/// Counters describing the store's work, for tests and metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StoreStats {
+    /// Reads made on segment files since the store was opened (recovery not
+    /// included). Reads served from the cache do not count.
+    pub disk_reads: u64,
+    /// Segment files open right now.
+    pub open_files: usize,
+}
+
+/// Name of the lock file in the partition directory.
+const LOCK_FILE: &str = "LOCK";
+
+type Buckets = BTreeMap<String, BTreeMap<String, Stream>>;
+
+/// The streams of one partition, stored in one directory. See the module
+/// documentation for the on-disk layout and the durability policy.
+#[derive(Debug)]
+pub struct PartitionStore {
+    dir: PathBuf,
+    config: StoreConfig,
+    /// Every stream known, by bucket then stream name (sorted, which gives
+    /// listings and folds their order). Streams without entries are kept
+    /// (their directory may exist) but never listed.
+    buckets: Buckets,
+    files: Files,
+    report: RecoveryReport,
+    /// Held open (and locked) while the store owns the directory.
+    lock: Option<File>,
+}
+
+impl PartitionStore {
+    /// Opens (creating if needed) the store rooted at `dir`, for example
+    /// `data/dev1/<partition>/`, and recovers every stream found.
+    pub fn open(dir: impl AsRef<Path>, config: StoreConfig) -> io::Result<Self> {
+        let dir = dir.as_ref().to_path_buf();
+        let mut files = Files::new(config.max_open_files);
+        if !dir.exists() {
+            // Creating the directory adds an entry to its parent, which is
+            // fsynced with everything else on the first flush.
+            let parent = dir.parent().filter(|p| !p.as_os_str().is_empty());
+            files.dir_changed(parent.unwrap_or(Path::new(".")));
+        }
+        let lock = lock_dir(&dir)?;
+        let mut report = RecoveryReport::default();
+        let buckets = recover_buckets(&dir, config.cache_entries, &mut report)?;
+        let mut store = PartitionStore {
+            dir,
+            config,
+            buckets,
+            files,
+            report,
+            lock: Some(lock),
+        };
+        store.report.streams = store.stream_count();
+        store.report.entries = store.entry_count();
+        Ok(store)
+    }
+
+    /// The partition directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn config(&self) -> &StoreConfig {
+        &self.config
+    }
+
+    /// What recovery found and repaired when the store was opened.
+    pub fn recovery_report(&self) -> &RecoveryReport {
+        &self.report
+    }
+
+    pub fn stats(&self) -> StoreStats {
+        StoreStats {
+            disk_reads: self.files.disk_reads,
+            open_files: self.files.open_count(),
+        }
+    }
+
+    /// Appends a message with the next sequence number of the stream and
+    /// the current time, and returns the stored entry.
+    pub fn append(&mut self, bucket: &str, stream: &str, payload: &[u8]) -> io::Result<Entry> {
+        check_payload(payload.len())?;
+        self.ensure_locked()?;
+        let target = stream_for_write(
+            &mut self.buckets,
+            &self.dir,
+            self.config.cache_entries,
+            bucket,
+            stream,
+        )?;
+        let seq = match target.last_seq() {
+            None => 1,
+            Some(last) => last.checked_add(1).ok_or_else(|| {
+                invalid_input(format!(
+                    "stream {bucket:?}/{stream:?} has no sequence number left"
+                ))
+            })?,
+        };
+        let entry = Entry {
+            seq,
+            ts_ms: now_ms(),
+            payload: payload.to_vec(),
+        };
+        target.write(&entry, &mut self.files, &self.config)?;
+        Ok(entry)
+    }
+
+    /// Stores an entry whose sequence number was decided elsewhere
+    /// (replication, handoff).
+    ///
+    /// Idempotent: if the stream already has an entry with this `seq`, the
+    /// new one is ignored and `Ok(false)` is returned (the first write wins).
+    /// Entries may arrive out of order or with gaps; reads return them by
+    /// `seq`, and the next [`append`](Self::append) uses the highest `seq`
+    /// plus one. Returns `Ok(true)` when stored. `seq` 0 is refused.
+    pub fn put_entry(&mut self, bucket: &str, stream: &str, entry: &Entry) -> io::Result<bool> {
+        if entry.seq == 0 {
+            return Err(invalid_input(
+                "sequence numbers start at 1, got 0".to_owned(),
+            ));
+        }
+        check_payload(entry.payload.len())?;
+        self.ensure_locked()?;
+        let target = stream_for_write(
+            &mut self.buckets,
+            &self.dir,
+            self.config.cache_entries,
+            bucket,
+            stream,
+        )?;
+        if target.contains(entry.seq) {
+            return Ok(false);
+        }
+        target.write(entry, &mut self.files, &self.config)?;
+        Ok(true)
+    }
+
+    /// Entries with `seq >= from`, in `seq` order, at most `limit` of them.
+    ///
+    /// `from` 0 and 1 both mean "from the start". An unknown stream, a
+    /// `from` past the end or a `limit` of 0 give an empty vector.
+    pub fn read_from(
+        &mut self,
+        bucket: &str,
+        stream: &str,
+        from: u64,
+        limit: usize,
+    ) -> io::Result<Vec<Entry>> {
+        match self
+            .buckets
+            .get(bucket)
+            .and_then(|streams| streams.get(stream))
+        {
+            Some(found) => found.read_from(from, limit, &mut self.files),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// The newest `n` entries of the stream, oldest first, the newest
+    /// included. Served from memory, without touching disk, when `n` is at
+    /// most [`StoreConfig::cache_entries`].
+    pub fn last(&mut self, bucket: &str, stream: &str, n: usize) -> io::Result<Vec<Entry>> {
+        match self
+            .buckets
+            .get(bucket)
+            .and_then(|streams| streams.get(stream))
+        {
+            Some(found) => found.last(n, &mut self.files),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// The highest sequence number of the stream, if it has any entry.
+    pub fn last_seq(&self, bucket: &str, stream: &str) -> Option<u64> {
+        self.buckets.get(bucket)?.get(stream)?.last_seq()
+    }
+
+    /// Buckets with at least one non-empty stream, sorted.
+    pub fn list_buckets(&self) -> Vec<String> {
+        self.buckets
+            .iter()
+            .filter(|(_, streams)| streams.values().any(|s| !s.is_empty()))
+            .map(|(bucket, _)| bucket.clone())
+            .collect()
+    }
+
+    /// Non-empty streams of `bucket`, sorted.
+    pub fn list_streams(&self, bucket: &str) -> Vec<String> {
+        let Some(streams) = self.buckets.get(bucket) else {
+            return Vec::new();
+        };
+        streams
+            .iter()
+            .filter(|(_, s)| !s.is_empty())
+            .map(|(name, _)| name.clone())
+            .collect()
+    }
+
+    /// Number of non-empty streams in the partition.
+    pub fn stream_count(&self) -> usize {
+        self.streams().filter(|(_, _, s)| !s.is_empty()).count()
+    }
+
+    /// Number of entries in the partition, over all streams.
+    pub fn entry_count(&self) -> u64 {
+        self.streams().map(|(_, _, s)| s.len()).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entry_count() == 0
+    }
+
+    /// Visits every entry of every stream: buckets and streams in sorted
+    /// order, entries in `seq` order. The visitor returns
+    /// `ControlFlow::Break(())` to stop early. Used by handoff.
+    ///
+    /// Entries are read in batches, so memory use does not depend on the
+    /// size of the partition.
+    pub fn fold(
+        &mut self,
+        visit: &mut dyn FnMut(&str, &str, &Entry) -> ControlFlow<()>,
+    ) -> io::Result<()> {
+        const BATCH: usize = 256;
+        for (bucket, streams) in &self.buckets {
+            for (name, stream) in streams {
+                let mut from = 0;
+                loop {
+                    let batch = stream.read_from(from, BATCH, &mut self.files)?;
+                    for entry in &batch {
+                        if visit(bucket, name, entry).is_break() {
+                            return Ok(());
+                        }
+                    }
+                    match batch.last().and_then(|e| e.seq.checked_add(1)) {
+                        Some(next) if batch.len() == BATCH => from = next,
+                        _ => break,
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Makes everything written so far durable (fsync of every file written
+    /// since its last fsync, and of the directories that gained entries).
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.files.sync_all()
+    }
+
+    /// Flushes and closes the store, reporting any error (dropping the store
+    /// flushes too, but has to ignore errors).
+    pub fn close(mut self) -> io::Result<()> {
+        self.flush()
+    }
+
+    /// Deletes every file of this partition, the directory included, and
+    /// empties the store. Used after a handoff. The store stays usable: a
+    /// later write creates the directory again.
+    pub fn delete(&mut self) -> io::Result<()> {
+        self.files.forget_all();
+        self.buckets.clear();
+        self.lock = None; // unlock before removing the lock file
+        match fs::remove_dir_all(&self.dir) {
+            Ok(()) => Ok(()),
+            Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(err) => Err(annotate(
+                err,
+                "cannot delete partition directory",
+                &self.dir,
+            )),
+        }
+    }
+
+    /// Every stream with its bucket and name, in sorted order.
+    fn streams(&self) -> impl Iterator<Item = (&str, &str, &Stream)> {
+        self.buckets.iter().flat_map(|(bucket, streams)| {
+            streams
+                .iter()
+                .map(move |(name, s)| (bucket.as_str(), name.as_str(), s))
+        })
+    }
+
+    /// Takes the directory back after [`delete`](Self::delete), before
+    /// writing to it again.
+    fn ensure_locked(&mut self) -> io::Result<()> {
+        if self.lock.is_none() {
+            self.lock = Some(lock_dir(&self.dir)?);
+        }
+        Ok(())
+    }
+}
+
+/// The stream to write to, created (in memory; on disk at its first write)
+/// if it does not exist yet. A free function so that it borrows only the
+/// buckets, leaving the store's files free for the write itself.
+fn stream_for_write<'a>(
+    buckets: &'a mut Buckets,
+    root: &Path,
+    cache_entries: usize,
+    bucket: &str,
+    stream: &str,
+) -> io::Result<&'a mut Stream> {
+    let exists = buckets
+        .get(bucket)
+        .is_some_and(|streams| streams.contains_key(stream));
+    if !exists {
+        let dir = root
+            .join(names::encode_name(bucket)?)
+            .join(names::encode_name(stream)?);
+        let created = Stream::new(dir, cache_entries);
+        buckets
+            .entry(bucket.to_owned())
+            .or_default()
+            .insert(stream.to_owned(), created);
+    }
+    buckets
+        .get_mut(bucket)
+        .and_then(|streams| streams.get_mut(stream))
+        .ok_or_else(|| io::Error::other("stream missing right after being created"))
+}
+
+impl Drop for PartitionStore {
+    fn drop(&mut self) {
+        // Errors cannot be reported from drop; call close() to see them.
+        let _ = self.files.sync_all();
+    }
+}
+
+/// Creates `dir` if needed and takes an exclusive lock on its lock file, so
+/// that two stores never write to the same partition.
+fn lock_dir(dir: &Path) -> io::Result<File> {
+    fs::create_dir_all(dir).map_err(|e| annotate(e, "cannot create partition directory", dir))?;
+    let path = dir.join(LOCK_FILE);
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| annotate(e, "cannot open lock file", &path))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(TryLockError::WouldBlock) => Err(io::Error::new(
+            io::ErrorKind::WouldBlock,
+            format!(
+                "partition {} is already open by another store",
+                dir.display()
+            ),
+        )),
+        Err(TryLockError::Error(err)) => Err(annotate(err, "cannot lock", &path)),
+    }
+}
+
+/// Loads every bucket directory found in the partition directory.
+fn recover_buckets(
+    root: &Path,
+    cache_entries: usize,
+    report: &mut RecoveryReport,
+) -> io::Result<Buckets> {
+    let mut buckets = Buckets::new();
+    for (bucket, bucket_dir) in named_subdirs(root, report)? {
+        let mut streams = BTreeMap::new();
+        for (stream, stream_dir) in named_subdirs(&bucket_dir, report)? {
+            let name = StreamName {
+                bucket: &bucket,
+                stream: &stream,
+            };
+            let recovered = Stream::recover(stream_dir, name, cache_entries, report)?;
+            streams.insert(stream, recovered);
+        }
+        buckets.insert(bucket, streams);
+    }
+    Ok(buckets)
+}
+
+/// The subdirectories of `dir` whose names decode as bucket or stream
+/// names, with the decoded name. Anything else (except the lock file) is
+/// reported as ignored.
+fn named_subdirs(dir: &Path, report: &mut RecoveryReport) -> io::Result<Vec<(String, PathBuf)>> {
+    let mut found = Vec::new();
+    for item in fs::read_dir(dir).map_err(|e| annotate(e, "cannot list directory", dir))? {
+        let item = item.map_err(|e| annotate(e, "cannot list directory", dir))?;
+        let file_name = item.file_name();
+        if file_name == LOCK_FILE {
+            continue;
+        }
+        let decoded = file_name.to_str().and_then(names::decode_name);
+        let is_dir = item.file_type().map(|t| t.is_dir()).unwrap_or(false);
+        match decoded {
+            Some(name) if is_dir => found.push((name, item.path())),
+            _ => report.ignored_paths.push(item.path()),
+        }
+    }
+    Ok(found)
+}
+
+fn check_payload(len: usize) -> io::Result<()> {
+    if len > MAX_PAYLOAD_BYTES {
+        return Err(invalid_input(format!(
+            "payload of {len} bytes is larger than the limit of {MAX_PAYLOAD_BYTES}"
+        )));
+    }
+    Ok(())
+}
+
+fn invalid_input(message: String) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, message)
+}
+
+/// Milliseconds since the Unix epoch (0 if the clock is before 1970).
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+#[cfg(test)]
+mod tests;
