@@ -11,8 +11,7 @@ use std::collections::HashSet;
 /// A one-node cluster with the ping application, its data in a fresh temporary directory.
 async fn start_ping() -> (Node, Ping, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("temporary directory");
-    let mut config = NodeConfig::dev(1);
-    config.data_dir = dir.path().to_path_buf();
+    let config = NodeConfig::for_test(1, dir.path());
     let node = Node::start(config).await.expect("node starts");
     let ping = Ping::start(&node);
     (node, ping, dir)
@@ -134,7 +133,7 @@ fn steps_1_to_3_console_session() {
     let dir = tempfile::tempdir().expect("temporary directory");
     let script = "ping\nping-key alice\nping-key alice\nadd 2 5\nadd 2 5\nadd 2 6\nstats\nadd two 5\nnonsense\nquit\n";
     let output = Command::new(env!(concat!("CARGO_BIN_EXE_", env!("CARGO_PKG_NAME"))))
-        .args(["--data-dir", dir.path().to_str().unwrap()])
+        .args(["--data-dir", dir.path().to_str().unwrap(), "--cluster-port", "0"])
         .write_stdin(script)
         .timeout(std::time::Duration::from_secs(60))
         .output()

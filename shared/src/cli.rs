@@ -1,35 +1,54 @@
 //! The node's command line: what `cargo run -p exN -- <subcommand>` understands.
 //!
 //! Every exercise's `main` is one call to [`main`], so every exercise binary speaks the same
-//! command line:
+//! command line (riak's `bin/riak` and `riak-admin`, in one):
 //!
 //! ```text
-//! exN [console] [--node devK] [--data-dir DIR] [--ring-size N]
+//! exN [console]        [--node devK] [options]   a node with a console (the default)
+//! exN start            [--node devK] [options]   a node without a console
+//! exN attach           [--node devK]             a console on a running node
+//! exN ping             [--node devK]             is the node up?
+//! exN admin            [--node devK] COMMAND…    member-status, ring-status, transfers, cluster …
+//! exN devrel N                                   dev1 … devN as separate processes
 //! ```
+//!
+//! Options: `--name NAME`, `--data-dir DIR`, `--ring-size N`, `--cluster-port P` (0: any free
+//! port; the node prints the one it got).
 
 use crate::app::App;
-use crate::console::{Console, run_terminal};
+use crate::console::{self, Console, Outcome, repl};
 use crate::node::{Node, NodeConfig};
 use crate::ring::NodeName;
+use crate::transport::client_request;
+use crate::wire::{Request, Response};
 use std::io::IsTerminal;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
 use tracing_subscriber::EnvFilter;
 
-/// Options common to every subcommand.
+/// What the command line asked for.
 #[derive(Debug, Clone)]
 pub struct Options {
     pub subcommand: String,
+    /// Words after the subcommand (`admin`'s command, `devrel`'s count).
+    pub args: Vec<String>,
     pub config: NodeConfig,
+    /// `--node devK`, when given (devrel passes it on).
+    pub dev: u32,
 }
 
 /// Parses the command line (without the program name).
 pub fn parse(args: &[String]) -> Result<Options, String> {
     let mut subcommand = None;
+    let mut words = Vec::new();
     let mut dev = 1;
     let mut name = None;
     let mut data_dir = None;
     let mut ring_size = None;
+    let mut cluster_port = None;
     let mut rest = args.iter();
     while let Some(arg) = rest.next() {
         let mut value = |flag: &str| {
@@ -48,16 +67,14 @@ pub fn parse(args: &[String]) -> Result<Options, String> {
             }
             "--name" => name = Some(value("--name")?),
             "--data-dir" => data_dir = Some(PathBuf::from(value("--data-dir")?)),
-            "--ring-size" => {
-                let size = value("--ring-size")?;
-                ring_size = Some(
-                    size.parse::<u32>()
-                        .map_err(|_| format!("--ring-size takes a number, not '{size}'"))?,
-                );
+            "--ring-size" => ring_size = Some(number(&value("--ring-size")?, "--ring-size")?),
+            "--cluster-port" => {
+                let port = number(&value("--cluster-port")?, "--cluster-port")?;
+                cluster_port = Some(u16::try_from(port).map_err(|_| format!("--cluster-port takes a port, not {port}"))?);
             }
-            flag if flag.starts_with('-') => return Err(format!("unknown option '{flag}'")),
+            flag if flag.starts_with("--") => return Err(format!("unknown option '{flag}'")),
             word if subcommand.is_none() => subcommand = Some(word.to_string()),
-            word => return Err(format!("unexpected argument '{word}'")),
+            word => words.push(word.to_string()),
         }
     }
     let mut config = NodeConfig::dev(dev);
@@ -71,14 +88,22 @@ pub fn parse(args: &[String]) -> Result<Options, String> {
         crate::ring::check_ring_size(size).map_err(|e| e.to_string())?;
         config.ring_size = size;
     }
+    if let Some(port) = cluster_port {
+        config.listen.set_port(port);
+    }
     Ok(Options {
         subcommand: subcommand.unwrap_or_else(|| "console".to_string()),
+        args: words,
         config,
+        dev,
     })
 }
 
-/// Runs an application's node binary: parses the command line, starts the node and does what
-/// the subcommand says.
+fn number(text: &str, flag: &str) -> Result<u32, String> {
+    text.parse().map_err(|_| format!("{flag} takes a number, not '{text}'"))
+}
+
+/// Runs an application's node binary: parses the command line and does what it says.
 pub fn main<A: App>() -> ExitCode {
     init_logging();
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -97,39 +122,159 @@ pub fn main<A: App>() -> ExitCode {
 }
 
 async fn run<A: App>(options: Options) -> ExitCode {
+    let no_args = options.args.is_empty();
     match options.subcommand.as_str() {
-        "console" => console::<A>(options.config).await,
+        "console" if no_args => console::<A>(options.config).await,
+        "start" if no_args => start::<A>(options.config).await,
+        "attach" if no_args => attach(options.config).await,
+        "ping" if no_args => ping(options.config).await,
+        "admin" if !no_args => admin(options.config, options.args).await,
+        "devrel" => crate::devrel::run(options).await,
+        "help" | "--help" => {
+            println!("{}", usage());
+            ExitCode::SUCCESS
+        }
         other => {
-            eprintln!("error: unknown subcommand '{other}'\n\n{}", usage());
+            eprintln!("error: cannot understand '{other} {}'\n\n{}", options.args.join(" "), usage());
             ExitCode::from(2)
+        }
+    }
+}
+
+/// Starts a node with the application on it.
+async fn start_node<A: App>(config: NodeConfig) -> Option<(Node, A)> {
+    let node = match Node::start(config).await {
+        Ok(node) => node,
+        Err(error) => {
+            eprintln!("error: could not start the node: {error}");
+            return None;
+        }
+    };
+    match A::start(&node).await {
+        Ok(app) => {
+            node.set_console(Arc::new(Console::new(node.clone(), app.clone())));
+            Some((node, app))
+        }
+        Err(error) => {
+            eprintln!("error: could not start the application: {error}");
+            node.stop().await;
+            None
         }
     }
 }
 
 /// `console`: a node with an interactive console.
 async fn console<A: App>(config: NodeConfig) -> ExitCode {
-    let node = match Node::start(config).await {
-        Ok(node) => node,
-        Err(error) => {
-            eprintln!("error: could not start the node: {error}");
-            return ExitCode::FAILURE;
-        }
+    let Some((node, app)) = start_node::<A>(config).await else {
+        return ExitCode::FAILURE;
     };
-    let app = match A::start(&node).await {
-        Ok(app) => app,
-        Err(error) => {
-            eprintln!("error: could not start the application: {error}");
-            node.stop().await;
-            return ExitCode::FAILURE;
-        }
-    };
-    run_terminal(&Console::new(node.clone(), app)).await;
+    console::run_terminal(&Console::new(node.clone(), app)).await;
     node.stop().await;
     ExitCode::SUCCESS
 }
 
+/// `start`: a node without a console, until Ctrl-C, SIGTERM or a stop request.
+async fn start<A: App>(config: NodeConfig) -> ExitCode {
+    let Some((node, _app)) = start_node::<A>(config).await else {
+        return ExitCode::FAILURE;
+    };
+    // One line on stdout that says where the node is; tools (devrel, tests) read it.
+    console::print_flush(&format!("{} started, listening on {}\n", node.name(), node.addr()));
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminated() => {}
+        _ = node.stop_requested() => {}
+    }
+    node.stop().await;
+    ExitCode::SUCCESS
+}
+
+#[cfg(unix)]
+async fn terminated() {
+    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(mut signal) => {
+            signal.recv().await;
+        }
+        Err(_) => std::future::pending().await,
+    }
+}
+
+#[cfg(not(unix))]
+async fn terminated() {
+    std::future::pending().await
+}
+
+/// `ping`: `pong`, or riak's message when the node does not answer.
+async fn ping(config: NodeConfig) -> ExitCode {
+    match client_request(config.listen, Request::Ping, Duration::from_secs(5)).await {
+        Ok(Response::Pong { .. }) => {
+            println!("pong");
+            ExitCode::SUCCESS
+        }
+        _ => {
+            println!("Node '{}' not responding to pings.", config.name);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `admin COMMAND…`: runs an admin command on a running node.
+async fn admin(config: NodeConfig, words: Vec<String>) -> ExitCode {
+    match client_request(config.listen, Request::Admin(words), Duration::from_secs(60)).await {
+        Ok(Response::Text(text)) => {
+            println!("{text}");
+            ExitCode::SUCCESS
+        }
+        Ok(other) => {
+            println!("unexpected answer: {other:?}");
+            ExitCode::FAILURE
+        }
+        Err(error) => {
+            println!("{}", not_reached(&config, &error));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `attach`: a console whose lines run on a running node.
+async fn attach(config: NodeConfig) -> ExitCode {
+    let addr: SocketAddr = config.listen;
+    if let Err(error) = client_request(addr, Request::Ping, Duration::from_secs(5)).await {
+        println!("{}", not_reached(&config, &error));
+        return ExitCode::FAILURE;
+    }
+    if std::io::stdin().is_terminal() {
+        println!("attached to {} ({addr}); 'quit' detaches, the node keeps running", config.name);
+    }
+    let name = config.name.clone();
+    repl(
+        |count| format!("({name}){count}> "),
+        |line| async move {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            match words.first() {
+                None => Outcome::Nothing,
+                Some(&("quit" | "exit" | "q().")) => Outcome::Quit,
+                Some(_) => match client_request(addr, Request::Console(line.clone()), Duration::from_secs(60)).await {
+                    Ok(Response::Text(text)) => Outcome::Print(text),
+                    Ok(other) => Outcome::Print(format!("unexpected answer: {other:?}")),
+                    Err(error) => Outcome::Print(format!("error: {error}")),
+                },
+            }
+        },
+    )
+    .await;
+    ExitCode::SUCCESS
+}
+
+/// The error for a node the tools cannot reach.
+fn not_reached(config: &NodeConfig, error: &str) -> String {
+    format!("Node '{}' not responding ({error}).", config.name)
+}
+
 fn usage() -> String {
-    "usage: [console] [--node devK] [--name NAME] [--data-dir DIR] [--ring-size N]".to_string()
+    "usage: [console|start|attach|ping|admin COMMAND…|devrel N] [--node devK] [--name NAME] \
+     [--data-dir DIR] [--ring-size N] [--cluster-port P]"
+        .to_string()
 }
 
 /// Logs go to standard error, so that standard output carries only the console's replies.
@@ -158,14 +303,26 @@ mod tests {
         assert_eq!(options.subcommand, "console");
         assert_eq!(options.config.name.as_str(), "dev1@127.0.0.1");
         assert_eq!(options.config.data_dir, PathBuf::from("data/dev1"));
+        assert_eq!(options.config.listen.to_string(), "127.0.0.1:10017");
     }
 
     #[test]
-    fn node_selects_name_and_data_dir() {
+    fn node_selects_name_data_dir_and_ports() {
         let options = parse(&args("console --node dev3 --ring-size 16")).unwrap();
         assert_eq!(options.config.name.as_str(), "dev3@127.0.0.1");
         assert_eq!(options.config.data_dir, PathBuf::from("data/dev3"));
         assert_eq!(options.config.ring_size, 16);
+        assert_eq!(options.config.listen.port(), 10037);
+        let options = parse(&args("start --node dev2 --cluster-port 0")).unwrap();
+        assert_eq!(options.config.listen.port(), 0);
+    }
+
+    #[test]
+    fn admin_keeps_its_words() {
+        let options = parse(&args("admin --node dev2 cluster join dev1@127.0.0.1")).unwrap();
+        assert_eq!(options.subcommand, "admin");
+        assert_eq!(options.args, args("cluster join dev1@127.0.0.1"));
+        assert_eq!(options.config.listen.port(), 10027);
     }
 
     #[test]
@@ -174,17 +331,15 @@ mod tests {
             parse(&args("--node bob")).unwrap_err(),
             "--node takes dev1 … dev99, not 'bob'"
         );
-        assert_eq!(
-            parse(&args("--ring-size")).unwrap_err(),
-            "--ring-size needs a value"
-        );
+        assert_eq!(parse(&args("--ring-size")).unwrap_err(), "--ring-size needs a value");
         assert_eq!(
             parse(&args("--ring-size 48")).unwrap_err(),
             "ring size 48 is not a power of two between 8 and 1024"
         );
+        assert_eq!(parse(&args("--frob")).unwrap_err(), "unknown option '--frob'");
         assert_eq!(
-            parse(&args("--frob")).unwrap_err(),
-            "unknown option '--frob'"
+            parse(&args("--cluster-port 70000")).unwrap_err(),
+            "--cluster-port takes a port, not 70000"
         );
     }
 }

@@ -5,7 +5,9 @@
 //! lines from standard input (a terminal or a pipe alike) and prints replies on standard
 //! output. Logs go to standard error, so a piped session's output is a clean transcript.
 
+use crate::admin;
 use crate::app::{App, CommandHelp};
+use futures_util::future::BoxFuture;
 use crate::node::Node;
 use std::io::{IsTerminal, Write};
 use tokio::sync::mpsc;
@@ -33,7 +35,14 @@ pub enum Outcome {
     Quit,
 }
 
+/// A console that lines can be sent to from elsewhere (`attach`).
+pub trait RemoteConsole: Send + Sync {
+    /// Runs one line and returns what to print.
+    fn eval_remote(&self, line: String) -> BoxFuture<'static, String>;
+}
+
 /// Evaluates console lines for one application on one node.
+#[derive(Clone)]
 pub struct Console<A: App> {
     node: Node,
     app: A,
@@ -62,6 +71,10 @@ impl<A: App> Console<A> {
         match command {
             "help" => Outcome::Print(self.help()),
             "quit" | "exit" | "q()." => Outcome::Quit,
+            _ if admin::is_admin_command(command) => match admin::run(&self.node, &words).await {
+                Ok(text) => Outcome::Print(text),
+                Err(error) => Outcome::Print(error.to_string()),
+            },
             _ if A::COMMANDS.iter().any(|c| c.name() == command) => {
                 match self.app.run(command, args).await {
                     Ok(text) => Outcome::Print(text),
@@ -75,12 +88,37 @@ impl<A: App> Console<A> {
     }
 
     fn help(&self) -> String {
-        let all = A::COMMANDS.iter().chain(BUILTIN);
-        let width = all.clone().map(|c| c.usage.len()).max().unwrap_or(0);
-        let lines: Vec<String> = all
-            .map(|c| format!("  {:width$}   {}", c.usage, c.help))
-            .collect();
-        format!("commands:\n{}", lines.join("\n"))
+        let admin = admin::COMMANDS.iter().map(|(usage, help)| CommandHelp { usage, help });
+        let width = A::COMMANDS
+            .iter()
+            .chain(BUILTIN)
+            .map(|c| c.usage.len())
+            .chain(admin.clone().map(|c| c.usage.len()))
+            .max()
+            .unwrap_or(0);
+        let line = |c: &CommandHelp| format!("  {:width$}   {}", c.usage, c.help);
+        let app: Vec<String> = A::COMMANDS.iter().map(line).collect();
+        let admin: Vec<String> = admin.map(|c| line(&c)).collect();
+        let builtin: Vec<String> = BUILTIN.iter().map(line).collect();
+        format!(
+            "commands:\n{}\n\ncluster administration:\n{}\n\n{}",
+            app.join("\n"),
+            admin.join("\n"),
+            builtin.join("\n")
+        )
+    }
+}
+
+impl<A: App> RemoteConsole for Console<A> {
+    fn eval_remote(&self, line: String) -> BoxFuture<'static, String> {
+        let console = self.clone();
+        Box::pin(async move {
+            match console.eval(&line).await {
+                Outcome::Print(text) => text,
+                Outcome::Nothing => String::new(),
+                Outcome::Quit => "use quit in the attached console to detach; the node keeps running".to_string(),
+            }
+        })
     }
 }
 
@@ -89,11 +127,21 @@ impl<A: App> Console<A> {
 /// When input is piped rather than typed, each line is echoed after its prompt so that the
 /// output reads like the session it replays.
 pub async fn run_terminal<A: App>(console: &Console<A>) {
+    let prompt = |count| console.prompt(count);
+    repl(prompt, |line| async move { console.eval(&line).await }).await;
+}
+
+/// The read–eval–print loop shared by the node's console and `attach`.
+pub(crate) async fn repl<F, Fut>(prompt: impl Fn(u64) -> String, mut eval: F)
+where
+    F: FnMut(String) -> Fut,
+    Fut: std::future::Future<Output = Outcome>,
+{
     let echo = !std::io::stdin().is_terminal();
     let mut lines = stdin_lines();
     let mut count = 1;
     loop {
-        print_flush(&console.prompt(count));
+        print_flush(&prompt(count));
         let Some(line) = lines.recv().await else {
             print_flush("\n");
             break;
@@ -101,7 +149,7 @@ pub async fn run_terminal<A: App>(console: &Console<A>) {
         if echo {
             print_flush(&format!("{}\n", line.trim_end()));
         }
-        match console.eval(&line).await {
+        match eval(line).await {
             Outcome::Print(text) => {
                 print_flush(&format!("{text}\n"));
                 count += 1;
@@ -112,7 +160,7 @@ pub async fn run_terminal<A: App>(console: &Console<A>) {
     }
 }
 
-fn print_flush(text: &str) {
+pub(crate) fn print_flush(text: &str) {
     let mut out = std::io::stdout().lock();
     // A closed stdout (e.g. `| head`) must not crash the node.
     let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());

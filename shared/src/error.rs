@@ -25,6 +25,10 @@ pub enum Error {
     BadRequest(String),
     /// The local node is stopping.
     Stopping,
+    /// A membership request reached a node that is not the claimant.
+    NotClaimant { claimant: NodeName },
+    /// The cluster refused a change; the text is riak's message (e.g. `Failed: …`).
+    Refused(String),
 }
 
 impl Error {
@@ -73,6 +77,10 @@ impl fmt::Display for Error {
             Error::Unreachable(node) => write!(f, "node {node} is unreachable"),
             Error::BadRequest(why) => write!(f, "{why}"),
             Error::Stopping => write!(f, "the node is stopping"),
+            Error::NotClaimant { claimant } => {
+                write!(f, "this node is not the claimant; the claimant is {claimant}")
+            }
+            Error::Refused(message) => write!(f, "{message}"),
         }
     }
 }

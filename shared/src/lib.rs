@@ -15,19 +15,32 @@
 //! service functions on top of a [`Service`], and lists its console commands by implementing
 //! [`App`]. Everything else is here.
 
+pub mod admin;
 pub mod apl;
 pub mod app;
+pub mod claim;
+mod claimant;
 pub mod cli;
 pub mod console;
 pub mod coverage;
+mod devrel;
 pub mod error;
+mod gossip;
+mod handoff;
 pub mod hash;
+mod liveness;
+pub mod membership;
 pub mod node;
 pub mod ring;
+mod ring_file;
+mod server;
 pub mod service;
 pub mod store;
+pub mod testing;
+pub mod transport;
 pub mod vnode;
 mod vnode_host;
+pub mod wire;
 
 pub use apl::{Preflist, PreflistEntry, Replica};
 pub use app::{App, CommandHelp};

@@ -1,24 +1,43 @@
 //! A node: one member of the cluster, hosting vnodes of one or more vnode types.
 //!
 //! A [`Node`] is a cheap handle (an `Arc`) shared by everything that runs on the node: the
-//! console, the vnode hosts, the services of the application. It holds the node's name, its
-//! data directory and its current view of the ring.
+//! console, the vnode hosts, the services of the application, and the node's own background
+//! work — the listener ([`crate::server`]), gossip ([`crate::gossip`]), liveness
+//! ([`crate::liveness`]) and transfers ([`crate::handoff`]).
+//!
+//! The node's view of the ring is read without locks on every request (an `ArcSwap`); changes
+//! to it go through [`Node::update_ring`], one at a time, and are saved to the data directory
+//! before anyone else hears of them.
 
 use crate::error::Error;
+use crate::membership::Plan;
 use crate::ring::{DEFAULT_RING_SIZE, NodeName, Ring, check_ring_size};
 use crate::service::Service;
 use crate::vnode::Vnode;
-use crate::vnode_host::VnodeHost;
+use crate::vnode_host::{HostedVnodes, VnodeHost};
+use crate::wire::{self, AddressBook, ClaimantRequest, GossipState, Hello, PeerAddr, Request, Response};
+use crate::transport::Transport;
+use crate::{console, gossip, handoff, liveness, ring_file, server};
 use arc_swap::ArcSwap;
-use std::any::Any;
+use std::collections::BTreeSet;
+use std::future::Future;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 /// How long a request waits for a vnode unless told otherwise.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The cluster port of node `devK` (riak's devrel numbering: 10017, 10027, …).
+pub fn dev_cluster_port(k: u32) -> u16 {
+    (10017 + 10 * (k - 1)) as u16
+}
 
 /// What a node is started with.
 #[derive(Clone, Debug)]
@@ -31,16 +50,41 @@ pub struct NodeConfig {
     pub ring_size: u32,
     /// How long requests wait for vnodes by default.
     pub request_timeout: Duration,
+    /// Where other nodes and the command-line tools reach this node (port 0: any free port).
+    pub listen: SocketAddr,
+    /// How often every other member is pinged to see that it is up.
+    pub heartbeat: Duration,
+    /// How often the ring is gossiped to another member, besides after every change.
+    pub gossip_interval: Duration,
+    /// How often the node looks for partitions to hand over.
+    pub handoff_tick: Duration,
 }
 
 impl NodeConfig {
-    /// The workshop's node `devK`: name `devK@127.0.0.1`, data in `data/devK`.
+    /// The workshop's node `devK`: name `devK@127.0.0.1`, data in `data/devK`, cluster port
+    /// 10017 + 10·(K−1).
     pub fn dev(k: u32) -> Self {
         NodeConfig {
             name: NodeName::new(format!("dev{k}@127.0.0.1")),
             data_dir: PathBuf::from(format!("data/dev{k}")),
             ring_size: DEFAULT_RING_SIZE,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            listen: SocketAddr::from(([127, 0, 0, 1], dev_cluster_port(k))),
+            heartbeat: Duration::from_millis(500),
+            gossip_interval: Duration::from_secs(1),
+            handoff_tick: Duration::from_secs(1),
+        }
+    }
+
+    /// Node `devK` for a test: data in `data_dir`, any free port, quick background ticks.
+    pub fn for_test(k: u32, data_dir: impl Into<PathBuf>) -> Self {
+        NodeConfig {
+            data_dir: data_dir.into(),
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            heartbeat: Duration::from_millis(200),
+            gossip_interval: Duration::from_millis(300),
+            handoff_tick: Duration::from_millis(200),
+            ..NodeConfig::dev(k)
         }
     }
 }
@@ -53,49 +97,89 @@ pub struct Node {
 
 struct NodeInner {
     config: NodeConfig,
+    addr: SocketAddr,
     ring: ArcSwap<Ring>,
+    /// Serialises ring changes (reads never wait for it).
+    ring_writer: Mutex<()>,
+    ring_changed: Notify,
+    /// Members that do not answer; everyone else is taken to be up.
+    down: ArcSwap<BTreeSet<NodeName>>,
     hosts: Mutex<Vec<Arc<dyn HostedVnodes>>>,
+    transport: Transport,
+    console: Mutex<Option<Arc<dyn console::RemoteConsole>>>,
+    /// The last plan the claimant showed, which `cluster commit` must match.
+    last_plan: Mutex<Option<Plan>>,
     next_request: AtomicU64,
     tasks: TaskTracker,
-}
-
-/// The type-erased view of a vnode host, so that the node can hold hosts of any vnode type.
-pub(crate) trait HostedVnodes: Send + Sync {
-    fn vnode_type(&self) -> &'static str;
-    fn stop_all(&self);
-    fn as_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync>;
-}
-
-impl<V: Vnode> HostedVnodes for VnodeHost<V> {
-    fn vnode_type(&self) -> &'static str {
-        VnodeHost::vnode_type(self)
-    }
-
-    fn stop_all(&self) {
-        VnodeHost::stop_all(self)
-    }
-
-    fn as_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
-        self
-    }
+    shutdown: CancellationToken,
+    stop_requested: Notify,
 }
 
 impl Node {
-    /// Starts a node alone in its own one-node cluster: it owns every partition.
+    /// Starts a node: loads its ring from the data directory (or makes a fresh one-node
+    /// ring), listens for other nodes, and starts gossip, liveness checks and transfers.
     pub async fn start(config: NodeConfig) -> Result<Node, Error> {
         check_ring_size(config.ring_size).map_err(|e| Error::bad_request(e.to_string()))?;
-        let ring = Ring::new(config.ring_size, config.name.clone())
-            .map_err(|e| Error::bad_request(e.to_string()))?;
-        tracing::info!(node = %config.name, ring_size = config.ring_size, "node started");
-        Ok(Node {
+        let saved = ring_file::load(&config.data_dir)
+            .map_err(|e| Error::bad_request(format!("cannot read the saved ring: {e}")))?;
+        let (ring, mut addresses) = match saved {
+            Some((ring, _)) if ring.size() != config.ring_size => {
+                return Err(Error::bad_request(format!(
+                    "{} holds a ring of {} partitions, not {}: start with --ring-size {} or another data directory",
+                    config.data_dir.display(),
+                    ring.size(),
+                    config.ring_size,
+                    ring.size()
+                )));
+            }
+            Some((ring, addresses)) => (ring, addresses),
+            None => (
+                Ring::new(config.ring_size, config.name.clone()).expect("size checked"),
+                AddressBook::new(),
+            ),
+        };
+        let listener = TcpListener::bind(config.listen).await.map_err(|e| {
+            Error::bad_request(format!(
+                "cannot listen on {}: {e} (is {} already running? choose another node or port)",
+                config.listen, config.name
+            ))
+        })?;
+        let addr = listener.local_addr().map_err(|e| Error::bad_request(e.to_string()))?;
+        let incarnation = now_ms();
+        addresses.insert(config.name.clone(), PeerAddr { addr, incarnation });
+        let shutdown = CancellationToken::new();
+        let hello = Hello::Node {
+            protocol: wire::PROTOCOL_VERSION,
+            name: config.name.clone(),
+            ring_size: config.ring_size,
+            addr,
+            incarnation,
+        };
+        let node = Node {
             inner: Arc::new(NodeInner {
+                transport: Transport::new(hello, addresses, shutdown.clone()),
                 config,
+                addr,
                 ring: ArcSwap::from_pointee(ring),
+                ring_writer: Mutex::new(()),
+                ring_changed: Notify::new(),
+                down: ArcSwap::from_pointee(BTreeSet::new()),
                 hosts: Mutex::new(Vec::new()),
+                console: Mutex::new(None),
+                last_plan: Mutex::new(None),
                 next_request: AtomicU64::new(1),
                 tasks: TaskTracker::new(),
+                shutdown,
+                stop_requested: Notify::new(),
             }),
-        })
+        };
+        node.save_ring(&node.ring());
+        node.spawn(server::serve(listener, node.clone()));
+        node.spawn(gossip::run(node.clone()));
+        node.spawn(liveness::run(node.clone()));
+        node.spawn(handoff::run(node.clone()));
+        tracing::info!(node = %node.name(), %addr, ring_size = node.ring().size(), "node started");
+        Ok(node)
     }
 
     pub fn name(&self) -> &NodeName {
@@ -110,6 +194,11 @@ impl Node {
         &self.inner.config.data_dir
     }
 
+    /// Where this node listens for other nodes and for the command-line tools.
+    pub fn addr(&self) -> SocketAddr {
+        self.inner.addr
+    }
+
     /// The node's current view of the ring.
     pub fn ring(&self) -> Arc<Ring> {
         self.inner.ring.load_full()
@@ -117,7 +206,16 @@ impl Node {
 
     /// Whether a node is taking requests, as far as this node knows.
     pub fn is_up(&self, node: &NodeName) -> bool {
-        node == self.name()
+        node == self.name() || !self.inner.down.load().contains(node)
+    }
+
+    /// The members that do not answer.
+    pub fn down_nodes(&self) -> BTreeSet<NodeName> {
+        (**self.inner.down.load()).clone()
+    }
+
+    pub(crate) fn set_down(&self, down: BTreeSet<NodeName>) {
+        self.inner.down.store(Arc::new(down));
     }
 
     /// Hosts vnodes of type `V` on this node under the name `vnode_type` (riak's
@@ -129,9 +227,7 @@ impl Node {
             let host = Arc::clone(existing)
                 .as_any()
                 .downcast::<VnodeHost<V>>()
-                .unwrap_or_else(|_| {
-                    panic!("vnode type {vnode_type} is registered with another Vnode type")
-                });
+                .unwrap_or_else(|_| panic!("vnode type {vnode_type} is registered with another Vnode type"));
             return Service::new(self.clone(), host);
         }
         let host = Arc::new(VnodeHost::<V>::new(
@@ -145,19 +241,227 @@ impl Node {
         Service::new(self.clone(), host)
     }
 
+    /// The vnode types hosted here.
+    pub(crate) fn hosts(&self) -> Vec<Arc<dyn HostedVnodes>> {
+        self.inner.hosts.lock().expect("hosts lock").clone()
+    }
+
+    fn host(&self, vnode_type: &str) -> Option<Arc<dyn HostedVnodes>> {
+        self.hosts().into_iter().find(|h| h.vnode_type() == vnode_type)
+    }
+
     /// A fresh id for an asynchronous request.
     pub(crate) fn next_request_id(&self) -> u64 {
         self.inner.next_request.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// Stops every vnode (each runs `terminate`) and waits for them to finish.
+    /// Sends a request to another node.
+    pub(crate) async fn request(&self, to: &NodeName, body: Request, wait: Duration) -> Result<Response, Error> {
+        self.inner.transport.request(to, body, wait).await
+    }
+
+    pub(crate) fn learn_address(&self, node: &NodeName, peer: PeerAddr) {
+        if self.inner.transport.learn(node, peer) {
+            tracing::debug!(node = %self.name(), peer = %node, addr = %peer.addr, "learned address");
+        }
+    }
+
+    pub(crate) fn address_of(&self, node: &NodeName) -> Option<SocketAddr> {
+        self.inner.transport.address_of(node)
+    }
+
+    /// The ring and the addresses to reach its members, as gossip carries them.
+    pub(crate) fn gossip_state(&self) -> GossipState {
+        GossipState {
+            ring: (*self.ring()).clone(),
+            addresses: self.inner.transport.addresses(),
+        }
+    }
+
+    /// Changes the ring, one change at a time. `change` returns `Ok(Some(ring))` to install a
+    /// new ring; the new ring is saved and gossiped before this returns.
+    pub(crate) fn update_ring<T>(&self, change: impl FnOnce(&Ring) -> Result<(Option<Ring>, T), Error>) -> Result<T, Error> {
+        let guard = self.inner.ring_writer.lock().expect("ring writer");
+        let current = self.ring();
+        let (new_ring, answer) = change(&current)?;
+        if let Some(ring) = new_ring {
+            self.install_ring(ring);
+        }
+        drop(guard);
+        Ok(answer)
+    }
+
+    fn install_ring(&self, ring: Ring) {
+        self.save_ring(&ring);
+        self.inner.ring.store(Arc::new(ring));
+        self.inner.ring_changed.notify_waiters();
+        gossip::push_to_all(self);
+    }
+
+    fn save_ring(&self, ring: &Ring) {
+        if let Err(error) = ring_file::save(self.data_dir(), ring, &self.inner.transport.addresses()) {
+            tracing::error!(node = %self.name(), %error, "cannot save the ring");
+        }
+    }
+
+    /// Takes in what another node gossiped: its addresses, and its ring if it is newer.
+    /// Returns whether our ring changed.
+    pub(crate) fn receive_gossip(&self, state: GossipState) -> bool {
+        self.inner.transport.learn_all(&state.addresses);
+        let me = self.name().clone();
+        self.update_ring(|current| {
+            if state.ring.version() <= current.version() {
+                return Ok((None, false));
+            }
+            if current.is_member(&me) && !state.ring.is_member(&me) && current.members().len() > 1 {
+                // We were removed (we left, or were force-removed): start afresh, alone.
+                tracing::info!(node = %me, "removed from the cluster; now a cluster of one");
+                let mut fresh = Ring::new(current.size(), me.clone()).expect("same size");
+                for _ in 0..state.ring.version() {
+                    fresh.bump();
+                }
+                return Ok((Some(fresh), true));
+            }
+            if !state.ring.is_member(&me) {
+                return Ok((None, false));
+            }
+            Ok((Some(state.ring.clone()), true))
+        })
+        .unwrap_or(false)
+    }
+
+    pub(crate) fn adopt_addresses(&self, book: &AddressBook) {
+        self.inner.transport.learn_all(book);
+    }
+
+    /// Replaces our ring by a cluster's, when this node joins it.
+    pub(crate) fn adopt_cluster(&self, state: GossipState) {
+        self.inner.transport.learn_all(&state.addresses);
+        let _ = self.update_ring(|_| Ok((Some(state.ring.clone()), ())));
+    }
+
+    /// Waits until the ring changes (or a short while, whichever is first).
+    pub(crate) async fn ring_changed(&self, at_most: Duration) {
+        let _ = tokio::time::timeout(at_most, self.inner.ring_changed.notified()).await;
+    }
+
+    pub(crate) fn last_plan(&self) -> &Mutex<Option<Plan>> {
+        &self.inner.last_plan
+    }
+
+    /// Sends a request to the claimant (running it here if this node is the claimant).
+    pub(crate) async fn claimant_call(&self, request: ClaimantRequest) -> Result<Response, Error> {
+        let mut claimant = self.ring().claimant().clone();
+        for _ in 0..3 {
+            let result = if claimant == *self.name() {
+                crate::claimant::handle(self, request.clone()).await
+            } else {
+                self.request(&claimant, Request::Claimant(request.clone()), self.config().request_timeout)
+                    .await
+            };
+            match result {
+                Err(Error::NotClaimant { claimant: other }) if other != claimant => claimant = other,
+                other => return other,
+            }
+        }
+        Err(Error::bad_request("the claimant keeps moving; try again"))
+    }
+
+    /// The console that `attach` talks to.
+    pub fn set_console(&self, console: Arc<dyn console::RemoteConsole>) {
+        *self.inner.console.lock().expect("console") = Some(console);
+    }
+
+    /// Answers a request from another node or a command-line tool.
+    pub(crate) async fn handle_request(&self, body: Request) -> Result<Response, Error> {
+        match body {
+            Request::Ping => Ok(Response::Pong {
+                name: self.name().clone(),
+                ring_version: self.ring().version(),
+            }),
+            Request::Vnode {
+                vnode_type,
+                partition,
+                call,
+                payload,
+            } => {
+                if partition >= self.ring().size() {
+                    return Err(Error::bad_request(format!("there is no partition {partition}")));
+                }
+                let host = self
+                    .host(&vnode_type)
+                    .ok_or_else(|| Error::bad_request(format!("no vnode type '{vnode_type}' on {}", self.name())))?;
+                host.dispatch(partition, call, payload).await.map(Response::Payload)
+            }
+            Request::Gossip(state) => {
+                let theirs = state.ring.version();
+                self.receive_gossip(state);
+                let mine = self.ring();
+                Ok(Response::Gossip((mine.version() > theirs).then(|| self.gossip_state())))
+            }
+            Request::State => Ok(Response::State(self.gossip_state())),
+            Request::Claimant(request) => crate::claimant::handle(self, request).await,
+            Request::Admin(words) => {
+                let words: Vec<&str> = words.iter().map(String::as_str).collect();
+                crate::admin::run(self, &words).await.map(Response::Text)
+            }
+            Request::Console(line) => {
+                let console = self.inner.console.lock().expect("console").clone();
+                match console {
+                    Some(console) => Ok(Response::Text(console.eval_remote(line).await)),
+                    None => Err(Error::bad_request("this node has no console")),
+                }
+            }
+            Request::Stop => {
+                self.inner.stop_requested.notify_waiters();
+                self.inner.stop_requested.notify_one();
+                Ok(Response::Done)
+            }
+        }
+    }
+
+    /// Waits until someone asks this node to stop (`Request::Stop`).
+    pub async fn stop_requested(&self) {
+        self.inner.stop_requested.notified().await;
+    }
+
+    /// Runs a background task of this node; it is stopped with the node.
+    pub(crate) fn spawn(&self, task: impl Future<Output = ()> + Send + 'static) {
+        self.inner.tasks.spawn(task);
+    }
+
+    pub(crate) fn shutdown_token(&self) -> CancellationToken {
+        self.inner.shutdown.clone()
+    }
+
+    /// Whether `stop` has begun.
+    pub fn is_stopping(&self) -> bool {
+        self.inner.shutdown.is_cancelled()
+    }
+
+    /// Stops the node: closes its port, stops its background work and every vnode (each runs
+    /// `terminate`), and waits for all of it to finish.
     pub async fn stop(&self) {
-        let hosts: Vec<_> = self.inner.hosts.lock().expect("hosts lock").clone();
-        for host in &hosts {
+        self.inner.shutdown.cancel();
+        for host in self.hosts() {
             host.stop_all();
         }
+        self.inner.console.lock().expect("console").take();
         self.inner.tasks.close();
         self.inner.tasks.wait().await;
         tracing::info!(node = %self.name(), "node stopped");
     }
+}
+
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Node({})", self.name())
+    }
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis() as u64
 }

@@ -11,6 +11,7 @@
 
 use crate::hash::{KeyHash, u160_to_decimal};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
@@ -163,25 +164,82 @@ pub fn partition_for(hash: &KeyHash, ring_size: u32) -> Partition {
     Partition::new((hash.top_bits(bits) + 1) % ring_size, ring_size)
 }
 
-/// The ring: who owns every partition.
+/// A member's state in the cluster (riak_core_ring's member status).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum MemberStatus {
+    /// Staged to join: in the ring, owns nothing yet.
+    Joining,
+    /// A full member.
+    Valid,
+    /// Committed to leave: hands its partitions over, then is removed.
+    Leaving,
+}
+
+impl MemberStatus {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            MemberStatus::Joining => "joining",
+            MemberStatus::Valid => "valid",
+            MemberStatus::Leaving => "leaving",
+        }
+    }
+}
+
+/// A cluster change waiting for `cluster plan` and `cluster commit`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StagedChange {
+    Join(NodeName),
+    Leave(NodeName),
+    ForceRemove(NodeName),
+}
+
+impl StagedChange {
+    pub fn node(&self) -> &NodeName {
+        match self {
+            StagedChange::Join(n) | StagedChange::Leave(n) | StagedChange::ForceRemove(n) => n,
+        }
+    }
+}
+
+/// The ring (riak_core_ring): who owns every partition, who will own it once a transfer
+/// completes, the members and their states, the claimant, and the staged changes.
+///
+/// Only the claimant changes the ring; every change increases `version`, and gossip keeps the
+/// highest version. So every node ends up with the same ring.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Ring {
     owners: Vec<NodeName>,
+    /// The owner-to-be of partitions being transferred (`None`: no transfer pending).
+    next: Vec<Option<NodeName>>,
+    members: BTreeMap<NodeName, MemberStatus>,
+    claimant: NodeName,
+    version: u64,
+    staged: Vec<StagedChange>,
 }
 
 impl Ring {
-    /// A ring of `size` partitions all owned by `node` (a fresh single-node cluster).
+    /// A ring of `size` partitions all owned by `node`: a fresh single-node cluster.
     pub fn new(size: u32, node: NodeName) -> Result<Self, RingSizeError> {
-        check_ring_size(size)?;
-        Ok(Ring {
-            owners: vec![node; size as usize],
-        })
+        Ring::from_owners(vec![node; size as usize])
     }
 
-    /// An ownership table from an owner per partition, in ring order.
+    /// A ring from an owner per partition, in ring order; every owner is a valid member and
+    /// the first in name order is the claimant.
     pub fn from_owners(owners: Vec<NodeName>) -> Result<Self, RingSizeError> {
         check_ring_size(owners.len() as u32)?;
-        Ok(Ring { owners })
+        let members: BTreeMap<NodeName, MemberStatus> = owners
+            .iter()
+            .map(|n| (n.clone(), MemberStatus::Valid))
+            .collect();
+        let claimant = members.keys().next().expect("a ring has owners").clone();
+        Ok(Ring {
+            next: vec![None; owners.len()],
+            owners,
+            members,
+            claimant,
+            version: 1,
+            staged: Vec::new(),
+        })
     }
 
     pub fn size(&self) -> u32 {
@@ -196,8 +254,52 @@ impl Ring {
         &self.owners[partition.index as usize]
     }
 
-    pub fn set_owner(&mut self, partition: Partition, node: NodeName) {
-        self.owners[partition.index as usize] = node;
+    /// The owner-to-be of a partition whose transfer is pending.
+    pub fn next_owner(&self, partition: Partition) -> Option<&NodeName> {
+        self.next[partition.index as usize].as_ref()
+    }
+
+    /// Every partition with a pending transfer: (partition, owner, next owner).
+    pub fn pending_transfers(&self) -> impl Iterator<Item = (Partition, &NodeName, &NodeName)> + '_ {
+        self.partitions().filter_map(move |p| {
+            self.next_owner(p).map(|next| (p, self.owner(p), next))
+        })
+    }
+
+    /// The owner of every partition once every pending transfer is done.
+    pub fn future_owners(&self) -> Vec<NodeName> {
+        self.partitions()
+            .map(|p| self.next_owner(p).unwrap_or(self.owner(p)).clone())
+            .collect()
+    }
+
+    pub fn members(&self) -> &BTreeMap<NodeName, MemberStatus> {
+        &self.members
+    }
+
+    pub fn member_status(&self, node: &NodeName) -> Option<MemberStatus> {
+        self.members.get(node).copied()
+    }
+
+    pub fn is_member(&self, node: &NodeName) -> bool {
+        self.members.contains_key(node)
+    }
+
+    pub fn claimant(&self) -> &NodeName {
+        &self.claimant
+    }
+
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    pub fn staged(&self) -> &[StagedChange] {
+        &self.staged
+    }
+
+    /// Whether every partition is where claim wants it (no transfer pending).
+    pub fn is_settled(&self) -> bool {
+        self.next.iter().all(Option::is_none)
     }
 
     /// Every partition in ring order.
@@ -227,6 +329,36 @@ impl Ring {
     /// The partitions a node owns, in ring order.
     pub fn owned_by<'a>(&'a self, node: &'a NodeName) -> impl Iterator<Item = Partition> + 'a {
         self.partitions().filter(move |p| self.owner(*p) == node)
+    }
+
+    // The mutations below are the claimant's (see `membership`); each one is a new version.
+
+    pub(crate) fn bump(&mut self) {
+        self.version += 1;
+    }
+
+    pub(crate) fn set_owner(&mut self, partition: Partition, node: NodeName) {
+        self.owners[partition.index as usize] = node;
+    }
+
+    pub(crate) fn set_next_owner(&mut self, partition: Partition, node: Option<NodeName>) {
+        self.next[partition.index as usize] = node;
+    }
+
+    pub(crate) fn set_member(&mut self, node: NodeName, status: MemberStatus) {
+        self.members.insert(node, status);
+    }
+
+    pub(crate) fn remove_member(&mut self, node: &NodeName) {
+        self.members.remove(node);
+    }
+
+    pub(crate) fn set_claimant(&mut self, node: NodeName) {
+        self.claimant = node;
+    }
+
+    pub(crate) fn staged_mut(&mut self) -> &mut Vec<StagedChange> {
+        &mut self.staged
     }
 }
 

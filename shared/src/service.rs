@@ -11,8 +11,9 @@ use crate::error::Error;
 use crate::hash::KeyHash;
 use crate::node::Node;
 use crate::ring::{IndexNode, Partition};
-use crate::vnode::Vnode;
-use crate::vnode_host::{ReplySink, ReplyTo, RequestId, VnodeHost, VnodeRequest};
+use crate::vnode::{Message, Vnode};
+use crate::wire::{self, Request, Response, VnodeCall};
+use crate::vnode_host::{Reply, ReplySink, ReplyTo, RequestId, VnodeHost, VnodeRequest};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::oneshot;
@@ -76,7 +77,10 @@ impl<V: Vnode> Service<V> {
         command: V::Command,
         wait: Duration,
     ) -> Result<V::Reply, Error> {
-        self.check_local(target)?;
+        if target.node != *self.node.name() {
+            let payload = wire::encode(&command)?;
+            return remote(&self.node, self.vnode_type(), target, VnodeCall::Command, payload, wait).await;
+        }
         let (tx, rx) = oneshot::channel();
         self.host.send(
             target.partition,
@@ -105,27 +109,8 @@ impl<V: Vnode> Service<V> {
     {
         let request = self.node.next_request_id();
         for target in targets {
-            let reply = ReplySink::Tagged {
-                request,
-                from: target.clone(),
-                to: reply_to.clone(),
-            };
-            let sent = self.check_local(target).and_then(|()| {
-                self.host.send(
-                    target.partition,
-                    VnodeRequest::Command {
-                        command: command.clone(),
-                        reply,
-                    },
-                )
-            });
-            if let Err(error) = sent {
-                reply_to.send(crate::vnode_host::Reply {
-                    request,
-                    from: target.clone(),
-                    result: Err(error),
-                });
-            }
+            let call = (VnodeCall::Command, command.clone(), command_request as fn(_, _) -> _);
+            self.send_tagged(target, request, call, reply_to);
         }
         request
     }
@@ -155,23 +140,9 @@ impl<V: Vnode> Service<V> {
         let request_id = self.node.next_request_id();
         let mut waiting: Vec<IndexNode> = Vec::with_capacity(plan.vnodes.len());
         for vnode in plan.vnodes {
-            let sent = self.check_local(&vnode).and_then(|()| {
-                self.host.send(
-                    vnode.partition,
-                    VnodeRequest::Coverage {
-                        request: request.clone(),
-                        reply: ReplySink::Tagged {
-                            request: request_id,
-                            from: vnode.clone(),
-                            to: reply_to.clone(),
-                        },
-                    },
-                )
-            });
-            match sent {
-                Ok(()) => waiting.push(vnode),
-                Err(error) => result.missing.push((vnode, error)),
-            }
+            let call = (VnodeCall::Coverage, request.clone(), coverage_request as fn(_, _) -> _);
+            self.send_tagged(&vnode, request_id, call, &reply_to);
+            waiting.push(vnode);
         }
         drop(reply_to);
         let deadline = Instant::now() + wait;
@@ -203,12 +174,67 @@ impl<V: Vnode> Service<V> {
             .collect()
     }
 
-    fn check_local(&self, target: &IndexNode) -> Result<(), Error> {
-        // Until nodes talk to each other, only local vnodes can be reached.
+    /// Sends a command or coverage request to one vnode, local or remote; its answer (or the
+    /// error that stood in the way) arrives on `reply_to` tagged with `request`.
+    fn send_tagged<Q: Message, R: Message>(
+        &self,
+        target: &IndexNode,
+        request: RequestId,
+        (call, message, wrap): (VnodeCall, Q, fn(Q, ReplySink<R>) -> VnodeRequest<V>),
+        reply_to: &ReplyTo<R>,
+    ) {
         if target.node == *self.node.name() {
-            Ok(())
-        } else {
-            Err(Error::Unreachable(target.node.clone()))
+            let reply = ReplySink::Tagged {
+                request,
+                from: target.clone(),
+                to: reply_to.clone(),
+            };
+            if let Err(error) = self.host.send(target.partition, wrap(message, reply)) {
+                reply_to.send(Reply { request, from: target.clone(), result: Err(error) });
+            }
+            return;
         }
+        let (node, vnode_type, target, reply_to) = (self.node.clone(), self.vnode_type(), target.clone(), reply_to.clone());
+        let wait = node.config().request_timeout;
+        // Encode before spawning: the task then carries bytes, which are Send and Sync.
+        let payload = wire::encode(&message);
+        tokio::spawn(async move {
+            let result = match payload {
+                Ok(payload) => remote(&node, vnode_type, &target, call, payload, wait).await,
+                Err(error) => Err(error),
+            };
+            reply_to.send(Reply { request, from: target, result });
+        });
+    }
+}
+
+fn command_request<V: Vnode>(command: V::Command, reply: ReplySink<V::Reply>) -> VnodeRequest<V> {
+    VnodeRequest::Command { command, reply }
+}
+
+fn coverage_request<V: Vnode>(request: V::CoverageRequest, reply: ReplySink<V::CoverageReply>) -> VnodeRequest<V> {
+    VnodeRequest::Coverage { request, reply }
+}
+
+/// Sends one vnode request to the node that hosts the vnode and decodes its answer.
+async fn remote<R: Message>(
+    node: &Node,
+    vnode_type: &str,
+    target: &IndexNode,
+    call: VnodeCall,
+    payload: Vec<u8>,
+    wait: Duration,
+) -> Result<R, Error> {
+    let request = Request::Vnode {
+        vnode_type: vnode_type.to_string(),
+        partition: target.partition.index(),
+        call,
+        payload,
+    };
+    match node.request(&target.node, request, wait).await {
+        Ok(Response::Payload(bytes)) => wire::decode(&bytes),
+        Ok(other) => Err(Error::bad_request(format!("unexpected answer from {}: {other:?}", target.node))),
+        Err(Error::Timeout { .. }) => Err(Error::timeout("command", 0, 1, wait)),
+        Err(error) => Err(error),
     }
 }

@@ -11,7 +11,9 @@ use crate::vnode::{Vnode, VnodeContext};
 use std::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
-use std::sync::OnceLock;
+use crate::wire::{self, VnodeCall};
+use futures_util::future::BoxFuture;
+use std::sync::{Arc, OnceLock};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::task::TaskTracker;
 
@@ -86,6 +88,9 @@ pub(crate) enum VnodeRequest<V: Vnode> {
         request: V::CoverageRequest,
         reply: ReplySink<V::CoverageReply>,
     },
+    IsEmpty {
+        reply: oneshot::Sender<Result<bool, Error>>,
+    },
     Stop,
 }
 
@@ -155,6 +160,78 @@ impl<V: Vnode> VnodeHost<V> {
     }
 }
 
+/// A vnode host seen without its vnode type, so that a node can hold hosts of any type and
+/// serve requests that arrive as bytes from other nodes.
+pub(crate) trait HostedVnodes: Send + Sync {
+    fn vnode_type(&self) -> &'static str;
+    fn stop_all(&self);
+    fn as_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync>;
+    /// Runs an encoded command or coverage request on a local vnode; returns the encoded reply.
+    fn dispatch(&self, partition: u32, call: VnodeCall, payload: Vec<u8>) -> BoxFuture<'static, Result<Vec<u8>, Error>>;
+    /// Whether the local vnode of `partition` has nothing to hand off.
+    fn is_empty(&self, partition: u32) -> BoxFuture<'static, Result<bool, Error>>;
+}
+
+impl<V: Vnode> HostedVnodes for VnodeHost<V> {
+    fn vnode_type(&self) -> &'static str {
+        self.vnode_type
+    }
+
+    fn stop_all(&self) {
+        VnodeHost::stop_all(self)
+    }
+
+    fn as_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
+        self
+    }
+
+    fn dispatch(&self, partition: u32, call: VnodeCall, payload: Vec<u8>) -> BoxFuture<'static, Result<Vec<u8>, Error>> {
+        let partition = Partition::new(partition, self.slots.len() as u32);
+        match call {
+            VnodeCall::Command => {
+                let answer = wire::decode::<V::Command>(&payload).and_then(|command| {
+                    let (reply, answer) = oneshot::channel();
+                    let request = VnodeRequest::Command {
+                        command,
+                        reply: ReplySink::Once(reply),
+                    };
+                    self.send(partition, request).map(|()| answer)
+                });
+                Box::pin(async move { encode_reply(answer?.await) })
+            }
+            VnodeCall::Coverage => {
+                let answer = wire::decode::<V::CoverageRequest>(&payload).and_then(|request| {
+                    let (reply, answer) = oneshot::channel();
+                    let request = VnodeRequest::Coverage {
+                        request,
+                        reply: ReplySink::Once(reply),
+                    };
+                    self.send(partition, request).map(|()| answer)
+                });
+                Box::pin(async move { encode_reply(answer?.await) })
+            }
+        }
+    }
+
+    fn is_empty(&self, partition: u32) -> BoxFuture<'static, Result<bool, Error>> {
+        let (reply, answer) = oneshot::channel();
+        let sent = self.send(Partition::new(partition, self.slots.len() as u32), VnodeRequest::IsEmpty { reply });
+        Box::pin(async move {
+            sent?;
+            answer.await.unwrap_or(Err(Error::Stopping))
+        })
+    }
+}
+
+/// Encodes a vnode's answer for the node that asked.
+fn encode_reply<R: serde::Serialize>(answer: Result<Result<R, Error>, oneshot::error::RecvError>) -> Result<Vec<u8>, Error> {
+    match answer {
+        Ok(Ok(reply)) => wire::encode(&reply),
+        Ok(Err(error)) => Err(error),
+        Err(_) => Err(Error::Stopping),
+    }
+}
+
 /// The life of one vnode: initialise on the first request, then handle requests in order.
 async fn run_vnode<V: Vnode>(
     ctx: VnodeContext,
@@ -189,6 +266,10 @@ async fn run_vnode<V: Vnode>(
                 let result = guarded(AssertUnwindSafe(|| state.handle_coverage(request)));
                 reply.send(result.map_err(|reason| vnode_failed(&me, reason)));
             }
+            VnodeRequest::IsEmpty { reply } => {
+                let result = guarded(AssertUnwindSafe(|| state.is_empty()));
+                let _ = reply.send(result.map_err(|reason| vnode_failed(&me, reason)));
+            }
             VnodeRequest::Stop => unreachable!("handled above"),
         }
     }
@@ -201,6 +282,9 @@ fn fail<V: Vnode>(request: VnodeRequest<V>, me: &IndexNode, reason: String) {
     match request {
         VnodeRequest::Command { reply, .. } => reply.send(Err(vnode_failed(me, reason))),
         VnodeRequest::Coverage { reply, .. } => reply.send(Err(vnode_failed(me, reason))),
+        VnodeRequest::IsEmpty { reply } => {
+            let _ = reply.send(Err(vnode_failed(me, reason)));
+        }
         VnodeRequest::Stop => {}
     }
 }

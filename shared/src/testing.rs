@@ -1,0 +1,225 @@
+//! A cluster in one test process: N real nodes on 127.0.0.1, each on a free port with its own
+//! data directory, talking over real TCP. Tests join, stop, restart and query them, and wait
+//! for conditions with deadlines instead of sleeping.
+
+use crate::app::App;
+use crate::error::Error;
+use crate::node::{Node, NodeConfig};
+use crate::ring::NodeName;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// How long `wait_until` waits by default: generous, for a loaded 2-core machine.
+pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(30);
+
+/// A directory removed when dropped.
+pub struct ScratchDir(PathBuf);
+
+impl ScratchDir {
+    pub fn new(label: &str) -> ScratchDir {
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let unique = format!(
+            "ringcore-{label}-{}-{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        );
+        let path = std::env::temp_dir().join(unique);
+        std::fs::create_dir_all(&path).expect("scratch directory");
+        ScratchDir(path)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// One node of a test cluster, running or stopped.
+struct Member<A> {
+    config: NodeConfig,
+    running: Option<(Node, A)>,
+}
+
+/// N nodes `dev1` … `devN` running application `A`.
+pub struct TestCluster<A: App> {
+    members: Vec<Member<A>>,
+    dir: ScratchDir,
+}
+
+impl<A: App> TestCluster<A> {
+    /// Starts `n` nodes, each alone in its own cluster (not joined).
+    pub async fn start(n: u32) -> Self {
+        Self::start_with(n, |_| {}).await
+    }
+
+    /// Starts `n` nodes after `adjust` has changed each one's configuration.
+    pub async fn start_with(n: u32, adjust: impl Fn(&mut NodeConfig)) -> Self {
+        let dir = ScratchDir::new("cluster");
+        let mut members = Vec::new();
+        for k in 1..=n {
+            let mut config = NodeConfig::for_test(k, dir.path().join(format!("dev{k}")));
+            adjust(&mut config);
+            members.push(Member {
+                config,
+                running: None,
+            });
+        }
+        let mut cluster = TestCluster { members, dir };
+        for k in 1..=n {
+            cluster.start_node(k).await;
+        }
+        cluster
+    }
+
+    /// Starts `n` nodes and joins them all to dev1 (join, plan, commit), then waits until
+    /// every node holds the same settled ring.
+    pub async fn start_joined(n: u32) -> Self {
+        let cluster = Self::start(n).await;
+        cluster.join_all().await;
+        cluster
+    }
+
+    /// Joins every other node to dev1, commits, and waits for the ring to settle everywhere.
+    pub async fn join_all(&self) {
+        let first = self.address_name(1);
+        for k in 2..=self.members.len() as u32 {
+            self.admin(k, &format!("cluster join {first}"))
+                .await
+                .expect("join");
+        }
+        if self.members.len() > 1 {
+            self.admin(1, "cluster plan").await.expect("plan");
+            self.admin(1, "cluster commit").await.expect("commit");
+        }
+        self.wait_settled().await;
+    }
+
+    /// `devK@127.0.0.1:PORT`: a name that also says where the node listens, as `cluster join`
+    /// accepts it.
+    pub fn address_name(&self, k: u32) -> String {
+        format!("{}:{}", self.name(k), self.addr(k).port())
+    }
+
+    /// The running node `devK`.
+    pub fn node(&self, k: u32) -> &Node {
+        &self.running(k).0
+    }
+
+    /// The application on node `devK`.
+    pub fn app(&self, k: u32) -> &A {
+        &self.running(k).1
+    }
+
+    fn running(&self, k: u32) -> &(Node, A) {
+        self.members[k as usize - 1]
+            .running
+            .as_ref()
+            .unwrap_or_else(|| panic!("dev{k} is stopped"))
+    }
+
+    pub fn name(&self, k: u32) -> NodeName {
+        self.members[k as usize - 1].config.name.clone()
+    }
+
+    /// Where devK listens (kept across restarts).
+    pub fn addr(&self, k: u32) -> SocketAddr {
+        self.members[k as usize - 1].config.listen
+    }
+
+    /// The data directory of devK.
+    pub fn data_dir(&self, k: u32) -> PathBuf {
+        self.members[k as usize - 1].config.data_dir.clone()
+    }
+
+    /// The directory all nodes keep their data under.
+    pub fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Runs an admin command on devK, as `admin --node devK …` would.
+    pub async fn admin(&self, k: u32, line: &str) -> Result<String, Error> {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        crate::admin::run(self.node(k), &words).await
+    }
+
+    /// Stops devK (its port closes: to the others it looks like a crash).
+    pub async fn stop_node(&mut self, k: u32) {
+        let member = &mut self.members[k as usize - 1];
+        if let Some((node, _)) = member.running.take() {
+            node.stop().await;
+        }
+    }
+
+    /// Starts devK again, with its data directory and on the port it had.
+    pub async fn start_node(&mut self, k: u32) {
+        let member = &mut self.members[k as usize - 1];
+        assert!(member.running.is_none(), "dev{k} is already running");
+        let node = Node::start(member.config.clone())
+            .await
+            .unwrap_or_else(|e| panic!("dev{k} starts: {e}"));
+        // Restarts reuse the port so that other nodes find the node where it was.
+        member.config.listen = node.addr();
+        let app = A::start(&node)
+            .await
+            .unwrap_or_else(|e| panic!("the application starts on dev{k}: {e}"));
+        member.running = Some((node, app));
+    }
+
+    /// The nodes that are running.
+    pub fn running_nodes(&self) -> impl Iterator<Item = &Node> {
+        self.members.iter().filter_map(|m| m.running.as_ref().map(|(n, _)| n))
+    }
+
+    /// Waits until every running node holds the same ring version with no transfer pending.
+    pub async fn wait_settled(&self) {
+        wait_until("every node holds the same settled ring", || async {
+            let rings: Vec<_> = self.running_nodes().map(|n| n.ring()).collect();
+            rings.iter().all(|r| r.is_settled() && r.version() == rings[0].version())
+        })
+        .await;
+    }
+
+    /// Stops every node.
+    pub async fn stop(mut self) {
+        for k in 1..=self.members.len() as u32 {
+            self.stop_node(k).await;
+        }
+    }
+}
+
+/// Waits until `condition` holds, checking every 20 ms, for at most [`DEFAULT_DEADLINE`];
+/// panics with `what` if it never does.
+pub async fn wait_until<F, Fut>(what: &str, condition: F)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    wait_until_within(what, DEFAULT_DEADLINE, condition).await
+}
+
+/// [`wait_until`] with a deadline of your choosing.
+pub async fn wait_until_within<F, Fut>(what: &str, deadline: Duration, condition: F)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let end = Instant::now() + deadline;
+    loop {
+        if condition().await {
+            return;
+        }
+        if Instant::now() > end {
+            panic!("timed out after {deadline:?} waiting until {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

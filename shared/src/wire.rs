@@ -1,0 +1,151 @@
+//! What nodes say to each other over TCP: the frames, the handshake and the messages.
+//!
+//! A connection carries length-delimited frames (a 4-byte big-endian length, then the body),
+//! each body a postcard-encoded value. The first frame each way is the handshake: the caller
+//! sends [`Hello`] and the node answers [`Welcome`]; a mismatched protocol version or ring
+//! size is refused there, with the reason, so two incompatible nodes never exchange data.
+//! After that the caller sends [`Frame::Request`]s and the node answers each with a
+//! [`Frame::Response`] carrying the same id; responses may come back in any order.
+
+use crate::error::Error;
+use crate::membership::Plan;
+use crate::ring::{NodeName, Ring};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use tokio_util::codec::LengthDelimitedCodec;
+
+/// Bumped whenever a message changes shape; nodes of different versions refuse each other.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// The largest frame a node accepts. A longer one closes the connection.
+pub const MAX_FRAME_BYTES: usize = 16 * 1024 * 1024;
+
+/// The codec of every connection.
+pub fn codec() -> LengthDelimitedCodec {
+    LengthDelimitedCodec::builder()
+        .max_frame_length(MAX_FRAME_BYTES)
+        .new_codec()
+}
+
+/// Encodes a message for a frame.
+pub fn encode<T: Serialize>(message: &T) -> Result<Vec<u8>, Error> {
+    postcard::to_allocvec(message).map_err(|e| Error::bad_request(format!("cannot encode message: {e}")))
+}
+
+/// Decodes a frame's body.
+pub fn decode<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, Error> {
+    postcard::from_bytes(bytes).map_err(|e| Error::bad_request(format!("malformed message: {e}")))
+}
+
+/// The first frame on a connection: who is calling.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Hello {
+    /// Another node of the cluster.
+    Node {
+        protocol: u32,
+        name: NodeName,
+        ring_size: u32,
+        /// Where the caller itself listens, so the callee can call back.
+        addr: SocketAddr,
+        incarnation: u64,
+    },
+    /// A command-line tool (`ping`, `admin`, `attach`).
+    Client { protocol: u32 },
+}
+
+/// The answer to [`Hello`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Welcome {
+    Accepted { name: NodeName },
+    Refused { reason: String },
+}
+
+/// Every frame after the handshake.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Frame {
+    Request { id: u64, body: Request },
+    Response { id: u64, body: Result<Response, Error> },
+}
+
+/// Where a node listens, and which run of it that is (a restarted node has a higher
+/// incarnation, so its new address replaces the old one everywhere).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeerAddr {
+    pub addr: SocketAddr,
+    pub incarnation: u64,
+}
+
+/// Every node's address, as far as this node knows.
+pub type AddressBook = BTreeMap<NodeName, PeerAddr>;
+
+/// What gossip carries: the ring, and the addresses to reach its members.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GossipState {
+    pub ring: Ring,
+    pub addresses: AddressBook,
+}
+
+/// Which vnode callback a remote vnode request is for.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub enum VnodeCall {
+    Command,
+    Coverage,
+}
+
+/// What a node can be asked.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Request {
+    /// Are you there? Answered with [`Response::Pong`].
+    Ping,
+    /// A command or coverage request for one of the node's vnodes; the payload is the
+    /// postcard encoding of the vnode type's command or coverage request.
+    Vnode {
+        vnode_type: String,
+        partition: u32,
+        call: VnodeCall,
+        payload: Vec<u8>,
+    },
+    /// Here is my ring; answered with yours if yours is newer.
+    Gossip(GossipState),
+    /// Your ring and address book, whatever their version (a node about to join asks this).
+    State,
+    /// A membership change or question for the claimant.
+    Claimant(ClaimantRequest),
+    /// An admin command line (`member-status`, `cluster plan`, …).
+    Admin(Vec<String>),
+    /// A console line, as typed at the node's own console (`attach`).
+    Console(String),
+    /// Stop the node (used by `devrel` to shut its nodes down cleanly).
+    Stop,
+}
+
+/// What the claimant can be asked.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum ClaimantRequest {
+    Join(NodeName),
+    Leave(NodeName),
+    ForceRemove(NodeName),
+    Plan,
+    Commit,
+    Clear,
+    /// The owner of `partition` handed it to its next owner.
+    TransferComplete {
+        partition: u32,
+        from: NodeName,
+        to: NodeName,
+    },
+}
+
+/// The answers.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Response {
+    Pong { name: NodeName, ring_version: u64 },
+    Payload(Vec<u8>),
+    Gossip(Option<GossipState>),
+    Plan(Box<Plan>),
+    /// A node's ring and address book (after a claimant change: the new ones).
+    State(GossipState),
+    Text(String),
+    Done,
+}
