@@ -1,0 +1,12 @@
+//! Exercise 0: a cluster. Start nodes, join them, watch the ring spread over them, then ask
+//! the ring questions of your own.
+//!
+//! - [`vnode`]: a vnode that answers pings, so you can see which node serves a partition.
+//! - [`service`]: `ping`, and the ring queries you write (`owner`, `ownership`).
+//! - [`console`]: the console commands.
+
+pub mod console;
+pub mod service;
+pub mod vnode;
+
+pub use console::ClusterApp;

@@ -1,0 +1,111 @@
+//! Three real node processes of this exercise's binary: started, joined through `admin`,
+//! one killed with SIGKILL, and the others report it down.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const BINARY: &str = env!(concat!("CARGO_BIN_EXE_", env!("CARGO_PKG_NAME")));
+
+/// A node process, killed when dropped so that a failing test leaves nothing behind.
+struct NodeProcess {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for NodeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(k: u32, data: &std::path::Path) -> NodeProcess {
+    let mut child = Command::new(BINARY)
+        .args(["start", "--node", &format!("dev{k}"), "--cluster-port", "0"])
+        .args(["--data-dir", data.join(format!("dev{k}")).to_str().unwrap()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the node binary runs");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    // "devK@127.0.0.1 started, listening on 127.0.0.1:PORT"
+    let port = line
+        .trim_end()
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("dev{k} did not say where it listens: {line:?}"));
+    NodeProcess { child, port }
+}
+
+fn tool(k: u32, port: u16, args: &[&str]) -> Output {
+    Command::new(BINARY)
+        .args(args)
+        .args(["--node", &format!("dev{k}"), "--cluster-port", &port.to_string()])
+        .output()
+        .expect("the tool runs")
+}
+
+fn admin(k: u32, port: u16, words: &str) -> String {
+    let mut args = vec!["admin"];
+    args.extend(words.split_whitespace());
+    let output = tool(k, port, &args);
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// Polls an admin command until its output satisfies `done`, for at most 60 s.
+fn wait_for(k: u32, port: u16, words: &str, what: &str, done: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let output = admin(k, port, words);
+        if done(&output) {
+            return output;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting until {what}; last output:\n{output}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn three_processes_join_and_see_a_killed_node_down() {
+    let data = tempfile::tempdir().unwrap();
+    let mut nodes: Vec<NodeProcess> = (1..=3).map(|k| start(k, data.path())).collect();
+    let ports: Vec<u16> = nodes.iter().map(|n| n.port).collect();
+    let port = |k: u32| ports[k as usize - 1];
+    for k in 1..=3 {
+        let ping = tool(k, port(k), &["ping"]);
+        assert_eq!(String::from_utf8_lossy(&ping.stdout), "pong\n");
+    }
+    for k in 2..=3 {
+        let joined = admin(k, port(k), &format!("cluster join dev1@127.0.0.1:{}", port(1)));
+        assert_eq!(joined, format!("Success: staged join request for 'dev{k}@127.0.0.1' to 'dev1@127.0.0.1'\n"));
+    }
+    let plan = admin(1, port(1), "cluster plan");
+    assert!(plan.contains("Transfers resulting from cluster changes: 42"), "{plan}");
+    assert!(plan.contains("WARNING: Not all replicas will be on distinct nodes"), "{plan}");
+    assert_eq!(admin(1, port(1), "cluster commit"), "Cluster changes committed\n");
+    let settled = wait_for(2, port(2), "member-status", "the ring settles", |out| {
+        out.matches("valid").count() == 3 && out.matches("      --      ").count() == 3
+    });
+    assert!(settled.contains("Valid:3 / Leaving:0 / Exiting:0 / Joining:0 / Down:0"), "{settled}");
+
+    let mut dev3 = nodes.pop().unwrap();
+    dev3.child.kill().unwrap(); // SIGKILL
+    dev3.child.wait().unwrap();
+    for k in 1..=2 {
+        let status = wait_for(k, port(k), "member-status", "dev3 is reported down", |out| {
+            out.contains("down") && out.contains("dev3@127.0.0.1")
+        });
+        assert!(status.contains("Valid:2 / Leaving:0 / Exiting:0 / Joining:0 / Down:1"), "{status}");
+        let ring_status = admin(k, port(k), "ring-status");
+        assert!(ring_status.contains("The following nodes are unreachable: ['dev3@127.0.0.1']"), "{ring_status}");
+    }
+    let ping = tool(3, dev3.port, &["ping"]);
+    assert_eq!(String::from_utf8_lossy(&ping.stdout), "Node 'dev3@127.0.0.1' not responding to pings.\n");
+    assert!(!ping.status.success());
+}
