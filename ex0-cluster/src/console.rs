@@ -34,7 +34,10 @@ impl App for ClusterApp {
         match (command, args) {
             ("ping", []) => {
                 let pong = self.cluster.ping().await?;
-                Ok(format!("pong from partition {} on {}", pong.partition, pong.node))
+                Ok(format!(
+                    "pong from partition {} on {}",
+                    pong.partition, pong.node
+                ))
             }
             ("owner", [key]) => Ok(self.cluster.owner(key)?.to_string()),
             ("ownership", []) => {

@@ -9,7 +9,11 @@ use ringcore::testing::TestCluster;
 use std::collections::BTreeSet;
 
 /// Runs admin commands on nodes and writes them down as a console session would show them.
-async fn session(cluster: &TestCluster<ClusterApp>, steps: &[(u32, &str)], transcript: &mut String) {
+async fn session(
+    cluster: &TestCluster<ClusterApp>,
+    steps: &[(u32, &str)],
+    transcript: &mut String,
+) {
     for (k, line) in steps {
         let output = match cluster.admin(*k, line).await {
             Ok(text) => text,
@@ -26,13 +30,30 @@ async fn step_0_the_tutorial_cluster_session() {
     let cluster = TestCluster::<ClusterApp>::start(4).await;
     let dev1 = cluster.address_name(1);
     let mut transcript = String::new();
-    session(&cluster, &[(1, "member-status"), (4, "member-status")], &mut transcript).await;
-    let joins: Vec<(u32, String)> = (2..=4).map(|k| (k, format!("cluster join {dev1}"))).collect();
+    session(
+        &cluster,
+        &[(1, "member-status"), (4, "member-status")],
+        &mut transcript,
+    )
+    .await;
+    let joins: Vec<(u32, String)> = (2..=4)
+        .map(|k| (k, format!("cluster join {dev1}")))
+        .collect();
     let joins: Vec<(u32, &str)> = joins.iter().map(|(k, l)| (*k, l.as_str())).collect();
     session(&cluster, &joins, &mut transcript).await;
-    session(&cluster, &[(1, "cluster plan"), (1, "cluster commit")], &mut transcript).await;
+    session(
+        &cluster,
+        &[(1, "cluster plan"), (1, "cluster commit")],
+        &mut transcript,
+    )
+    .await;
     cluster.wait_settled().await;
-    session(&cluster, &[(1, "member-status"), (3, "ring-status")], &mut transcript).await;
+    session(
+        &cluster,
+        &[(1, "member-status"), (3, "ring-status")],
+        &mut transcript,
+    )
+    .await;
     insta::assert_snapshot!(transcript);
     cluster.stop().await;
 }
@@ -55,11 +76,18 @@ async fn step_1_owner_names_the_partition_and_the_node_of_a_key() {
                 owner.partition, expected.partition,
                 "step 1: hash (\"ring\", key) and find its partition with ring.partition_for"
             );
-            assert_eq!(owner.node, expected.node, "step 1: the owner is ring.owner(partition)");
+            assert_eq!(
+                owner.node, expected.node,
+                "step 1: the owner is ring.owner(partition)"
+            );
             owners.insert(owner.node);
         }
     }
-    assert_eq!(owners.len(), 3, "step 1: keys should land on every node of the cluster");
+    assert_eq!(
+        owners.len(),
+        3,
+        "step 1: keys should land on every node of the cluster"
+    );
     cluster.stop().await;
 }
 
@@ -72,7 +100,10 @@ async fn step_2_ownership_counts_each_members_partitions() {
         .ownership()
         .expect("step 2: Cluster::ownership should answer");
     assert_eq!(alone.len(), 1, "step 2: a node alone is the only member");
-    assert_eq!((alone[0].node.clone(), alone[0].partitions), (cluster.name(2), 64));
+    assert_eq!(
+        (alone[0].node.clone(), alone[0].partitions),
+        (cluster.name(2), 64)
+    );
     cluster.join_all().await;
     for k in 1..=3 {
         let shares = cluster.app(k).cluster.ownership().expect("step 2");
@@ -82,11 +113,17 @@ async fn step_2_ownership_counts_each_members_partitions() {
         assert_eq!(listed, members, "step 2: list every member, in name order");
         for share in &shares {
             let owned = ring.owners().iter().filter(|o| **o == share.node).count();
-            assert_eq!(share.partitions, owned, "step 2: count the partitions {} owns", share.node);
+            assert_eq!(
+                share.partitions, owned,
+                "step 2: count the partitions {} owns",
+                share.node
+            );
         }
         assert_eq!(shares.iter().map(|s| s.partitions).sum::<usize>(), 64);
     }
-    let console = ringcore::App::run(cluster.app(1), "ownership", &[]).await.expect("step 2");
+    let console = ringcore::App::run(cluster.app(1), "ownership", &[])
+        .await
+        .expect("step 2");
     insta::assert_snapshot!(console);
     cluster.stop().await;
 }

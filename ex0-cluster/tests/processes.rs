@@ -46,7 +46,12 @@ fn start(k: u32, data: &std::path::Path) -> NodeProcess {
 fn tool(k: u32, port: u16, args: &[&str]) -> Output {
     Command::new(BINARY)
         .args(args)
-        .args(["--node", &format!("dev{k}"), "--cluster-port", &port.to_string()])
+        .args([
+            "--node",
+            &format!("dev{k}"),
+            "--cluster-port",
+            &port.to_string(),
+        ])
         .output()
         .expect("the tool runs")
 }
@@ -66,7 +71,10 @@ fn wait_for(k: u32, port: u16, words: &str, what: &str, done: impl Fn(&str) -> b
         if done(&output) {
             return output;
         }
-        assert!(Instant::now() < deadline, "timed out waiting until {what}; last output:\n{output}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting until {what}; last output:\n{output}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -82,30 +90,62 @@ fn three_processes_join_and_see_a_killed_node_down() {
         assert_eq!(String::from_utf8_lossy(&ping.stdout), "pong\n");
     }
     for k in 2..=3 {
-        let joined = admin(k, port(k), &format!("cluster join dev1@127.0.0.1:{}", port(1)));
-        assert_eq!(joined, format!("Success: staged join request for 'dev{k}@127.0.0.1' to 'dev1@127.0.0.1'\n"));
+        let joined = admin(
+            k,
+            port(k),
+            &format!("cluster join dev1@127.0.0.1:{}", port(1)),
+        );
+        assert_eq!(
+            joined,
+            format!("Success: staged join request for 'dev{k}@127.0.0.1' to 'dev1@127.0.0.1'\n")
+        );
     }
     let plan = admin(1, port(1), "cluster plan");
-    assert!(plan.contains("Transfers resulting from cluster changes: 42"), "{plan}");
-    assert!(plan.contains("WARNING: Not all replicas will be on distinct nodes"), "{plan}");
-    assert_eq!(admin(1, port(1), "cluster commit"), "Cluster changes committed\n");
+    assert!(
+        plan.contains("Transfers resulting from cluster changes: 42"),
+        "{plan}"
+    );
+    assert!(
+        plan.contains("WARNING: Not all replicas will be on distinct nodes"),
+        "{plan}"
+    );
+    assert_eq!(
+        admin(1, port(1), "cluster commit"),
+        "Cluster changes committed\n"
+    );
     let settled = wait_for(2, port(2), "member-status", "the ring settles", |out| {
         out.matches("valid").count() == 3 && out.matches("      --      ").count() == 3
     });
-    assert!(settled.contains("Valid:3 / Leaving:0 / Exiting:0 / Joining:0 / Down:0"), "{settled}");
+    assert!(
+        settled.contains("Valid:3 / Leaving:0 / Exiting:0 / Joining:0 / Down:0"),
+        "{settled}"
+    );
 
     let mut dev3 = nodes.pop().unwrap();
     dev3.child.kill().unwrap(); // SIGKILL
     dev3.child.wait().unwrap();
     for k in 1..=2 {
-        let status = wait_for(k, port(k), "member-status", "dev3 is reported down", |out| {
-            out.contains("down") && out.contains("dev3@127.0.0.1")
-        });
-        assert!(status.contains("Valid:2 / Leaving:0 / Exiting:0 / Joining:0 / Down:1"), "{status}");
+        let status = wait_for(
+            k,
+            port(k),
+            "member-status",
+            "dev3 is reported down",
+            |out| out.contains("down") && out.contains("dev3@127.0.0.1"),
+        );
+        assert!(
+            status.contains("Valid:2 / Leaving:0 / Exiting:0 / Joining:0 / Down:1"),
+            "{status}"
+        );
         let ring_status = admin(k, port(k), "ring-status");
-        assert!(ring_status.contains("The following nodes are unreachable: ['dev3@127.0.0.1']"), "{ring_status}");
+        assert!(
+            ring_status.contains("The following nodes are unreachable: ['dev3@127.0.0.1']"),
+            "{ring_status}"
+        );
     }
     let ping = tool(3, dev3.port, &["ping"]);
-    assert_eq!(String::from_utf8_lossy(&ping.stdout), "Node 'dev3@127.0.0.1' not responding to pings.\n");
+    assert_eq!(
+        String::from_utf8_lossy(&ping.stdout),
+        "Node 'dev3@127.0.0.1' not responding to pings.\n"
+    );
     assert!(!ping.status.success());
 }

@@ -133,7 +133,12 @@ fn steps_1_to_3_console_session() {
     let dir = tempfile::tempdir().expect("temporary directory");
     let script = "ping\nping-key alice\nping-key alice\nadd 2 5\nadd 2 5\nadd 2 6\nstats\nadd two 5\nnonsense\nquit\n";
     let output = Command::new(env!(concat!("CARGO_BIN_EXE_", env!("CARGO_PKG_NAME"))))
-        .args(["--data-dir", dir.path().to_str().unwrap(), "--cluster-port", "0"])
+        .args([
+            "--data-dir",
+            dir.path().to_str().unwrap(),
+            "--cluster-port",
+            "0",
+        ])
         .write_stdin(script)
         .timeout(std::time::Duration::from_secs(60))
         .output()

@@ -5,6 +5,11 @@
 //! partition, hosted for now by the owner of the next partition further round the ring that is
 //! up (riak's sloppy quorum). The fallback keeps the writes it takes and hands them back to the
 //! primary when it returns (hinted handoff).
+//!
+//! One difference from riak_core: a fallback is never a node that is already in the list. So
+//! the replicas of a write are on distinct nodes, and "W replicas acknowledged" means W nodes
+//! have the data; when too few nodes are up, the list is shorter than `n` and a quorum that
+//! cannot be met fails at once, saying so.
 
 use crate::hash::KeyHash;
 use crate::ring::{IndexNode, NodeName, Ring};
@@ -71,10 +76,11 @@ pub fn apl(ring: &Ring, hash: &KeyHash, n: usize, is_up: impl Fn(&NodeName) -> b
         }
     }
     // Each down primary's partition is taken, in order, by the owner of the next partition
-    // round the ring that is up.
+    // round the ring that is up and not in the list yet.
     let mut candidates = further.iter().filter(|t| is_up(&t.node));
     for partition in down {
-        let Some(stand_in) = candidates.next() else {
+        let in_list = |node: &NodeName| list.iter().any(|e: &PreflistEntry| e.target.node == *node);
+        let Some(stand_in) = candidates.find(|t| !in_list(&t.node)) else {
             break;
         };
         list.push(PreflistEntry {
@@ -156,15 +162,18 @@ mod tests {
     fn fallbacks_run_out_when_too_few_nodes_are_up() {
         let ring = four_node_ring();
         let list = apl(&ring, &hash_of_partition_1(), 3, |n| n.as_str() == "a");
-        // Only a is up, owning partitions 4 and 0 beyond the primaries: as in riak, each
-        // further partition of a live node offers one stand-in, so two of three are covered.
+        let two_up = apl(&ring, &hash_of_partition_1(), 3, |n| {
+            n.as_str() == "a" || n.as_str() == "b"
+        });
         assert_eq!(
-            describe(&list),
+            describe(&two_up),
             vec![
-                (1, "a".into(), Replica::Fallback),
+                (1, "b".into(), Replica::Primary),
                 (2, "a".into(), Replica::Fallback)
             ]
         );
+        // Only a is up: it stands in once, since replicas go to distinct nodes.
+        assert_eq!(describe(&list), vec![(1, "a".into(), Replica::Fallback)]);
         assert!(apl(&ring, &hash_of_partition_1(), 3, |_| false).is_empty());
         assert_eq!(Partition::new(1, 8), list[0].target.partition);
     }

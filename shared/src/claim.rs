@@ -63,7 +63,10 @@ pub fn claim(current: &[String], members: &[String], target_n: usize) -> Vec<Str
     }
     let plan = Plan::new(current, members, target_n);
     let owners = plan.solve();
-    owners.iter().map(|&id| plan.names[id].to_string()).collect()
+    owners
+        .iter()
+        .map(|&id| plan.names[id].to_string())
+        .collect()
 }
 
 type Node = usize;
@@ -118,15 +121,39 @@ impl<'a> Plan<'a> {
             let repaired = self.repair(raw.clone());
             let taken = self.tighten(repaired.clone());
             if std::env::var("CLAIM_DEBUG").is_ok() {
-                eprintln!("take R={} m={}: moves {} conflicts {} | repaired moves {} conflicts {} | tight moves {} valid {}", self.ring(), self.members.len(), self.moves(&raw), conflicted(&raw, self.window).len(), self.moves(&repaired), conflicted(&repaired, self.window).len(), self.moves(&taken), self.is_valid(&taken));
+                eprintln!(
+                    "take R={} m={}: moves {} conflicts {} | repaired moves {} conflicts {} | tight moves {} valid {}",
+                    self.ring(),
+                    self.members.len(),
+                    self.moves(&raw),
+                    conflicted(&raw, self.window).len(),
+                    self.moves(&repaired),
+                    conflicted(&repaired, self.window).len(),
+                    self.moves(&taken),
+                    self.is_valid(&taken)
+                );
             }
             if std::env::var("CLAIM_DEBUG").is_ok() {
                 let bad = conflicted(&taken, self.window);
                 let counts = self.counts(&taken);
-                eprintln!("floor {} ceil {} counts {:?}", self.floor, self.ceil, self.members.iter().map(|&n| counts[n]).collect::<Vec<_>>());
+                eprintln!(
+                    "floor {} ceil {} counts {:?}",
+                    self.floor,
+                    self.ceil,
+                    self.members.iter().map(|&n| counts[n]).collect::<Vec<_>>()
+                );
                 for &p in &bad {
                     let r = self.ring();
-                    let seg: Vec<String> = (0..15).map(|d| (p + r - 7 + d) % r).map(|q| format!("{}{}", taken[q], if self.current[q] != taken[q] { "*" } else { "" })).collect();
+                    let seg: Vec<String> = (0..15)
+                        .map(|d| (p + r - 7 + d) % r)
+                        .map(|q| {
+                            format!(
+                                "{}{}",
+                                taken[q],
+                                if self.current[q] != taken[q] { "*" } else { "" }
+                            )
+                        })
+                        .collect();
                     eprintln!("bad {p}: {}", seg.join(" "));
                 }
             }
@@ -139,7 +166,13 @@ impl<'a> Plan<'a> {
         }
         let fresh = self.best_fresh();
         if std::env::var("CLAIM_FRESH").is_ok() && self.members.len() > self.window {
-            eprintln!("FRESH used: ring {} members {} window {} take_valid {}", self.ring(), self.members.len(), self.window, best.is_some());
+            eprintln!(
+                "FRESH used: ring {} members {} window {} take_valid {}",
+                self.ring(),
+                self.members.len(),
+                self.window,
+                best.is_some()
+            );
         }
         match best {
             Some(taken) if self.moves(&taken) <= self.moves(&fresh) => taken,
@@ -148,7 +181,11 @@ impl<'a> Plan<'a> {
     }
 
     fn moves(&self, owners: &[Node]) -> usize {
-        owners.iter().zip(&self.current).filter(|(a, b)| a != b).count()
+        owners
+            .iter()
+            .zip(&self.current)
+            .filter(|(a, b)| a != b)
+            .count()
     }
 
     fn counts(&self, owners: &[Node]) -> Vec<usize> {
@@ -193,7 +230,16 @@ impl<'a> Plan<'a> {
     fn take(&self) -> Vec<Node> {
         let mut work = Work::new(self);
         self.match_holes(&mut work);
-        if std::env::var("CLAIM_DEBUG").is_ok() { eprintln!("after match: holes {} needs {:?}", work.owner.iter().filter(|o| o.is_none()).count(), { let n = self.needs(&work); (n.holes, n.surplus, n.deficit) }); }
+        if std::env::var("CLAIM_DEBUG").is_ok() {
+            eprintln!(
+                "after match: holes {} needs {:?}",
+                work.owner.iter().filter(|o| o.is_none()).count(),
+                {
+                    let n = self.needs(&work);
+                    (n.holes, n.surplus, n.deficit)
+                }
+            );
+        }
         loop {
             let needs = self.needs(&work);
             if needs.is_done() {
@@ -222,7 +268,9 @@ impl<'a> Plan<'a> {
     /// Fills as many holes as possible directly, each with a member that is safe there, as a bipartite
     /// matching: first up to every member's floor, then up to its ceiling.
     fn match_holes(&self, work: &mut Work) {
-        let holes: Vec<usize> = (0..self.ring()).filter(|&p| work.owner[p].is_none()).collect();
+        let holes: Vec<usize> = (0..self.ring())
+            .filter(|&p| work.owner[p].is_none())
+            .collect();
         let safe: Vec<Vec<usize>> = holes
             .iter()
             .map(|&h| {
@@ -281,9 +329,8 @@ impl<'a> Plan<'a> {
 
     fn may_give(&self, work: &Work, needs: &Needs, pos: usize) -> bool {
         self.must_give(work, pos)
-            || work.owner[pos].is_some_and(|n| {
-                work.count[n] > self.floor && needs.sources() < needs.deficit
-            })
+            || work.owner[pos]
+                .is_some_and(|n| work.count[n] > self.floor && needs.sources() < needs.deficit)
     }
 
     fn fill_hole(&self, work: &Work, needs: &Needs) -> Option<Vec<(usize, Option<Node>)>> {
@@ -455,9 +502,18 @@ impl<'a> Plan<'a> {
                 };
                 work.assign(q, evicted);
             }
-            let after: Vec<Node> = work.owner.iter().map(|o| o.expect("chain refills every hole")).collect();
+            let after: Vec<Node> = work
+                .owner
+                .iter()
+                .map(|o| o.expect("chain refills every hole"))
+                .collect();
             if conflicted(&after, self.window).len() < before {
-                return Some((0..self.ring()).filter(|&q| after[q] != owners[q]).map(|q| (q, after[q])).collect());
+                return Some(
+                    (0..self.ring())
+                        .filter(|&q| after[q] != owners[q])
+                        .map(|q| (q, after[q]))
+                        .collect(),
+                );
             }
         }
         None
@@ -475,7 +531,12 @@ impl<'a> Plan<'a> {
     fn best_swap(&self, owners: &[Node], p: usize) -> Option<usize> {
         (0..self.ring())
             .filter(|&q| owners[q] != owners[p])
-            .map(|q| ((self.swap_gain(owners, p, q), self.swap_cost(owners, p, q)), q))
+            .map(|q| {
+                (
+                    (self.swap_gain(owners, p, q), self.swap_cost(owners, p, q)),
+                    q,
+                )
+            })
             .filter(|&((gain, _), _)| gain < 0)
             .min()
             .map(|(_, q)| q)
@@ -560,7 +621,10 @@ impl<'a> Plan<'a> {
                 for (i, &role) in role_of.iter().enumerate() {
                     owner_of_role[role] = self.members[i];
                 }
-                let layout = placed(o, rot).iter().map(|&role| owner_of_role[role]).collect();
+                let layout = placed(o, rot)
+                    .iter()
+                    .map(|&role| owner_of_role[role])
+                    .collect();
                 best = Some((total, layout));
             }
         }
@@ -602,7 +666,11 @@ pub fn block_layout(ring: usize, nodes: usize) -> Vec<usize> {
     let mut role = 0;
     let mut used = 0;
     for k in 0..ring {
-        let (row, block) = if k < blocks * base { (k / blocks, k % blocks) } else { (base, k - blocks * base) };
+        let (row, block) = if k < blocks * base {
+            (k / blocks, k % blocks)
+        } else {
+            (base, k - blocks * base)
+        };
         let quota = if role < full_roles { most } else { most - 1 };
         if used == quota {
             role += 1;
@@ -639,8 +707,11 @@ struct Work {
 
 impl Work {
     fn new(plan: &Plan) -> Self {
-        let owner: Vec<Option<Node>> =
-            plan.current.iter().map(|&n| plan.is_member[n].then_some(n)).collect();
+        let owner: Vec<Option<Node>> = plan
+            .current
+            .iter()
+            .map(|&n| plan.is_member[n].then_some(n))
+            .collect();
         let mut count = vec![0; plan.names.len()];
         for n in owner.iter().flatten() {
             count[*n] += 1;
@@ -721,7 +792,13 @@ impl Work {
     }
 }
 
-fn clashes_ignoring(owners: &[Node], node: Node, pos: usize, window: usize, ignore: usize) -> usize {
+fn clashes_ignoring(
+    owners: &[Node],
+    node: Node,
+    pos: usize,
+    window: usize,
+    ignore: usize,
+) -> usize {
     let ring = owners.len();
     (1..window)
         .flat_map(|d| [(pos + d) % ring, (pos + ring - d) % ring])

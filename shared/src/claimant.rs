@@ -47,7 +47,9 @@ pub(crate) async fn handle(node: &Node, request: ClaimantRequest) -> Result<Resp
                 let plan = membership::plan(ring).map_err(refused)?;
                 match &shown {
                     None => return Err(refused(MembershipError::MustPlanFirst)),
-                    Some(shown) if *shown != plan => return Err(refused(MembershipError::PlanChanged)),
+                    Some(shown) if *shown != plan => {
+                        return Err(refused(MembershipError::PlanChanged));
+                    }
                     Some(_) => {}
                 }
                 let mut next = ring.clone();
@@ -58,9 +60,15 @@ pub(crate) async fn handle(node: &Node, request: ClaimantRequest) -> Result<Resp
             tell_the_departed(node, gone);
             Ok(Response::Done)
         }
-        ClaimantRequest::TransferComplete { partition, from, to } => {
+        ClaimantRequest::TransferComplete {
+            partition,
+            from,
+            to,
+        } => {
             if partition >= ring.size() {
-                return Err(Error::bad_request(format!("there is no partition {partition}")));
+                return Err(Error::bad_request(format!(
+                    "there is no partition {partition}"
+                )));
             }
             let partition = Partition::new(partition, ring.size());
             let gone = node.update_ring(|ring| {
@@ -78,7 +86,10 @@ pub(crate) async fn handle(node: &Node, request: ClaimantRequest) -> Result<Resp
 }
 
 /// Applies one membership change to the ring.
-fn change(node: &Node, apply: impl FnOnce(&mut Ring) -> Result<(), MembershipError>) -> Result<(), Error> {
+fn change(
+    node: &Node,
+    apply: impl FnOnce(&mut Ring) -> Result<(), MembershipError>,
+) -> Result<(), Error> {
     node.update_ring(|ring| {
         let mut next = ring.clone();
         apply(&mut next).map_err(refused)?;
@@ -93,7 +104,13 @@ fn tell_the_departed(node: &Node, gone: Vec<NodeName>) {
         let node = node.clone();
         node.clone().spawn(async move {
             let state = node.gossip_state();
-            let _ = node.request(&departed, Request::Gossip(state), node.config().request_timeout).await;
+            let _ = node
+                .request(
+                    &departed,
+                    Request::Gossip(state),
+                    node.config().request_timeout,
+                )
+                .await;
         });
     }
 }

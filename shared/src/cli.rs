@@ -70,7 +70,10 @@ pub fn parse(args: &[String]) -> Result<Options, String> {
             "--ring-size" => ring_size = Some(number(&value("--ring-size")?, "--ring-size")?),
             "--cluster-port" => {
                 let port = number(&value("--cluster-port")?, "--cluster-port")?;
-                cluster_port = Some(u16::try_from(port).map_err(|_| format!("--cluster-port takes a port, not {port}"))?);
+                cluster_port = Some(
+                    u16::try_from(port)
+                        .map_err(|_| format!("--cluster-port takes a port, not {port}"))?,
+                );
             }
             flag if flag.starts_with("--") => return Err(format!("unknown option '{flag}'")),
             word if subcommand.is_none() => subcommand = Some(word.to_string()),
@@ -100,7 +103,8 @@ pub fn parse(args: &[String]) -> Result<Options, String> {
 }
 
 fn number(text: &str, flag: &str) -> Result<u32, String> {
-    text.parse().map_err(|_| format!("{flag} takes a number, not '{text}'"))
+    text.parse()
+        .map_err(|_| format!("{flag} takes a number, not '{text}'"))
 }
 
 /// Runs an application's node binary: parses the command line and does what it says.
@@ -135,7 +139,11 @@ async fn run<A: App>(options: Options) -> ExitCode {
             ExitCode::SUCCESS
         }
         other => {
-            eprintln!("error: cannot understand '{other} {}'\n\n{}", options.args.join(" "), usage());
+            eprintln!(
+                "error: cannot understand '{other} {}'\n\n{}",
+                options.args.join(" "),
+                usage()
+            );
             ExitCode::from(2)
         }
     }
@@ -179,7 +187,11 @@ async fn start<A: App>(config: NodeConfig) -> ExitCode {
         return ExitCode::FAILURE;
     };
     // One line on stdout that says where the node is; tools (devrel, tests) read it.
-    console::print_flush(&format!("{} started, listening on {}\n", node.name(), node.addr()));
+    console::print_flush(&format!(
+        "{} started, listening on {}\n",
+        node.name(),
+        node.addr()
+    ));
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = terminated() => {}
@@ -220,7 +232,13 @@ async fn ping(config: NodeConfig) -> ExitCode {
 
 /// `admin COMMAND…`: runs an admin command on a running node.
 async fn admin(config: NodeConfig, words: Vec<String>) -> ExitCode {
-    match client_request(config.listen, Request::Admin(words), Duration::from_secs(60)).await {
+    match client_request(
+        config.listen,
+        Request::Admin(words),
+        Duration::from_secs(60),
+    )
+    .await
+    {
         Ok(Response::Text(text)) => {
             println!("{text}");
             ExitCode::SUCCESS
@@ -244,7 +262,10 @@ async fn attach(config: NodeConfig) -> ExitCode {
         return ExitCode::FAILURE;
     }
     if std::io::stdin().is_terminal() {
-        println!("attached to {} ({addr}); 'quit' detaches, the node keeps running", config.name);
+        println!(
+            "attached to {} ({addr}); 'quit' detaches, the node keeps running",
+            config.name
+        );
     }
     let name = config.name.clone();
     repl(
@@ -254,7 +275,13 @@ async fn attach(config: NodeConfig) -> ExitCode {
             match words.first() {
                 None => Outcome::Nothing,
                 Some(&("quit" | "exit" | "q().")) => Outcome::Quit,
-                Some(_) => match client_request(addr, Request::Console(line.clone()), Duration::from_secs(60)).await {
+                Some(_) => match client_request(
+                    addr,
+                    Request::Console(line.clone()),
+                    Duration::from_secs(60),
+                )
+                .await
+                {
                     Ok(Response::Text(text)) => Outcome::Print(text),
                     Ok(other) => Outcome::Print(format!("unexpected answer: {other:?}")),
                     Err(error) => Outcome::Print(format!("error: {error}")),
@@ -331,12 +358,18 @@ mod tests {
             parse(&args("--node bob")).unwrap_err(),
             "--node takes dev1 … dev99, not 'bob'"
         );
-        assert_eq!(parse(&args("--ring-size")).unwrap_err(), "--ring-size needs a value");
+        assert_eq!(
+            parse(&args("--ring-size")).unwrap_err(),
+            "--ring-size needs a value"
+        );
         assert_eq!(
             parse(&args("--ring-size 48")).unwrap_err(),
             "ring size 48 is not a power of two between 8 and 1024"
         );
-        assert_eq!(parse(&args("--frob")).unwrap_err(), "unknown option '--frob'");
+        assert_eq!(
+            parse(&args("--frob")).unwrap_err(),
+            "unknown option '--frob'"
+        );
         assert_eq!(
             parse(&args("--cluster-port 70000")).unwrap_err(),
             "--cluster-port takes a port, not 70000"

@@ -7,8 +7,8 @@
 
 use crate::admin;
 use crate::app::{App, CommandHelp};
-use futures_util::future::BoxFuture;
 use crate::node::Node;
+use futures_util::future::BoxFuture;
 use std::io::{IsTerminal, Write};
 use tokio::sync::mpsc;
 
@@ -88,7 +88,9 @@ impl<A: App> Console<A> {
     }
 
     fn help(&self) -> String {
-        let admin = admin::COMMANDS.iter().map(|(usage, help)| CommandHelp { usage, help });
+        let admin = admin::COMMANDS
+            .iter()
+            .map(|(usage, help)| CommandHelp { usage, help });
         let width = A::COMMANDS
             .iter()
             .chain(BUILTIN)
@@ -116,7 +118,9 @@ impl<A: App> RemoteConsole for Console<A> {
             match console.eval(&line).await {
                 Outcome::Print(text) => text,
                 Outcome::Nothing => String::new(),
-                Outcome::Quit => "use quit in the attached console to detach; the node keeps running".to_string(),
+                Outcome::Quit => {
+                    "use quit in the attached console to detach; the node keeps running".to_string()
+                }
             }
         })
     }

@@ -46,10 +46,13 @@ pub(crate) async fn run(options: Options) -> ExitCode {
         if options.config.listen.port() == 0 {
             command.args(["--cluster-port", "0"]);
         }
-        let started = command.spawn().map_err(|e| e.to_string()).and_then(|mut child| {
-            let line = first_line(&mut child)?;
-            Ok((child, line))
-        });
+        let started = command
+            .spawn()
+            .map_err(|e| e.to_string())
+            .and_then(|mut child| {
+                let line = first_line(&mut child)?;
+                Ok((child, line))
+            });
         match started {
             Ok((child, line)) => nodes.push((k, child, line)),
             Err(error) => {
@@ -74,7 +77,11 @@ pub(crate) async fn run(options: Options) -> ExitCode {
     println!("Press Ctrl-C (or end the input) to stop all nodes.");
     let end_of_input = tokio::task::spawn_blocking(|| {
         let mut sink = String::new();
-        while std::io::stdin().read_line(&mut sink).map(|n| n > 0).unwrap_or(false) {
+        while std::io::stdin()
+            .read_line(&mut sink)
+            .map(|n| n > 0)
+            .unwrap_or(false)
+        {
             sink.clear();
         }
     });
@@ -119,7 +126,9 @@ async fn stop_all(nodes: Vec<(u32, Child, String)>) {
         loop {
             match child.try_wait() {
                 Ok(Some(_)) => break,
-                Ok(None) if Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(50)).await,
+                Ok(None) if Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(50)).await
+                }
                 _ => {
                     eprintln!("dev{k} did not stop in time: killing it");
                     let _ = child.kill();

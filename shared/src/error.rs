@@ -17,6 +17,14 @@ pub enum Error {
         asked: usize,
         after_ms: u64,
     },
+    /// Fewer replicas than the quorum needed succeeded (and it was not a timeout).
+    Quorum {
+        what: String,
+        needed: usize,
+        succeeded: usize,
+        asked: usize,
+        reasons: Vec<String>,
+    },
     /// The vnode could not handle the request (it failed to start or panicked).
     VnodeFailed { vnode: IndexNode, reason: String },
     /// The node that hosts a vnode cannot be reached.
@@ -69,6 +77,22 @@ impl fmt::Display for Error {
                 f,
                 "{what} timed out after {after_ms} ms: {answered} of {asked} replicas answered"
             ),
+            Error::Quorum {
+                what,
+                needed,
+                succeeded,
+                asked,
+                reasons,
+            } => {
+                write!(
+                    f,
+                    "{what} needs {needed} of {asked} replicas, {succeeded} succeeded"
+                )?;
+                if !reasons.is_empty() {
+                    write!(f, ": {}", reasons.join("; "))?;
+                }
+                Ok(())
+            }
             Error::VnodeFailed { vnode, reason } => write!(
                 f,
                 "vnode {} on {} failed: {reason}",
@@ -78,7 +102,10 @@ impl fmt::Display for Error {
             Error::BadRequest(why) => write!(f, "{why}"),
             Error::Stopping => write!(f, "the node is stopping"),
             Error::NotClaimant { claimant } => {
-                write!(f, "this node is not the claimant; the claimant is {claimant}")
+                write!(
+                    f,
+                    "this node is not the claimant; the claimant is {claimant}"
+                )
             }
             Error::Refused(message) => write!(f, "{message}"),
         }

@@ -35,14 +35,21 @@ pub(crate) fn push_to_all(node: &Node) {
     }
     for peer in peers(node) {
         let node = node.clone();
-        node.clone().spawn(async move { exchange(&node, &peer).await });
+        node.clone()
+            .spawn(async move { exchange(&node, &peer).await });
     }
 }
 
 /// Sends our ring to a node, and takes its ring if it answers with a newer one.
 pub(crate) async fn exchange(node: &Node, peer: &NodeName) {
-    let wait = node.config().gossip_interval.max(std::time::Duration::from_secs(1));
-    if let Ok(Response::Gossip(Some(theirs))) = node.request(peer, Request::Gossip(node.gossip_state()), wait).await {
+    let wait = node
+        .config()
+        .gossip_interval
+        .max(std::time::Duration::from_secs(1));
+    if let Ok(Response::Gossip(Some(theirs))) = node
+        .request(peer, Request::Gossip(node.gossip_state()), wait)
+        .await
+    {
         node.receive_gossip(theirs);
     }
 }

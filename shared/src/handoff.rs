@@ -38,7 +38,9 @@ pub(crate) async fn run(node: Node) {
                             reported_waiting.remove(&partition);
                             tracing::debug!(node = %node.name(), %partition, to = %next, "ownership transfer complete (nothing to send)");
                         }
-                        Err(error) => tracing::debug!(node = %node.name(), %partition, %error, "cannot record transfer yet"),
+                        Err(error) => {
+                            tracing::debug!(node = %node.name(), %partition, %error, "cannot record transfer yet")
+                        }
                     }
                 }
                 Ok(false) => {
@@ -46,7 +48,9 @@ pub(crate) async fn run(node: Node) {
                         tracing::info!(node = %node.name(), %partition, to = %next, "partition holds data: waiting for handoff");
                     }
                 }
-                Err(error) => tracing::warn!(node = %node.name(), %partition, %error, "cannot check the partition's vnodes"),
+                Err(error) => {
+                    tracing::warn!(node = %node.name(), %partition, %error, "cannot check the partition's vnodes")
+                }
             }
         }
     }

@@ -21,7 +21,12 @@ pub(crate) async fn run(node: Node) {
             _ = tokio::time::sleep(node.config().heartbeat) => {}
         }
         let ring = node.ring();
-        let peers: Vec<NodeName> = ring.members().keys().filter(|n| *n != node.name()).cloned().collect();
+        let peers: Vec<NodeName> = ring
+            .members()
+            .keys()
+            .filter(|n| *n != node.name())
+            .cloned()
+            .collect();
         let wait = node.config().heartbeat * 2;
         let pings = peers.iter().map(|peer| {
             let node = node.clone();

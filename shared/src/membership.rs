@@ -29,17 +29,25 @@ pub enum MembershipError {
 impl fmt::Display for MembershipError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            MembershipError::NotMember(n) => write!(f, "Failed: '{n}' is not a member of the cluster."),
+            MembershipError::NotMember(n) => {
+                write!(f, "Failed: '{n}' is not a member of the cluster.")
+            }
             MembershipError::OnlyMember(n) => write!(f, "Failed: '{n}' is the only member."),
             MembershipError::AlreadyMember(n) => {
                 write!(f, "Failed: '{n}' is already a member of a cluster.")
             }
             MembershipError::NoStagedChanges => write!(f, "There are no staged changes"),
             MembershipError::MustPlanFirst => {
-                write!(f, "You must verify the plan with 'cluster plan' before committing")
+                write!(
+                    f,
+                    "You must verify the plan with 'cluster plan' before committing"
+                )
             }
             MembershipError::PlanChanged => {
-                write!(f, "The plan has changed. Verify with 'cluster plan' before committing")
+                write!(
+                    f,
+                    "The plan has changed. Verify with 'cluster plan' before committing"
+                )
             }
             MembershipError::NobodyLeft => {
                 write!(f, "Failed: no valid member would be left to own the ring.")
@@ -347,7 +355,10 @@ mod tests {
         commit(&mut ring, &p);
         assert_eq!(ring.claimant(), &n(2));
         settle_all(&mut ring);
-        assert_eq!(ring.members().keys().cloned().collect::<Vec<_>>(), vec![n(2)]);
+        assert_eq!(
+            ring.members().keys().cloned().collect::<Vec<_>>(),
+            vec![n(2)]
+        );
     }
 
     #[test]
@@ -376,10 +387,19 @@ mod tests {
             stage_leave(&mut ring, n(7)).unwrap_err().to_string(),
             "Failed: 'dev7@127.0.0.1' is not a member of the cluster."
         );
-        assert_eq!(plan(&ring).unwrap_err().to_string(), "There are no staged changes");
-        assert_eq!(clear(&mut ring).unwrap_err(), MembershipError::NoStagedChanges);
+        assert_eq!(
+            plan(&ring).unwrap_err().to_string(),
+            "There are no staged changes"
+        );
+        assert_eq!(
+            clear(&mut ring).unwrap_err(),
+            MembershipError::NoStagedChanges
+        );
         stage_join(&mut ring, n(2)).unwrap();
-        assert_eq!(stage_join(&mut ring, n(2)).unwrap_err(), MembershipError::AlreadyMember(n(2)));
+        assert_eq!(
+            stage_join(&mut ring, n(2)).unwrap_err(),
+            MembershipError::AlreadyMember(n(2))
+        );
         clear(&mut ring).unwrap();
         assert!(!ring.is_member(&n(2)));
         assert!(ring.staged().is_empty());
@@ -391,7 +411,10 @@ mod tests {
         stage_join(&mut ring, n(2)).unwrap();
         stage_join(&mut ring, n(3)).unwrap();
         let p = plan(&ring).unwrap();
-        assert_eq!(p.warnings, vec!["Not all replicas will be on distinct nodes".to_string()]);
+        assert_eq!(
+            p.warnings,
+            vec!["Not all replicas will be on distinct nodes".to_string()]
+        );
     }
 
     #[test]

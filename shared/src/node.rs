@@ -13,10 +13,12 @@ use crate::error::Error;
 use crate::membership::Plan;
 use crate::ring::{DEFAULT_RING_SIZE, NodeName, Ring, check_ring_size};
 use crate::service::Service;
+use crate::transport::Transport;
 use crate::vnode::Vnode;
 use crate::vnode_host::{HostedVnodes, VnodeHost};
-use crate::wire::{self, AddressBook, ClaimantRequest, GossipState, Hello, PeerAddr, Request, Response};
-use crate::transport::Transport;
+use crate::wire::{
+    self, AddressBook, ClaimantRequest, GossipState, Hello, PeerAddr, Request, Response,
+};
 use crate::{console, gossip, handoff, liveness, ring_file, server};
 use arc_swap::ArcSwap;
 use std::collections::BTreeSet;
@@ -144,7 +146,9 @@ impl Node {
                 config.listen, config.name
             ))
         })?;
-        let addr = listener.local_addr().map_err(|e| Error::bad_request(e.to_string()))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| Error::bad_request(e.to_string()))?;
         let incarnation = now_ms();
         addresses.insert(config.name.clone(), PeerAddr { addr, incarnation });
         let shutdown = CancellationToken::new();
@@ -227,7 +231,9 @@ impl Node {
             let host = Arc::clone(existing)
                 .as_any()
                 .downcast::<VnodeHost<V>>()
-                .unwrap_or_else(|_| panic!("vnode type {vnode_type} is registered with another Vnode type"));
+                .unwrap_or_else(|_| {
+                    panic!("vnode type {vnode_type} is registered with another Vnode type")
+                });
             return Service::new(self.clone(), host);
         }
         let host = Arc::new(VnodeHost::<V>::new(
@@ -247,7 +253,9 @@ impl Node {
     }
 
     fn host(&self, vnode_type: &str) -> Option<Arc<dyn HostedVnodes>> {
-        self.hosts().into_iter().find(|h| h.vnode_type() == vnode_type)
+        self.hosts()
+            .into_iter()
+            .find(|h| h.vnode_type() == vnode_type)
     }
 
     /// A fresh id for an asynchronous request.
@@ -256,7 +264,12 @@ impl Node {
     }
 
     /// Sends a request to another node.
-    pub(crate) async fn request(&self, to: &NodeName, body: Request, wait: Duration) -> Result<Response, Error> {
+    pub(crate) async fn request(
+        &self,
+        to: &NodeName,
+        body: Request,
+        wait: Duration,
+    ) -> Result<Response, Error> {
         self.inner.transport.request(to, body, wait).await
     }
 
@@ -280,7 +293,10 @@ impl Node {
 
     /// Changes the ring, one change at a time. `change` returns `Ok(Some(ring))` to install a
     /// new ring; the new ring is saved and gossiped before this returns.
-    pub(crate) fn update_ring<T>(&self, change: impl FnOnce(&Ring) -> Result<(Option<Ring>, T), Error>) -> Result<T, Error> {
+    pub(crate) fn update_ring<T>(
+        &self,
+        change: impl FnOnce(&Ring) -> Result<(Option<Ring>, T), Error>,
+    ) -> Result<T, Error> {
         let guard = self.inner.ring_writer.lock().expect("ring writer");
         let current = self.ring();
         let (new_ring, answer) = change(&current)?;
@@ -299,7 +315,9 @@ impl Node {
     }
 
     fn save_ring(&self, ring: &Ring) {
-        if let Err(error) = ring_file::save(self.data_dir(), ring, &self.inner.transport.addresses()) {
+        if let Err(error) =
+            ring_file::save(self.data_dir(), ring, &self.inner.transport.addresses())
+        {
             tracing::error!(node = %self.name(), %error, "cannot save the ring");
         }
     }
@@ -356,11 +374,17 @@ impl Node {
             let result = if claimant == *self.name() {
                 crate::claimant::handle(self, request.clone()).await
             } else {
-                self.request(&claimant, Request::Claimant(request.clone()), self.config().request_timeout)
-                    .await
+                self.request(
+                    &claimant,
+                    Request::Claimant(request.clone()),
+                    self.config().request_timeout,
+                )
+                .await
             };
             match result {
-                Err(Error::NotClaimant { claimant: other }) if other != claimant => claimant = other,
+                Err(Error::NotClaimant { claimant: other }) if other != claimant => {
+                    claimant = other
+                }
                 other => return other,
             }
         }
@@ -386,18 +410,24 @@ impl Node {
                 payload,
             } => {
                 if partition >= self.ring().size() {
-                    return Err(Error::bad_request(format!("there is no partition {partition}")));
+                    return Err(Error::bad_request(format!(
+                        "there is no partition {partition}"
+                    )));
                 }
-                let host = self
-                    .host(&vnode_type)
-                    .ok_or_else(|| Error::bad_request(format!("no vnode type '{vnode_type}' on {}", self.name())))?;
-                host.dispatch(partition, call, payload).await.map(Response::Payload)
+                let host = self.host(&vnode_type).ok_or_else(|| {
+                    Error::bad_request(format!("no vnode type '{vnode_type}' on {}", self.name()))
+                })?;
+                host.dispatch(partition, call, payload)
+                    .await
+                    .map(Response::Payload)
             }
             Request::Gossip(state) => {
                 let theirs = state.ring.version();
                 self.receive_gossip(state);
                 let mine = self.ring();
-                Ok(Response::Gossip((mine.version() > theirs).then(|| self.gossip_state())))
+                Ok(Response::Gossip(
+                    (mine.version() > theirs).then(|| self.gossip_state()),
+                ))
             }
             Request::State => Ok(Response::State(self.gossip_state())),
             Request::Claimant(request) => crate::claimant::handle(self, request).await,

@@ -260,10 +260,11 @@ impl Ring {
     }
 
     /// Every partition with a pending transfer: (partition, owner, next owner).
-    pub fn pending_transfers(&self) -> impl Iterator<Item = (Partition, &NodeName, &NodeName)> + '_ {
-        self.partitions().filter_map(move |p| {
-            self.next_owner(p).map(|next| (p, self.owner(p), next))
-        })
+    pub fn pending_transfers(
+        &self,
+    ) -> impl Iterator<Item = (Partition, &NodeName, &NodeName)> + '_ {
+        self.partitions()
+            .filter_map(move |p| self.next_owner(p).map(|next| (p, self.owner(p), next)))
     }
 
     /// The owner of every partition once every pending transfer is done.

@@ -53,8 +53,15 @@ pub(crate) fn load(data_dir: &Path) -> io::Result<Option<(Ring, AddressBook)>> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e),
     };
-    let damaged = |why: &str| io::Error::new(io::ErrorKind::InvalidData, format!("{}: {why}", file.display()));
-    let rest = bytes.strip_prefix(MAGIC).ok_or_else(|| damaged("not a ring file"))?;
+    let damaged = |why: &str| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("{}: {why}", file.display()),
+        )
+    };
+    let rest = bytes
+        .strip_prefix(MAGIC)
+        .ok_or_else(|| damaged("not a ring file"))?;
     if rest.len() < 4 {
         return Err(damaged("truncated"));
     }
@@ -84,6 +91,9 @@ mod tests {
         bytes[last] ^= 0xff;
         fs::write(&file, bytes).unwrap();
         let error = load(dir.path()).unwrap_err();
-        assert!(error.to_string().ends_with("ring: checksum mismatch"), "{error}");
+        assert!(
+            error.to_string().ends_with("ring: checksum mismatch"),
+            "{error}"
+        );
     }
 }

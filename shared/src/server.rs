@@ -31,7 +31,8 @@ pub(crate) async fn serve(listener: TcpListener, node: Node) {
         match accepted {
             Ok((stream, from)) => {
                 let node = node.clone();
-                node.clone().spawn(async move { serve_connection(stream, from, node).await });
+                node.clone()
+                    .spawn(async move { serve_connection(stream, from, node).await });
             }
             Err(error) => {
                 // Running out of file descriptors, say: wait a little rather than spin.
@@ -67,7 +68,9 @@ async fn serve_connection(stream: TcpStream, from: SocketAddr, node: Node) {
     let welcome = Welcome::Accepted {
         name: node.name().clone(),
     };
-    let Ok(bytes) = wire::encode(&welcome) else { return };
+    let Ok(bytes) = wire::encode(&welcome) else {
+        return;
+    };
     if wire.send(Bytes::from(bytes)).await.is_err() {
         return;
     }
@@ -76,7 +79,9 @@ async fn serve_connection(stream: TcpStream, from: SocketAddr, node: Node) {
     let (outbox, mut responses) = mpsc::unbounded_channel::<Frame>();
     node.spawn(async move {
         while let Some(frame) = responses.recv().await {
-            let Ok(bytes) = wire::encode(&frame) else { continue };
+            let Ok(bytes) = wire::encode(&frame) else {
+                continue;
+            };
             if sink.send(Bytes::from(bytes)).await.is_err() {
                 break;
             }
@@ -149,7 +154,9 @@ fn check_hello(node: &Node, hello: Hello) -> Result<Caller, Error> {
                 )));
             }
             if name == *node.name() {
-                return Err(Error::bad_request(format!("{name} is this node's own name")));
+                return Err(Error::bad_request(format!(
+                    "{name} is this node's own name"
+                )));
             }
             node.learn_address(&name, PeerAddr { addr, incarnation });
             Ok(Caller::Node(name))

@@ -12,8 +12,8 @@ use crate::hash::KeyHash;
 use crate::node::Node;
 use crate::ring::{IndexNode, Partition};
 use crate::vnode::{Message, Vnode};
-use crate::wire::{self, Request, Response, VnodeCall};
 use crate::vnode_host::{Reply, ReplySink, ReplyTo, RequestId, VnodeHost, VnodeRequest};
+use crate::wire::{self, Request, Response, VnodeCall};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::oneshot;
@@ -79,7 +79,15 @@ impl<V: Vnode> Service<V> {
     ) -> Result<V::Reply, Error> {
         if target.node != *self.node.name() {
             let payload = wire::encode(&command)?;
-            return remote(&self.node, self.vnode_type(), target, VnodeCall::Command, payload, wait).await;
+            return remote(
+                &self.node,
+                self.vnode_type(),
+                target,
+                VnodeCall::Command,
+                payload,
+                wait,
+            )
+            .await;
         }
         let (tx, rx) = oneshot::channel();
         self.host.send(
@@ -109,7 +117,11 @@ impl<V: Vnode> Service<V> {
     {
         let request = self.node.next_request_id();
         for target in targets {
-            let call = (VnodeCall::Command, command.clone(), command_request as fn(_, _) -> _);
+            let call = (
+                VnodeCall::Command,
+                command.clone(),
+                command_request as fn(_, _) -> _,
+            );
             self.send_tagged(target, request, call, reply_to);
         }
         request
@@ -140,7 +152,11 @@ impl<V: Vnode> Service<V> {
         let request_id = self.node.next_request_id();
         let mut waiting: Vec<IndexNode> = Vec::with_capacity(plan.vnodes.len());
         for vnode in plan.vnodes {
-            let call = (VnodeCall::Coverage, request.clone(), coverage_request as fn(_, _) -> _);
+            let call = (
+                VnodeCall::Coverage,
+                request.clone(),
+                coverage_request as fn(_, _) -> _,
+            );
             self.send_tagged(&vnode, request_id, call, &reply_to);
             waiting.push(vnode);
         }
@@ -190,11 +206,20 @@ impl<V: Vnode> Service<V> {
                 to: reply_to.clone(),
             };
             if let Err(error) = self.host.send(target.partition, wrap(message, reply)) {
-                reply_to.send(Reply { request, from: target.clone(), result: Err(error) });
+                reply_to.send(Reply {
+                    request,
+                    from: target.clone(),
+                    result: Err(error),
+                });
             }
             return;
         }
-        let (node, vnode_type, target, reply_to) = (self.node.clone(), self.vnode_type(), target.clone(), reply_to.clone());
+        let (node, vnode_type, target, reply_to) = (
+            self.node.clone(),
+            self.vnode_type(),
+            target.clone(),
+            reply_to.clone(),
+        );
         let wait = node.config().request_timeout;
         // Encode before spawning: the task then carries bytes, which are Send and Sync.
         let payload = wire::encode(&message);
@@ -203,7 +228,11 @@ impl<V: Vnode> Service<V> {
                 Ok(payload) => remote(&node, vnode_type, &target, call, payload, wait).await,
                 Err(error) => Err(error),
             };
-            reply_to.send(Reply { request, from: target, result });
+            reply_to.send(Reply {
+                request,
+                from: target,
+                result,
+            });
         });
     }
 }
@@ -212,7 +241,10 @@ fn command_request<V: Vnode>(command: V::Command, reply: ReplySink<V::Reply>) ->
     VnodeRequest::Command { command, reply }
 }
 
-fn coverage_request<V: Vnode>(request: V::CoverageRequest, reply: ReplySink<V::CoverageReply>) -> VnodeRequest<V> {
+fn coverage_request<V: Vnode>(
+    request: V::CoverageRequest,
+    reply: ReplySink<V::CoverageReply>,
+) -> VnodeRequest<V> {
     VnodeRequest::Coverage { request, reply }
 }
 
@@ -233,7 +265,10 @@ async fn remote<R: Message>(
     };
     match node.request(&target.node, request, wait).await {
         Ok(Response::Payload(bytes)) => wire::decode(&bytes),
-        Ok(other) => Err(Error::bad_request(format!("unexpected answer from {}: {other:?}", target.node))),
+        Ok(other) => Err(Error::bad_request(format!(
+            "unexpected answer from {}: {other:?}",
+            target.node
+        ))),
         Err(Error::Timeout { .. }) => Err(Error::timeout("command", 0, 1, wait)),
         Err(error) => Err(error),
     }

@@ -176,14 +176,18 @@ impl<A: App> TestCluster<A> {
 
     /// The nodes that are running.
     pub fn running_nodes(&self) -> impl Iterator<Item = &Node> {
-        self.members.iter().filter_map(|m| m.running.as_ref().map(|(n, _)| n))
+        self.members
+            .iter()
+            .filter_map(|m| m.running.as_ref().map(|(n, _)| n))
     }
 
     /// Waits until every running node holds the same ring version with no transfer pending.
     pub async fn wait_settled(&self) {
         wait_until("every node holds the same settled ring", || async {
             let rings: Vec<_> = self.running_nodes().map(|n| n.ring()).collect();
-            rings.iter().all(|r| r.is_settled() && r.version() == rings[0].version())
+            rings
+                .iter()
+                .all(|r| r.is_settled() && r.version() == rings[0].version())
         })
         .await;
     }

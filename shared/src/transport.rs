@@ -48,7 +48,12 @@ impl Transport {
     }
 
     /// Sends a request to a node and waits for its response, for at most `wait`.
-    pub(crate) async fn request(&self, to: &NodeName, body: Request, wait: Duration) -> Result<Response, Error> {
+    pub(crate) async fn request(
+        &self,
+        to: &NodeName,
+        body: Request,
+        wait: Duration,
+    ) -> Result<Response, Error> {
         let connection = timeout(wait, self.connection(to))
             .await
             .map_err(|_| Error::Unreachable(to.clone()))??;
@@ -60,15 +65,20 @@ impl Transport {
 
     /// Where a node listens, if known.
     pub(crate) fn address_of(&self, node: &NodeName) -> Option<SocketAddr> {
-        self.addresses.read().expect("address book").get(node).map(|p| p.addr)
+        self.addresses
+            .read()
+            .expect("address book")
+            .get(node)
+            .map(|p| p.addr)
     }
 
     /// Records a node's address unless a newer one is known. Returns whether it changed.
     pub(crate) fn learn(&self, node: &NodeName, peer: PeerAddr) -> bool {
         let mut book = self.addresses.write().expect("address book");
-        let newer = book
-            .get(node)
-            .is_none_or(|known| peer.incarnation > known.incarnation || (peer.incarnation == known.incarnation && peer.addr != known.addr));
+        let newer = book.get(node).is_none_or(|known| {
+            peer.incarnation > known.incarnation
+                || (peer.incarnation == known.incarnation && peer.addr != known.addr)
+        });
         if newer {
             book.insert(node.clone(), peer);
             drop(book);
@@ -104,7 +114,9 @@ impl Transport {
         if let Some(connection) = slot.as_ref().filter(|c| c.is_alive()) {
             return Ok(Arc::clone(connection));
         }
-        let addr = self.address_of(to).ok_or_else(|| Error::Unreachable(to.clone()))?;
+        let addr = self
+            .address_of(to)
+            .ok_or_else(|| Error::Unreachable(to.clone()))?;
         let (wire, name) = dial(addr, &self.hello).await.map_err(|reason| {
             tracing::debug!(peer = %to, %addr, %reason, "cannot reach node");
             Error::Unreachable(to.clone())
@@ -148,7 +160,11 @@ pub(crate) async fn dial(addr: SocketAddr, hello: &Hello) -> Result<(Wire, NodeN
 }
 
 /// One request from a command-line tool to a node, on a connection of its own.
-pub async fn client_request(addr: SocketAddr, body: Request, wait: Duration) -> Result<Response, String> {
+pub async fn client_request(
+    addr: SocketAddr,
+    body: Request,
+    wait: Duration,
+) -> Result<Response, String> {
     let hello = Hello::Client {
         protocol: wire::PROTOCOL_VERSION,
     };
@@ -184,7 +200,9 @@ impl Connection {
         let writer = Arc::downgrade(&connection);
         tokio::spawn(async move {
             while let Some(frame) = queue.recv().await {
-                let Ok(bytes) = wire::encode(&frame) else { continue };
+                let Ok(bytes) = wire::encode(&frame) else {
+                    continue;
+                };
                 if sink.send(Bytes::from(bytes)).await.is_err() {
                     break;
                 }
@@ -201,7 +219,9 @@ impl Connection {
                     frame = stream.next() => frame,
                 };
                 let Some(Ok(bytes)) = frame else { break };
-                let Some(connection) = reader.upgrade() else { break };
+                let Some(connection) = reader.upgrade() else {
+                    break;
+                };
                 match wire::decode::<Frame>(&bytes) {
                     Ok(Frame::Response { id, body }) => connection.resolve(id, body),
                     Ok(Frame::Request { .. }) | Err(_) => {
@@ -229,7 +249,9 @@ impl Connection {
             self.pending.lock().expect("pending").remove(&id);
             return Err(Error::Unreachable(self.peer.clone()));
         }
-        let result = rx.await.unwrap_or_else(|_| Err(Error::Unreachable(self.peer.clone())));
+        let result = rx
+            .await
+            .unwrap_or_else(|_| Err(Error::Unreachable(self.peer.clone())));
         result
     }
 

@@ -8,11 +8,11 @@
 use crate::error::Error;
 use crate::ring::{IndexNode, NodeName, Partition};
 use crate::vnode::{Vnode, VnodeContext};
+use crate::wire::{self, VnodeCall};
+use futures_util::future::BoxFuture;
 use std::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
-use crate::wire::{self, VnodeCall};
-use futures_util::future::BoxFuture;
 use std::sync::{Arc, OnceLock};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::task::TaskTracker;
@@ -167,7 +167,12 @@ pub(crate) trait HostedVnodes: Send + Sync {
     fn stop_all(&self);
     fn as_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync>;
     /// Runs an encoded command or coverage request on a local vnode; returns the encoded reply.
-    fn dispatch(&self, partition: u32, call: VnodeCall, payload: Vec<u8>) -> BoxFuture<'static, Result<Vec<u8>, Error>>;
+    fn dispatch(
+        &self,
+        partition: u32,
+        call: VnodeCall,
+        payload: Vec<u8>,
+    ) -> BoxFuture<'static, Result<Vec<u8>, Error>>;
     /// Whether the local vnode of `partition` has nothing to hand off.
     fn is_empty(&self, partition: u32) -> BoxFuture<'static, Result<bool, Error>>;
 }
@@ -185,7 +190,12 @@ impl<V: Vnode> HostedVnodes for VnodeHost<V> {
         self
     }
 
-    fn dispatch(&self, partition: u32, call: VnodeCall, payload: Vec<u8>) -> BoxFuture<'static, Result<Vec<u8>, Error>> {
+    fn dispatch(
+        &self,
+        partition: u32,
+        call: VnodeCall,
+        payload: Vec<u8>,
+    ) -> BoxFuture<'static, Result<Vec<u8>, Error>> {
         let partition = Partition::new(partition, self.slots.len() as u32);
         match call {
             VnodeCall::Command => {
@@ -215,7 +225,10 @@ impl<V: Vnode> HostedVnodes for VnodeHost<V> {
 
     fn is_empty(&self, partition: u32) -> BoxFuture<'static, Result<bool, Error>> {
         let (reply, answer) = oneshot::channel();
-        let sent = self.send(Partition::new(partition, self.slots.len() as u32), VnodeRequest::IsEmpty { reply });
+        let sent = self.send(
+            Partition::new(partition, self.slots.len() as u32),
+            VnodeRequest::IsEmpty { reply },
+        );
         Box::pin(async move {
             sent?;
             answer.await.unwrap_or(Err(Error::Stopping))
@@ -224,7 +237,9 @@ impl<V: Vnode> HostedVnodes for VnodeHost<V> {
 }
 
 /// Encodes a vnode's answer for the node that asked.
-fn encode_reply<R: serde::Serialize>(answer: Result<Result<R, Error>, oneshot::error::RecvError>) -> Result<Vec<u8>, Error> {
+fn encode_reply<R: serde::Serialize>(
+    answer: Result<Result<R, Error>, oneshot::error::RecvError>,
+) -> Result<Vec<u8>, Error> {
     match answer {
         Ok(Ok(reply)) => wire::encode(&reply),
         Ok(Err(error)) => Err(error),

@@ -30,7 +30,8 @@ pub fn codec() -> LengthDelimitedCodec {
 
 /// Encodes a message for a frame.
 pub fn encode<T: Serialize>(message: &T) -> Result<Vec<u8>, Error> {
-    postcard::to_allocvec(message).map_err(|e| Error::bad_request(format!("cannot encode message: {e}")))
+    postcard::to_allocvec(message)
+        .map_err(|e| Error::bad_request(format!("cannot encode message: {e}")))
 }
 
 /// Decodes a frame's body.
@@ -64,8 +65,14 @@ pub enum Welcome {
 /// Every frame after the handshake.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum Frame {
-    Request { id: u64, body: Request },
-    Response { id: u64, body: Result<Response, Error> },
+    Request {
+        id: u64,
+        body: Request,
+    },
+    Response {
+        id: u64,
+        body: Result<Response, Error>,
+    },
 }
 
 /// Where a node listens, and which run of it that is (a restarted node has a higher
@@ -140,7 +147,10 @@ pub enum ClaimantRequest {
 /// The answers.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum Response {
-    Pong { name: NodeName, ring_version: u64 },
+    Pong {
+        name: NodeName,
+        ring_version: u64,
+    },
     Payload(Vec<u8>),
     Gossip(Option<GossipState>),
     Plan(Box<Plan>),

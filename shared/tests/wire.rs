@@ -39,7 +39,10 @@ async fn random_bytes_close_the_connection_and_the_node_keeps_answering() {
     let cluster = TestCluster::<WhoApp>::start(1).await;
     let addr = cluster.addr(1);
     let mut stream = TcpStream::connect(addr).await.unwrap();
-    stream.write_all(b"\x00\x00\x00\x05hello, is this riak?").await.unwrap();
+    stream
+        .write_all(b"\x00\x00\x00\x05hello, is this riak?")
+        .await
+        .unwrap();
     assert_closed(&mut stream).await;
     assert_pings(addr).await;
     cluster.stop().await;
@@ -51,7 +54,10 @@ async fn an_oversized_frame_closes_the_connection() {
     let addr = cluster.addr(1);
     let mut stream = TcpStream::connect(addr).await.unwrap();
     // A length prefix of 4 GiB: the node must not try to buffer it.
-    stream.write_all(&[0xff, 0xff, 0xff, 0xff, 1, 2, 3]).await.unwrap();
+    stream
+        .write_all(&[0xff, 0xff, 0xff, 0xff, 1, 2, 3])
+        .await
+        .unwrap();
     assert_closed(&mut stream).await;
     assert_pings(addr).await;
     cluster.stop().await;
@@ -61,13 +67,22 @@ async fn an_oversized_frame_closes_the_connection() {
 async fn garbage_after_a_good_handshake_closes_only_that_connection() {
     let cluster = TestCluster::<WhoApp>::start(1).await;
     let addr = cluster.addr(1);
-    let hello = wire::encode(&Hello::Client { protocol: wire::PROTOCOL_VERSION }).unwrap();
+    let hello = wire::encode(&Hello::Client {
+        protocol: wire::PROTOCOL_VERSION,
+    })
+    .unwrap();
     let mut framed = Framed::new(TcpStream::connect(addr).await.unwrap(), wire::codec());
     framed.send(Bytes::from(hello)).await.unwrap();
     let welcome: Welcome = wire::decode(&framed.next().await.unwrap().unwrap()).unwrap();
     assert!(matches!(welcome, Welcome::Accepted { .. }));
-    framed.send(Bytes::from_static(&[0xde, 0xad, 0xbe, 0xef, 0x99])).await.unwrap();
-    assert!(framed.next().await.is_none_or(|frame| frame.is_err()), "the connection stays open");
+    framed
+        .send(Bytes::from_static(&[0xde, 0xad, 0xbe, 0xef, 0x99]))
+        .await
+        .unwrap();
+    assert!(
+        framed.next().await.is_none_or(|frame| frame.is_err()),
+        "the connection stays open"
+    );
     assert_pings(addr).await;
     cluster.stop().await;
 }
@@ -78,7 +93,10 @@ async fn a_mismatched_handshake_is_refused_with_the_reason() {
     let addr = cluster.addr(1);
     let refusal = |hello: Hello| async move {
         let mut framed = Framed::new(TcpStream::connect(addr).await.unwrap(), wire::codec());
-        framed.send(Bytes::from(wire::encode(&hello).unwrap())).await.unwrap();
+        framed
+            .send(Bytes::from(wire::encode(&hello).unwrap()))
+            .await
+            .unwrap();
         match wire::decode::<Welcome>(&framed.next().await.unwrap().unwrap()).unwrap() {
             Welcome::Refused { reason } => reason,
             Welcome::Accepted { .. } => panic!("accepted a mismatched handshake"),
@@ -86,7 +104,10 @@ async fn a_mismatched_handshake_is_refused_with_the_reason() {
     };
     assert_eq!(
         refusal(Hello::Client { protocol: 99 }).await,
-        format!("protocol version 99 does not match this node's version {}", wire::PROTOCOL_VERSION)
+        format!(
+            "protocol version 99 does not match this node's version {}",
+            wire::PROTOCOL_VERSION
+        )
     );
     let wrong_ring = Hello::Node {
         protocol: wire::PROTOCOL_VERSION,

@@ -19,12 +19,30 @@ use tables::{MemberRow, PendingTransfer, PlanView, RingStatusView, StagedAction,
 
 /// The admin commands and their one line of help, for `help`.
 pub const COMMANDS: &[(&str, &str)] = &[
-    ("member-status", "the members, their state and their share of the ring"),
-    ("ring-status", "the claimant, pending ownership changes, unreachable nodes"),
-    ("transfers", "partitions waiting to be handed off, and transfers under way"),
-    ("cluster join NODE", "stage joining this node to NODE's cluster"),
-    ("cluster leave [NODE]", "stage NODE (default: this node) leaving the cluster"),
-    ("cluster force-remove NODE", "stage removing a node that is gone for good"),
+    (
+        "member-status",
+        "the members, their state and their share of the ring",
+    ),
+    (
+        "ring-status",
+        "the claimant, pending ownership changes, unreachable nodes",
+    ),
+    (
+        "transfers",
+        "partitions waiting to be handed off, and transfers under way",
+    ),
+    (
+        "cluster join NODE",
+        "stage joining this node to NODE's cluster",
+    ),
+    (
+        "cluster leave [NODE]",
+        "stage NODE (default: this node) leaving the cluster",
+    ),
+    (
+        "cluster force-remove NODE",
+        "stage removing a node that is gone for good",
+    ),
     ("cluster plan", "show what the staged changes would do"),
     ("cluster commit", "apply the plan shown by 'cluster plan'"),
     ("cluster clear", "drop the staged changes"),
@@ -32,13 +50,18 @@ pub const COMMANDS: &[(&str, &str)] = &[
 
 /// Whether `command` is one of the admin commands.
 pub fn is_admin_command(command: &str) -> bool {
-    matches!(command, "member-status" | "ring-status" | "transfers" | "cluster")
+    matches!(
+        command,
+        "member-status" | "ring-status" | "transfers" | "cluster"
+    )
 }
 
 /// Runs one admin command on `node`. `Err` carries the message to print for a refused command.
 pub async fn run(node: &Node, words: &[&str]) -> Result<String, Error> {
     // The tables end every line with a newline; the caller prints the last one.
-    run_command(node, words).await.map(|text| text.trim_end().to_string())
+    run_command(node, words)
+        .await
+        .map(|text| text.trim_end().to_string())
 }
 
 async fn run_command(node: &Node, words: &[&str]) -> Result<String, Error> {
@@ -78,8 +101,15 @@ fn percent(count: usize, ring: &Ring) -> f64 {
 
 /// The rows of member-status: every member with its share of the ring now and after the
 /// pending transfers. Members that do not answer show as `down`.
-fn member_rows(node: &Node, ring: &Ring, after: Option<&[NodeName]>, statuses: &BTreeMap<NodeName, MemberStatus>) -> Vec<MemberRow> {
-    let pending = after.map(|owners| owners.to_vec()).or_else(|| (!ring.is_settled()).then(|| ring.future_owners()));
+fn member_rows(
+    node: &Node,
+    ring: &Ring,
+    after: Option<&[NodeName]>,
+    statuses: &BTreeMap<NodeName, MemberStatus>,
+) -> Vec<MemberRow> {
+    let pending = after
+        .map(|owners| owners.to_vec())
+        .or_else(|| (!ring.is_settled()).then(|| ring.future_owners()));
     statuses
         .iter()
         .map(|(member, status)| MemberRow {
@@ -108,7 +138,11 @@ fn member_status(node: &Node) -> String {
 
 async fn ring_status(node: &Node) -> String {
     let ring = node.ring();
-    let vnode_types: Vec<String> = node.hosts().iter().map(|h| h.vnode_type().to_string()).collect();
+    let vnode_types: Vec<String> = node
+        .hosts()
+        .iter()
+        .map(|h| h.vnode_type().to_string())
+        .collect();
     let pending = ring
         .pending_transfers()
         .map(|(partition, owner, next)| PendingTransfer {
@@ -144,7 +178,10 @@ impl RingStatusView {
 /// Whether every other member holds the same ring version as this node.
 async fn all_have_ring(node: &Node, ring: &Ring) -> bool {
     for member in ring.members().keys().filter(|m| *m != node.name()) {
-        match node.request(member, Request::Ping, Duration::from_secs(1)).await {
+        match node
+            .request(member, Request::Ping, Duration::from_secs(1))
+            .await
+        {
             Ok(Response::Pong { ring_version, .. }) if ring_version == ring.version() => {}
             _ => return false,
         }
@@ -167,13 +204,23 @@ fn transfers(node: &Node) -> String {
 async fn join(node: &Node, target: &str) -> Result<String, Error> {
     let (target, addr) = resolve(node, target)?;
     if target == *node.name() {
-        return Err(Error::Refused("Failed: This node cannot join itself in a cluster".into()));
+        return Err(Error::Refused(
+            "Failed: This node cannot join itself in a cluster".into(),
+        ));
     }
     if node.ring().members().len() > 1 {
-        return Err(Error::Refused("Failed: This node is already a member of a cluster".into()));
+        return Err(Error::Refused(
+            "Failed: This node is already a member of a cluster".into(),
+        ));
     }
     if let Some(addr) = addr {
-        node.learn_address(&target, PeerAddr { addr, incarnation: 0 });
+        node.learn_address(
+            &target,
+            PeerAddr {
+                addr,
+                incarnation: 0,
+            },
+        );
     }
     let wait = node.config().request_timeout;
     let Response::State(theirs) = node
@@ -181,26 +228,37 @@ async fn join(node: &Node, target: &str) -> Result<String, Error> {
         .await
         .map_err(|e| Error::Refused(format!("Failed: cannot reach '{target}': {e}")))?
     else {
-        return Err(Error::Refused(format!("Failed: '{target}' gave an unexpected answer")));
+        return Err(Error::Refused(format!(
+            "Failed: '{target}' gave an unexpected answer"
+        )));
     };
     node.adopt_addresses(&theirs.addresses);
     let claimant = theirs.ring.claimant().clone();
     let answer = node
-        .request(&claimant, Request::Claimant(ClaimantRequest::Join(node.name().clone())), wait)
+        .request(
+            &claimant,
+            Request::Claimant(ClaimantRequest::Join(node.name().clone())),
+            wait,
+        )
         .await?;
     if let Response::State(state) = answer {
         node.adopt_cluster(state);
     }
-    Ok(format!("Success: staged join request for '{}' to '{target}'", node.name()))
+    Ok(format!(
+        "Success: staged join request for '{}' to '{target}'",
+        node.name()
+    ))
 }
 
 async fn leave(node: &Node, leaver: NodeName) -> Result<String, Error> {
-    node.claimant_call(ClaimantRequest::Leave(leaver.clone())).await?;
+    node.claimant_call(ClaimantRequest::Leave(leaver.clone()))
+        .await?;
     Ok(format!("Success: staged leave request for '{leaver}'"))
 }
 
 async fn force_remove(node: &Node, gone: NodeName) -> Result<String, Error> {
-    node.claimant_call(ClaimantRequest::ForceRemove(gone.clone())).await?;
+    node.claimant_call(ClaimantRequest::ForceRemove(gone.clone()))
+        .await?;
     Ok(format!("Success: staged remove request for '{gone}'"))
 }
 
@@ -239,7 +297,9 @@ fn render_plan(node: &Node, ring: &Ring, plan: &Plan) -> String {
 pub fn resolve(node: &Node, text: &str) -> Result<(NodeName, Option<SocketAddr>), Error> {
     let text = text.trim_matches(|c| c == '\'' || c == '"');
     let Some((short, host)) = text.split_once('@') else {
-        return Err(Error::Refused(format!("Failed: '{text}' is not a node name (like dev1@127.0.0.1)")));
+        return Err(Error::Refused(format!(
+            "Failed: '{text}' is not a node name (like dev1@127.0.0.1)"
+        )));
     };
     if let Some((host_only, port)) = host.rsplit_once(':')
         && let Ok(port) = port.parse::<u16>()
@@ -254,7 +314,10 @@ pub fn resolve(node: &Node, text: &str) -> Result<(NodeName, Option<SocketAddr>)
     if let Some(addr) = node.address_of(&name) {
         return Ok((name, Some(addr)));
     }
-    let dev = short.strip_prefix("dev").and_then(|k| k.parse::<u32>().ok()).filter(|k| (1..=99).contains(k));
+    let dev = short
+        .strip_prefix("dev")
+        .and_then(|k| k.parse::<u32>().ok())
+        .filter(|k| (1..=99).contains(k));
     let addr = dev.and_then(|k| format!("{host}:{}", dev_cluster_port(k)).parse().ok());
     Ok((name, addr))
 }

@@ -83,7 +83,7 @@ pub use self::record::MAX_PAYLOAD_BYTES;
 pub use self::report::{Damage, RecoveryProblem, RecoveryReport, Repair};
 
 /// One message of a stream.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Entry {
     /// Position in the stream: 1 for the first entry, then 2, 3, ...
     pub seq: u64,

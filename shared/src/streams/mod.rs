@@ -1,0 +1,14 @@
+//! The stream database: every key `(bucket, stream)` is an append-only stream of entries,
+//! replicated on the ring and kept on disk ("a pub/sub with history").
+//!
+//! - [`vnode`]: the stream vnode, over the [`crate::store`] of its partition;
+//! - [`service`]: the database's API — post, read, last, listings, stats — with N/W/R.
+
+pub mod service;
+pub mod vnode;
+
+pub use service::{Listing, Nwr, ReadResult, ShowEntry, Streams, Written, merge_names};
+pub use vnode::{
+    HandoffEntry, StreamCommand, StreamCoverage, StreamCoverageReply, StreamReply, StreamState,
+    StreamVnode, VnodeStats,
+};

@@ -1,0 +1,452 @@
+//! The stream database's API: replicated appends and reads with N/W/R, and listings and
+//! stats as coverage queries. Every front end (console, HTTP, chat) calls these.
+//!
+//! A write goes in three steps, so that every replica stores the entry under the same
+//! sequence number:
+//!
+//! 1. ask the key's N replicas (fallbacks included) for the stream's last sequence number, and
+//!    wait for W of them;
+//! 2. have the first replica of the preference list (the *coordinating* replica) append the
+//!    entry with the next number — at least one more than any replica reported;
+//! 3. send the entry to the other replicas and wait until W replicas in all hold it.
+//!
+//! A read asks N replicas, waits for R, returns the union of what they hold (by sequence
+//! number), says whether they disagreed, and sends what a replica lacked back to it (read
+//! repair).
+
+use super::vnode::{
+    StreamCommand, StreamCoverage, StreamCoverageReply, StreamReply, StreamVnode, VnodeStats,
+};
+use crate::apl::Preflist;
+use crate::coordinator::{Answer, Quorum, QuorumWaiter, Replies};
+use crate::coverage::CoverageResult;
+use crate::error::Error;
+use crate::hash::chash_key;
+use crate::node::Node;
+use crate::ring::IndexNode;
+use crate::service::Service;
+use crate::store::Entry;
+use crate::vnode_host::ReplyTo;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+/// The vnode type the stream database registers.
+pub const VNODE_TYPE: &str = "stream_vnode";
+
+/// Replication settings of one request: N replicas, W acknowledgements for a write, R answers
+/// for a read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Nwr {
+    pub n: usize,
+    pub w: usize,
+    pub r: usize,
+}
+
+impl Default for Nwr {
+    /// N=3, W=2, R=2: a write and a read always share a replica, and one node may be down.
+    fn default() -> Self {
+        Nwr { n: 3, w: 2, r: 2 }
+    }
+}
+
+impl Nwr {
+    /// One replica: the key's primary vnode alone.
+    pub const ONE: Nwr = Nwr { n: 1, w: 1, r: 1 };
+
+    /// Takes `n=3`, `w=2`, `r=1` words out of a command's arguments; returns the settings and
+    /// the other words.
+    pub fn from_args<'a>(args: &[&'a str]) -> Result<(Nwr, Vec<&'a str>), Error> {
+        let mut nwr = Nwr::default();
+        let mut rest = Vec::new();
+        for arg in args {
+            let setting = arg
+                .split_once('=')
+                .filter(|(k, _)| matches!(*k, "n" | "w" | "r"));
+            let Some((key, value)) = setting else {
+                rest.push(*arg);
+                continue;
+            };
+            let value: usize = value
+                .parse()
+                .map_err(|_| Error::bad_request(format!("{key}= takes a number, not '{value}'")))?;
+            match key {
+                "n" => nwr.n = value,
+                "w" => nwr.w = value,
+                _ => nwr.r = value,
+            }
+        }
+        nwr.check()?;
+        Ok((nwr, rest))
+    }
+
+    /// Refuses settings that make no sense.
+    pub fn check(&self) -> Result<(), Error> {
+        if self.n == 0 || self.w == 0 || self.r == 0 {
+            return Err(Error::bad_request("n, w and r must be at least 1"));
+        }
+        if self.w > self.n || self.r > self.n {
+            return Err(Error::bad_request(format!(
+                "w ({}) and r ({}) cannot be more than n ({})",
+                self.w, self.r, self.n
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// An acknowledged write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Written {
+    pub entry: Entry,
+    /// Replicas that hold the entry when the write returned (at least W).
+    pub acks: usize,
+}
+
+/// What a read found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadResult {
+    pub entries: Vec<Entry>,
+    /// Replicas that answered (at least R).
+    pub answered: usize,
+    /// Whether those replicas held different entries (the missing ones were sent back to them).
+    pub disagreed: bool,
+}
+
+/// Names gathered by a coverage query, without duplicates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listing {
+    pub names: Vec<String>,
+    /// Set when some vnodes did not answer: the list may be incomplete.
+    pub partial: Option<String>,
+}
+
+/// The stream database on one node.
+#[derive(Clone)]
+pub struct Streams<Q: QuorumWaiter = Quorum> {
+    vnodes: Service<StreamVnode>,
+    quorum: Q,
+}
+
+impl Streams<Quorum> {
+    /// Hosts the stream vnodes on a node.
+    pub fn start(node: &Node) -> Self {
+        Streams {
+            vnodes: node.register::<StreamVnode>(VNODE_TYPE),
+            quorum: Quorum,
+        }
+    }
+}
+
+impl<Q: QuorumWaiter> Streams<Q> {
+    /// The same database, waiting for quorums with `quorum` (an exercise's own version).
+    pub fn with_quorum<Q2: QuorumWaiter>(self, quorum: Q2) -> Streams<Q2> {
+        Streams {
+            vnodes: self.vnodes,
+            quorum,
+        }
+    }
+
+    /// The stream vnodes, for requests of your own.
+    pub fn vnodes(&self) -> &Service<StreamVnode> {
+        &self.vnodes
+    }
+
+    fn wait(&self) -> Duration {
+        self.vnodes.node().config().request_timeout
+    }
+
+    /// The replicas of a stream: N vnodes, fallbacks standing in for those that are down.
+    pub fn preflist(&self, bucket: &str, stream: &str, n: usize) -> Preflist {
+        self.vnodes
+            .apl(&chash_key(bucket.as_bytes(), stream.as_bytes()), n)
+    }
+
+    /// Appends a message to a stream, on N replicas, acknowledged by W.
+    pub async fn post(
+        &self,
+        bucket: &str,
+        stream: &str,
+        payload: Vec<u8>,
+        nwr: Nwr,
+    ) -> Result<Written, Error> {
+        nwr.check()?;
+        let replicas = self.replicas(bucket, stream, nwr.n, nwr.w, "write")?;
+        // 1. The highest sequence number any of W replicas knows.
+        let at_least = if replicas.len() > 1 {
+            let command = StreamCommand::LastSeq {
+                bucket: bucket.into(),
+                stream: stream.into(),
+            };
+            let answers = self.ask(&replicas, command, nwr.w, "write").await?;
+            answers
+                .iter()
+                .filter_map(|a| match a.reply {
+                    StreamReply::LastSeq(seq) => Some(seq),
+                    _ => None,
+                })
+                .max()
+                .unwrap_or(0)
+                + 1
+        } else {
+            0
+        };
+        // 2. The coordinating replica appends and decides the entry.
+        let append = StreamCommand::Append {
+            bucket: bucket.into(),
+            stream: stream.into(),
+            payload,
+            at_least,
+        };
+        let entry = match self.vnodes.sync_command(&replicas[0], append).await? {
+            StreamReply::Appended(entry) => entry,
+            StreamReply::Failed(reason) => return Err(failed(&replicas[0], reason)),
+            other => return Err(unexpected(other)),
+        };
+        // 3. The others store the same entry.
+        let others = &replicas[1..];
+        if others.is_empty() {
+            return Ok(Written { entry, acks: 1 });
+        }
+        let put = StreamCommand::Put {
+            bucket: bucket.into(),
+            stream: stream.into(),
+            entry: entry.clone(),
+        };
+        let stored = self.ask(others, put, nwr.w - 1, "write").await?;
+        Ok(Written {
+            entry,
+            acks: 1 + stored.len(),
+        })
+    }
+
+    /// Entries of a stream from sequence number `from` (1 or 0: the start), at most `limit`.
+    pub async fn read(
+        &self,
+        bucket: &str,
+        stream: &str,
+        from: u64,
+        limit: usize,
+        nwr: Nwr,
+    ) -> Result<ReadResult, Error> {
+        let command = StreamCommand::Read {
+            bucket: bucket.into(),
+            stream: stream.into(),
+            from,
+            limit,
+        };
+        self.read_with(bucket, stream, command, nwr, |entries| {
+            entries.truncate(limit);
+        })
+        .await
+    }
+
+    /// The newest `n` entries of a stream, oldest first (the newest included).
+    pub async fn last(
+        &self,
+        bucket: &str,
+        stream: &str,
+        n: usize,
+        nwr: Nwr,
+    ) -> Result<ReadResult, Error> {
+        let command = StreamCommand::Last {
+            bucket: bucket.into(),
+            stream: stream.into(),
+            n,
+        };
+        self.read_with(bucket, stream, command, nwr, |entries| {
+            let extra = entries.len().saturating_sub(n);
+            entries.drain(..extra);
+        })
+        .await
+    }
+
+    async fn read_with(
+        &self,
+        bucket: &str,
+        stream: &str,
+        command: StreamCommand,
+        nwr: Nwr,
+        trim: impl FnOnce(&mut Vec<Entry>),
+    ) -> Result<ReadResult, Error> {
+        nwr.check()?;
+        let replicas = self.replicas(bucket, stream, nwr.n, nwr.r, "read")?;
+        let answers = self.ask(&replicas, command, nwr.r, "read").await?;
+        let mut union: BTreeMap<u64, Entry> = BTreeMap::new();
+        let mut seen: Vec<(IndexNode, Vec<u64>)> = Vec::new();
+        for answer in answers {
+            let StreamReply::Entries(entries) = answer.reply else {
+                return Err(unexpected(answer.reply));
+            };
+            seen.push((answer.from, entries.iter().map(|e| e.seq).collect()));
+            for entry in entries {
+                union.entry(entry.seq).or_insert(entry);
+            }
+        }
+        let mut entries: Vec<Entry> = union.into_values().collect();
+        trim(&mut entries);
+        let disagreed = seen.windows(2).any(|pair| pair[0].1 != pair[1].1);
+        if disagreed {
+            self.repair(bucket, stream, &entries, &seen);
+        }
+        Ok(ReadResult {
+            entries,
+            answered: seen.len(),
+            disagreed,
+        })
+    }
+
+    /// Sends each replica the entries it lacked (read repair). Nobody waits for the answers.
+    fn repair(
+        &self,
+        bucket: &str,
+        stream: &str,
+        entries: &[Entry],
+        seen: &[(IndexNode, Vec<u64>)],
+    ) {
+        let (reply_to, _ignored) = ReplyTo::channel();
+        for (replica, had) in seen {
+            for entry in entries.iter().filter(|e| !had.contains(&e.seq)) {
+                let put = StreamCommand::Put {
+                    bucket: bucket.into(),
+                    stream: stream.into(),
+                    entry: entry.clone(),
+                };
+                self.vnodes
+                    .command(std::slice::from_ref(replica), put, &reply_to);
+            }
+        }
+    }
+
+    /// The vnodes of a stream's preference list, if at least `needed` of them are reachable.
+    fn replicas(
+        &self,
+        bucket: &str,
+        stream: &str,
+        n: usize,
+        needed: usize,
+        what: &str,
+    ) -> Result<Vec<IndexNode>, Error> {
+        let replicas: Vec<IndexNode> = self
+            .preflist(bucket, stream, n)
+            .into_iter()
+            .map(|e| e.target)
+            .collect();
+        if replicas.len() < needed {
+            return Err(Error::Quorum {
+                what: what.to_string(),
+                needed,
+                succeeded: 0,
+                asked: replicas.len(),
+                reasons: vec![format!(
+                    "only {} of the {n} replicas are on nodes that are up",
+                    replicas.len()
+                )],
+            });
+        }
+        Ok(replicas)
+    }
+
+    /// Sends a command to every replica and waits for `needed` successful answers.
+    async fn ask(
+        &self,
+        replicas: &[IndexNode],
+        command: StreamCommand,
+        needed: usize,
+        what: &'static str,
+    ) -> Result<Vec<Answer<StreamReply>>, Error> {
+        let (reply_to, receiver) = ReplyTo::channel();
+        let request = self.vnodes.command(replicas, command, &reply_to);
+        let replies = Replies::new(what, request, receiver, replicas.len(), self.wait())
+            .with_failures(|reply| match reply {
+                StreamReply::Failed(reason) => Some(reason.clone()),
+                _ => None,
+            });
+        self.quorum.wait_for_quorum(replies, needed).await
+    }
+
+    /// Asks a covering set of vnodes (for data stored with `n` replicas).
+    pub async fn coverage(
+        &self,
+        request: StreamCoverage,
+        n: usize,
+    ) -> CoverageResult<StreamCoverageReply> {
+        self.vnodes.coverage(request, n, self.wait()).await
+    }
+
+    /// Every bucket, each once.
+    pub async fn list_buckets(&self, nwr: Nwr) -> Result<Listing, Error> {
+        merge_names(self.coverage(StreamCoverage::ListBuckets, nwr.n).await)
+    }
+
+    /// Every stream of a bucket, each once.
+    pub async fn list_streams(&self, bucket: &str, nwr: Nwr) -> Result<Listing, Error> {
+        let request = StreamCoverage::ListStreams {
+            bucket: bucket.into(),
+        };
+        merge_names(self.coverage(request, nwr.n).await)
+    }
+
+    /// What every vnode did and holds (every partition is asked).
+    pub async fn stats(&self) -> Result<Vec<(IndexNode, VnodeStats)>, Error> {
+        let result = self.coverage(StreamCoverage::Stats, 1).await;
+        if let Some(note) = result.partial_note() {
+            return Err(Error::bad_request(note));
+        }
+        result
+            .replies
+            .into_iter()
+            .map(|(vnode, reply)| match reply {
+                StreamCoverageReply::Stats(stats) => Ok((vnode, stats)),
+                StreamCoverageReply::Failed(reason) => Err(failed(&vnode, reason)),
+                StreamCoverageReply::Names(_) => {
+                    Err(Error::bad_request("a vnode answered stats with names"))
+                }
+            })
+            .collect()
+    }
+}
+
+/// Merges the names of a coverage query: sorted, each once (replicas hold the same names).
+pub fn merge_names(result: CoverageResult<StreamCoverageReply>) -> Result<Listing, Error> {
+    let partial = result.partial_note();
+    let mut names = Vec::new();
+    for (vnode, reply) in result.replies {
+        match reply {
+            StreamCoverageReply::Names(found) => names.extend(found),
+            StreamCoverageReply::Failed(reason) => return Err(failed(&vnode, reason)),
+            StreamCoverageReply::Stats(_) => {
+                return Err(Error::bad_request("a vnode answered a listing with stats"));
+            }
+        }
+    }
+    names.sort();
+    names.dedup();
+    Ok(Listing { names, partial })
+}
+
+fn failed(vnode: &IndexNode, reason: String) -> Error {
+    Error::VnodeFailed {
+        vnode: vnode.clone(),
+        reason,
+    }
+}
+
+fn unexpected(reply: StreamReply) -> Error {
+    Error::bad_request(format!("unexpected answer from a stream vnode: {reply:?}"))
+}
+
+/// How the consoles print an entry: `#3 1763884800123 hello world`.
+pub struct ShowEntry<'a>(pub &'a Entry);
+
+impl fmt::Display for ShowEntry<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "#{} {} {}",
+            self.0.seq,
+            self.0.ts_ms,
+            String::from_utf8_lossy(&self.0.payload)
+        )
+    }
+}

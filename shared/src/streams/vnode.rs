@@ -1,0 +1,269 @@
+//! The stream vnode: one partition's streams, kept in a [`PartitionStore`].
+//!
+//! [`StreamState`] is the data and the commands on it; [`StreamVnode`] is the finished vnode
+//! (the state plus its handoff callbacks). An exercise can wrap `StreamState` in a vnode of
+//! its own and write the handoff callbacks itself.
+
+use crate::store::{Entry, PartitionStore, StoreConfig};
+use crate::vnode::{Vnode, VnodeContext};
+use serde::{Deserialize, Serialize};
+use std::io;
+use std::ops::ControlFlow;
+
+/// What a stream vnode can be asked.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum StreamCommand {
+    /// Append as the coordinating replica: the entry gets the next sequence number of the
+    /// stream, and at least `at_least` (the highest the other replicas reported, plus one).
+    Append {
+        bucket: String,
+        stream: String,
+        payload: Vec<u8>,
+        at_least: u64,
+    },
+    /// Store an entry whose sequence number was decided by the coordinating replica
+    /// (replication, read repair). Storing it twice is harmless.
+    Put {
+        bucket: String,
+        stream: String,
+        entry: Entry,
+    },
+    /// The stream's highest sequence number (0 for an unknown stream).
+    LastSeq { bucket: String, stream: String },
+    /// Entries from sequence number `from`, at most `limit`.
+    Read {
+        bucket: String,
+        stream: String,
+        from: u64,
+        limit: usize,
+    },
+    /// The newest `n` entries, oldest first.
+    Last {
+        bucket: String,
+        stream: String,
+        n: usize,
+    },
+}
+
+/// A stream vnode's answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StreamReply {
+    Appended(Entry),
+    Stored {
+        new: bool,
+    },
+    LastSeq(u64),
+    Entries(Vec<Entry>),
+    /// The store could not do it (a disk error); the text says why.
+    Failed(String),
+}
+
+/// What a coverage query asks every stream vnode of a covering set.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum StreamCoverage {
+    ListBuckets,
+    ListStreams { bucket: String },
+    Stats,
+}
+
+/// One vnode's part of a coverage answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StreamCoverageReply {
+    Names(Vec<String>),
+    Stats(VnodeStats),
+    Failed(String),
+}
+
+/// What one vnode did and holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VnodeStats {
+    /// Entries appended or stored (replicas count once each).
+    pub writes: u64,
+    /// Reads answered.
+    pub reads: u64,
+    /// Streams and entries held.
+    pub streams: u64,
+    pub entries: u64,
+}
+
+/// One item handed off: a stream entry with its place.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HandoffEntry {
+    pub bucket: String,
+    pub stream: String,
+    pub entry: Entry,
+}
+
+/// The streams of one partition and the counters of what was done with them.
+pub struct StreamState {
+    store: PartitionStore,
+    writes: u64,
+    reads: u64,
+}
+
+impl StreamState {
+    /// Opens (or creates) the partition's store in the vnode's data directory.
+    pub fn open(ctx: &VnodeContext) -> Result<Self, String> {
+        let store = PartitionStore::open(&ctx.data_dir, StoreConfig::default())
+            .map_err(|e| format!("cannot open the store in {}: {e}", ctx.data_dir.display()))?;
+        let report = store.recovery_report();
+        if !report.is_clean() {
+            tracing::warn!(partition = %ctx.partition, problems = ?report.problems, "store recovered with repairs");
+        }
+        Ok(StreamState {
+            store,
+            writes: 0,
+            reads: 0,
+        })
+    }
+
+    /// The partition's store, for handoff callbacks.
+    pub fn store(&mut self) -> &mut PartitionStore {
+        &mut self.store
+    }
+
+    /// Handles one command.
+    pub fn handle_command(&mut self, command: StreamCommand) -> StreamReply {
+        self.run(command)
+            .unwrap_or_else(|e| StreamReply::Failed(e.to_string()))
+    }
+
+    fn run(&mut self, command: StreamCommand) -> io::Result<StreamReply> {
+        Ok(match command {
+            StreamCommand::Append {
+                bucket,
+                stream,
+                payload,
+                at_least,
+            } => {
+                let next = self.store.last_seq(&bucket, &stream).unwrap_or(0) + 1;
+                let entry = Entry {
+                    seq: next.max(at_least),
+                    ts_ms: now_ms(),
+                    payload,
+                };
+                self.store.put_entry(&bucket, &stream, &entry)?;
+                self.writes += 1;
+                StreamReply::Appended(entry)
+            }
+            StreamCommand::Put {
+                bucket,
+                stream,
+                entry,
+            } => {
+                let new = self.store.put_entry(&bucket, &stream, &entry)?;
+                self.writes += u64::from(new);
+                StreamReply::Stored { new }
+            }
+            StreamCommand::LastSeq { bucket, stream } => {
+                StreamReply::LastSeq(self.store.last_seq(&bucket, &stream).unwrap_or(0))
+            }
+            StreamCommand::Read {
+                bucket,
+                stream,
+                from,
+                limit,
+            } => {
+                self.reads += 1;
+                StreamReply::Entries(self.store.read_from(&bucket, &stream, from, limit)?)
+            }
+            StreamCommand::Last { bucket, stream, n } => {
+                self.reads += 1;
+                StreamReply::Entries(self.store.last(&bucket, &stream, n)?)
+            }
+        })
+    }
+
+    /// Answers one coverage request.
+    pub fn handle_coverage(&mut self, request: StreamCoverage) -> StreamCoverageReply {
+        match request {
+            StreamCoverage::ListBuckets => StreamCoverageReply::Names(self.store.list_buckets()),
+            StreamCoverage::ListStreams { bucket } => {
+                StreamCoverageReply::Names(self.store.list_streams(&bucket))
+            }
+            StreamCoverage::Stats => StreamCoverageReply::Stats(VnodeStats {
+                writes: self.writes,
+                reads: self.reads,
+                streams: self.store.stream_count() as u64,
+                entries: self.store.entry_count(),
+            }),
+        }
+    }
+
+    /// Visits every entry of the partition, for handoff.
+    pub fn fold(&mut self, visit: &mut dyn FnMut(HandoffEntry) -> ControlFlow<()>) {
+        let result = self.store.fold(&mut |bucket, stream, entry| {
+            visit(HandoffEntry {
+                bucket: bucket.to_string(),
+                stream: stream.to_string(),
+                entry: entry.clone(),
+            })
+        });
+        if let Err(error) = result {
+            tracing::error!(%error, "handoff fold stopped by a read error");
+        }
+    }
+}
+
+/// The finished stream vnode.
+pub struct StreamVnode {
+    state: StreamState,
+}
+
+impl Vnode for StreamVnode {
+    type Command = StreamCommand;
+    type Reply = StreamReply;
+    type CoverageRequest = StreamCoverage;
+    type CoverageReply = StreamCoverageReply;
+    type HandoffItem = HandoffEntry;
+
+    fn init(ctx: VnodeContext) -> Result<Self, String> {
+        Ok(StreamVnode {
+            state: StreamState::open(&ctx)?,
+        })
+    }
+
+    fn handle_command(&mut self, command: StreamCommand) -> StreamReply {
+        self.state.handle_command(command)
+    }
+
+    fn handle_coverage(&mut self, request: StreamCoverage) -> StreamCoverageReply {
+        self.state.handle_coverage(request)
+    }
+
+    fn fold(&mut self, visit: &mut dyn FnMut(HandoffEntry) -> ControlFlow<()>) {
+        self.state.fold(visit)
+    }
+
+    fn encode_handoff_item(item: &HandoffEntry) -> Vec<u8> {
+        postcard::to_allocvec(item).expect("a handoff entry always encodes")
+    }
+
+    fn handle_handoff_data(&mut self, data: &[u8]) -> Result<(), String> {
+        let item: HandoffEntry =
+            postcard::from_bytes(data).map_err(|e| format!("bad handoff item: {e}"))?;
+        // Sequence numbers make this idempotent: an entry already present is skipped.
+        self.state
+            .store()
+            .put_entry(&item.bucket, &item.stream, &item.entry)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+
+    fn is_empty(&mut self) -> bool {
+        self.state.store().is_empty()
+    }
+
+    fn delete(&mut self) {
+        if let Err(error) = self.state.store().delete() {
+            tracing::error!(%error, "cannot delete the partition's data after handoff");
+        }
+    }
+}
+
+pub(crate) fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis() as u64
+}
