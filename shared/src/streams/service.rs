@@ -55,9 +55,10 @@ impl Nwr {
     pub const ONE: Nwr = Nwr { n: 1, w: 1, r: 1 };
 
     /// Takes `n=3`, `w=2`, `r=1` words out of a command's arguments; returns the settings and
-    /// the other words.
+    /// the other words. A W or R not given is the default, but never more than N.
     pub fn from_args<'a>(args: &[&'a str]) -> Result<(Nwr, Vec<&'a str>), Error> {
         let mut nwr = Nwr::default();
+        let (mut w_given, mut r_given) = (false, false);
         let mut rest = Vec::new();
         for arg in args {
             let setting = arg
@@ -72,9 +73,15 @@ impl Nwr {
                 .map_err(|_| Error::bad_request(format!("{key}= takes a number, not '{value}'")))?;
             match key {
                 "n" => nwr.n = value,
-                "w" => nwr.w = value,
-                _ => nwr.r = value,
+                "w" => (nwr.w, w_given) = (value, true),
+                _ => (nwr.r, r_given) = (value, true),
             }
+        }
+        if !w_given {
+            nwr.w = nwr.w.min(nwr.n.max(1));
+        }
+        if !r_given {
+            nwr.r = nwr.r.min(nwr.n.max(1));
         }
         nwr.check()?;
         Ok((nwr, rest))

@@ -1,0 +1,15 @@
+//! Exercise 3: replication. Every stream lives on N vnodes; a write waits for W of them, a
+//! read for R (flaviodb's op FSM, riak's N/W/R).
+//!
+//! - [`coordinator`]: waiting for a quorum of replies — the heart of the exercise.
+//! - [`service`]: the database's functions, replicated with your coordinator, and the merge
+//!   of a coverage query.
+//! - [`console`]: the console commands.
+//!
+//! The stream vnode and the storage are given (`ringcore::streams`).
+
+pub mod console;
+pub mod coordinator;
+pub mod service;
+
+pub use console::DbApp;

@@ -1,0 +1,197 @@
+//! Graded tests of exercise 3. `cargo test -p ex3-coordinator` runs them against your code;
+//! `cargo test -p ex3-coordinator-solution` runs the very same file against the reference.
+//!
+//! Each test starts a 3-node cluster in this process, its nodes talking over real TCP.
+
+use assert_cmd::Command;
+use ex3_coordinator::DbApp;
+use ringcore::streams::Nwr;
+use ringcore::testing::{TestCluster, wait_until};
+use ringcore::{App, NodeName};
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+const N3W2: Nwr = Nwr { n: 3, w: 2, r: 2 };
+const ALL: Nwr = Nwr { n: 3, w: 3, r: 3 };
+
+/// Runs a console command on node `k`, as typed at its console.
+async fn console(cluster: &TestCluster<DbApp>, k: u32, line: &str) -> Result<String, ringcore::Error> {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    cluster.app(k).run(words[0], &words[1..]).await
+}
+
+/// The distinct nodes holding a stream's N=3 replicas, from node k's point of view.
+fn replica_nodes(cluster: &TestCluster<DbApp>, bucket: &str, stream: &str) -> BTreeSet<NodeName> {
+    let ring = cluster.node(1).ring();
+    ring.preflist(&ringcore::chash_key(bucket.as_bytes(), stream.as_bytes()), 3)
+        .into_iter()
+        .map(|v| v.node)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn step_1_a_write_on_one_node_is_read_on_the_others() {
+    let cluster = TestCluster::<DbApp>::start_joined(3).await;
+    let written = cluster
+        .app(1)
+        .db
+        .store("alice", "hello", N3W2)
+        .await
+        .expect("step 1: a write with N=3, W=2 should succeed on a healthy cluster");
+    assert_eq!(written.entry.seq, 1);
+    assert!(written.acks >= 2, "step 1: return only once W replicas acknowledged");
+    let second = cluster.app(2).db.store("alice", "again", N3W2).await.expect("step 1");
+    assert_eq!(second.entry.seq, 2, "every replica numbers the stream the same way");
+    for k in 1..=3 {
+        let read = cluster.app(k).db.fetch("alice", N3W2).await.expect("step 1: reads wait for R replicas");
+        let newest = read.entries.last().expect("the value is there");
+        assert_eq!((newest.seq, newest.payload.as_slice()), (2, &b"again"[..]));
+        assert!(read.answered >= 2);
+    }
+    cluster.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn step_1_writes_survive_one_node_down_and_are_read_back_after_it_returns() {
+    let mut cluster = TestCluster::<DbApp>::start_joined(3).await;
+    // Pick a key with a replica on dev3, then stop dev3.
+    let key = (0..)
+        .map(|i| format!("key-{i}"))
+        .find(|k| replica_nodes(&cluster, "kv", k).contains(&cluster.name(3)))
+        .unwrap();
+    cluster.stop_node(3).await;
+    let dev3 = cluster.name(3);
+    wait_until("dev1 and dev2 see dev3 down", || async {
+        !cluster.node(1).is_up(&dev3) && !cluster.node(2).is_up(&dev3)
+    })
+    .await;
+    let written = cluster
+        .app(1)
+        .db
+        .store(&key, "while dev3 was away", N3W2)
+        .await
+        .expect("step 1: with one node down, W=2 is still reachable");
+    cluster.start_node(3).await;
+    wait_until("dev1 sees dev3 up again", || async { cluster.node(1).is_up(&dev3) }).await;
+    // All three replicas: dev3's primary missed the write, so the replicas disagree, and the
+    // read returns the newest entry anyway and repairs dev3.
+    let read = cluster.app(3).db.fetch(&key, ALL).await.expect("step 1: r=3 once dev3 is back");
+    assert_eq!(read.entries, vec![written.entry.clone()]);
+    wait_until("read repair brings dev3 up to date", || async {
+        let again = cluster.app(3).db.fetch(&key, ALL).await.unwrap();
+        !again.disagreed && again.entries == vec![written.entry.clone()]
+    })
+    .await;
+    cluster.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn step_1_a_quorum_that_cannot_be_met_fails_at_once_and_says_why() {
+    let mut cluster = TestCluster::<DbApp>::start_joined(3).await;
+    cluster.stop_node(2).await;
+    cluster.stop_node(3).await;
+    let (dev2, dev3) = (cluster.name(2), cluster.name(3));
+    wait_until("dev1 sees dev2 and dev3 down", || async {
+        !cluster.node(1).is_up(&dev2) && !cluster.node(1).is_up(&dev3)
+    })
+    .await;
+    let started = Instant::now();
+    let error = cluster
+        .app(1)
+        .db
+        .store("bob", "lost?", N3W2)
+        .await
+        .expect_err("step 1: W=2 with one node up must fail");
+    assert!(started.elapsed() < Duration::from_secs(4), "step 1: fail at once, do not wait for the timeout");
+    assert_eq!(
+        error.to_string(),
+        "write needs 2 of 1 replicas, 0 succeeded: only 1 of the 3 replicas are on nodes that are up"
+    );
+    // W=1 still works: the one live node takes the write.
+    let one = Nwr { n: 3, w: 1, r: 1 };
+    cluster.app(1).db.store("bob", "kept", one).await.expect("step 1: W=1 needs one replica");
+    cluster.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn step_1_bad_settings_are_refused_clearly() {
+    let cluster = TestCluster::<DbApp>::start_joined(1).await;
+    let error = console(&cluster, 1, "store k v n=2 w=3").await.unwrap_err();
+    assert_eq!(error.to_string(), "w (3) and r (2) cannot be more than n (2)");
+    let error = console(&cluster, 1, "fetch k r=zero").await.unwrap_err();
+    assert_eq!(error.to_string(), "r= takes a number, not 'zero'");
+    cluster.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn step_2_list_streams_lists_each_stream_once() {
+    let cluster = TestCluster::<DbApp>::start_joined(3).await;
+    for user in ["alice", "bob", "carol", "dave"] {
+        for topic in ["rust", "erlang", "riak", "chat"] {
+            let k = 1 + (user.len() + topic.len()) as u32 % 3;
+            cluster.app(k).db.post(user, topic, "hi", N3W2).await.expect("step 1 must work for step 2");
+        }
+    }
+    for k in 1..=3 {
+        for user in ["alice", "bob", "carol", "dave"] {
+            let listing = cluster
+                .app(k)
+                .db
+                .list_streams(user, N3W2)
+                .await
+                .expect("step 2: merge_stream_names should answer");
+            assert_eq!(
+                listing.names,
+                vec!["chat", "erlang", "riak", "rust"],
+                "step 2: each stream once, sorted, though each is stored on 3 replicas"
+            );
+            assert_eq!(listing.partial, None);
+        }
+        let buckets = cluster.app(k).db.list_buckets(N3W2).await.unwrap();
+        assert_eq!(buckets.names, vec!["alice", "bob", "carol", "dave"]);
+    }
+    cluster.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn step_2_stats_totals_equal_the_operations_done() {
+    let cluster = TestCluster::<DbApp>::start_joined(3).await;
+    for i in 0..10 {
+        cluster.app(1 + i % 3).db.store(&format!("k{i}"), "v", ALL).await.expect("step 1");
+    }
+    for i in 0..4 {
+        cluster.app(2).db.fetch(&format!("k{i}"), ALL).await.expect("step 1");
+    }
+    let stats = cluster.app(3).db.stats().await.unwrap();
+    assert_eq!(stats.len(), 64, "every partition answers");
+    let writes: u64 = stats.iter().map(|(_, s)| s.writes).sum();
+    let reads: u64 = stats.iter().map(|(_, s)| s.reads).sum();
+    let entries: u64 = stats.iter().map(|(_, s)| s.entries).sum();
+    assert_eq!(writes, 30, "10 writes on 3 replicas each");
+    assert_eq!(entries, 30);
+    assert_eq!(reads, 12, "4 reads from 3 replicas each");
+    let text = console(&cluster, 1, "stats").await.unwrap();
+    assert!(text.ends_with("total: writes=30 reads=12 entries=30"), "{text}");
+    cluster.stop().await;
+}
+
+/// The console session of the exercise, driven through the real binary on one node.
+#[test]
+fn steps_1_and_2_console_session() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let script = "store alice hello\nstore alice world\nfetch alice\nfetch nobody\n\
+                  post bob rust ownership is nice\npost bob erlang let it crash\npost bob rust borrow checker\n\
+                  get bob rust\nget bob rust 1 5\nget bob rust 9\nlist-streams bob\nlist-buckets\n\
+                  store carol x n=1 w=1\nstore carol y w=4\nquit\n";
+    let output = Command::new(env!(concat!("CARGO_BIN_EXE_", env!("CARGO_PKG_NAME"))))
+        .args(["--data-dir", dir.path().to_str().unwrap(), "--cluster-port", "0"])
+        .write_stdin(script)
+        .timeout(Duration::from_secs(60))
+        .output()
+        .expect("the node runs");
+    assert!(output.status.success(), "the node exits cleanly on quit");
+    let transcript = String::from_utf8(output.stdout).expect("UTF-8 output");
+    insta::with_settings!({filters => vec![(r"#(\d+) \d{13} ", "#$1 [ts] ")]}, {
+        insta::assert_snapshot!(transcript);
+    });
+}
