@@ -261,7 +261,10 @@ async fn fetch_line(streams: &Arc<Streams>, ops: usize, callers: usize) -> Measu
     let op = move |key: String| {
         let streams = Arc::clone(&streams);
         async move {
-            let found = streams.last(BUCKET, &key, 1, Nwr::ONE).await.expect("fetch");
+            let found = streams
+                .last(BUCKET, &key, 1, Nwr::ONE)
+                .await
+                .expect("fetch");
             // A miss would measure less work than a fetch: every key was written by store_n1.
             assert_eq!(found.entries.len(), 1, "{key} was not stored");
         }
@@ -284,7 +287,9 @@ where
         figures.percentile_us(50.0),
         figures.percentile_us(99.0),
     );
-    println!("ringcore {name}_{callers}caller(s) ops_s={ops_s:.0} p50_us={p50_us:.1} p99_us={p99_us:.1}");
+    println!(
+        "ringcore {name}_{callers}caller(s) ops_s={ops_s:.0} p50_us={p50_us:.1} p99_us={p99_us:.1}"
+    );
     Measured {
         line: name,
         callers,

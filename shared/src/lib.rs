@@ -42,6 +42,7 @@ pub mod testing;
 pub mod transport;
 pub mod vnode;
 mod vnode_host;
+mod vnode_task;
 pub mod wire;
 
 pub use apl::{Preflist, PreflistEntry, Replica};

@@ -60,6 +60,10 @@ pub struct NodeConfig {
     pub gossip_interval: Duration,
     /// How often the node looks for partitions to hand over.
     pub handoff_tick: Duration,
+    /// Transfers (in and out together) that may run at once on this node.
+    pub handoff_concurrency: usize,
+    /// How long either end of a transfer waits for the other before giving up.
+    pub handoff_timeout: Duration,
 }
 
 impl NodeConfig {
@@ -75,6 +79,8 @@ impl NodeConfig {
             heartbeat: Duration::from_millis(500),
             gossip_interval: Duration::from_secs(1),
             handoff_tick: Duration::from_secs(1),
+            handoff_concurrency: 2,
+            handoff_timeout: Duration::from_secs(30),
         }
     }
 
@@ -86,6 +92,7 @@ impl NodeConfig {
             heartbeat: Duration::from_millis(200),
             gossip_interval: Duration::from_millis(300),
             handoff_tick: Duration::from_millis(200),
+            handoff_timeout: Duration::from_secs(10),
             ..NodeConfig::dev(k)
         }
     }
@@ -109,6 +116,7 @@ struct NodeInner {
     hosts: Mutex<Vec<Arc<dyn HostedVnodes>>>,
     transport: Transport,
     console: Mutex<Option<Arc<dyn console::RemoteConsole>>>,
+    handoffs: handoff::Handoffs,
     /// The last plan the claimant showed, which `cluster commit` must match.
     last_plan: Mutex<Option<Plan>>,
     next_request: AtomicU64,
@@ -152,6 +160,7 @@ impl Node {
         let incarnation = now_ms();
         addresses.insert(config.name.clone(), PeerAddr { addr, incarnation });
         let shutdown = CancellationToken::new();
+        let config_concurrency = config.handoff_concurrency.max(1);
         let hello = Hello::Node {
             protocol: wire::PROTOCOL_VERSION,
             name: config.name.clone(),
@@ -170,6 +179,7 @@ impl Node {
                 down: ArcSwap::from_pointee(BTreeSet::new()),
                 hosts: Mutex::new(Vec::new()),
                 console: Mutex::new(None),
+                handoffs: handoff::Handoffs::new(config_concurrency),
                 last_plan: Mutex::new(None),
                 next_request: AtomicU64::new(1),
                 tasks: TaskTracker::new(),
@@ -363,6 +373,15 @@ impl Node {
         let _ = tokio::time::timeout(at_most, self.inner.ring_changed.notified()).await;
     }
 
+    pub(crate) fn handoffs(&self) -> &handoff::Handoffs {
+        &self.inner.handoffs
+    }
+
+    /// The transfers this node is sending now.
+    pub fn transfers(&self) -> Vec<wire::TransferStatus> {
+        self.inner.handoffs.status()
+    }
+
     pub(crate) fn last_plan(&self) -> &Mutex<Option<Plan>> {
         &self.inner.last_plan
     }
@@ -442,6 +461,8 @@ impl Node {
                     None => Err(Error::bad_request("this node has no console")),
                 }
             }
+            Request::Handoff(request) => handoff::handle_request(self, request).await,
+            Request::Transfers => Ok(Response::Transfers(self.transfers())),
             Request::Stop => {
                 self.inner.stop_requested.notify_waiters();
                 self.inner.stop_requested.notify_one();

@@ -11,6 +11,7 @@
 //! | `handle_command(Msg, Sender, State)` | [`Vnode::handle_command`] |
 //! | `handle_coverage(Req, KeySpaces, Sender, State)` | [`Vnode::handle_coverage`] |
 //! | `handle_handoff_command(?FOLD_REQ, …)` | [`Vnode::fold`] |
+//! | `handle_handoff_command(Msg, …)` | [`Vnode::handle_handoff_command`] |
 //! | `encode_handoff_item(K, V)` | [`Vnode::encode_handoff_item`] |
 //! | `handle_handoff_data(Bin, State)` | [`Vnode::handle_handoff_data`] |
 //! | `is_empty`, `delete` | [`Vnode::is_empty`], [`Vnode::delete`] |
@@ -101,6 +102,18 @@ pub trait Vnode: Sized + Send + 'static {
     /// returns `ControlFlow::Break`.
     fn fold(&mut self, visit: &mut dyn FnMut(Self::HandoffItem) -> ControlFlow<()>) {
         let _ = visit;
+    }
+
+    /// Handles a command that arrives while this vnode is being handed off (riak's
+    /// `handle_handoff_command`): returns the reply, and the items the command changed, which
+    /// the runtime sends to the receiving vnode too, so a write during a handoff is not left
+    /// behind. The default handles the command and reports no change: a vnode whose commands
+    /// change data should override it.
+    fn handle_handoff_command(
+        &mut self,
+        command: Self::Command,
+    ) -> (Self::Reply, Vec<Self::HandoffItem>) {
+        (self.handle_command(command), Vec::new())
     }
 
     /// Turns one item visited by `fold` into the bytes sent to the receiving vnode.

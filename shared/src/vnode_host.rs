@@ -7,11 +7,11 @@
 
 use crate::error::Error;
 use crate::ring::{IndexNode, NodeName, Partition};
-use crate::vnode::{Vnode, VnodeContext};
+use crate::vnode::{HandoffTarget, Vnode, VnodeContext};
+use crate::vnode_task::{HandoffCall, SpillSummary, VnodeRequest, run_vnode};
 use crate::wire::{self, VnodeCall};
 use futures_util::future::BoxFuture;
 use std::any::Any;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 use tokio::sync::{mpsc, oneshot};
@@ -76,22 +76,6 @@ impl<R> ReplySink<R> {
             }),
         }
     }
-}
-
-/// What a vnode task can be asked to do.
-pub(crate) enum VnodeRequest<V: Vnode> {
-    Command {
-        command: V::Command,
-        reply: ReplySink<V::Reply>,
-    },
-    Coverage {
-        request: V::CoverageRequest,
-        reply: ReplySink<V::CoverageReply>,
-    },
-    IsEmpty {
-        reply: oneshot::Sender<Result<bool, Error>>,
-    },
-    Stop,
 }
 
 /// The vnodes of one vnode type on one node.
@@ -175,6 +159,33 @@ pub(crate) trait HostedVnodes: Send + Sync {
     ) -> BoxFuture<'static, Result<Vec<u8>, Error>>;
     /// Whether the local vnode of `partition` has nothing to hand off.
     fn is_empty(&self, partition: u32) -> BoxFuture<'static, Result<bool, Error>>;
+    /// Partitions that may hold data here: started vnodes, and directories left on disk by
+    /// earlier runs.
+    fn partitions_with_data(&self) -> Vec<u32>;
+    /// Starts a handoff of `partition`: a snapshot into `spill`; the receiver gets the
+    /// changes made from now on.
+    fn handoff_fold(
+        &self,
+        partition: u32,
+        target: HandoffTarget,
+        spill: PathBuf,
+    ) -> BoxFuture<'static, Result<(SpillSummary, mpsc::UnboundedReceiver<Vec<u8>>), Error>>;
+    /// Applies items received by handoff.
+    fn handoff_data(
+        &self,
+        partition: u32,
+        items: Vec<Vec<u8>>,
+    ) -> BoxFuture<'static, Result<usize, Error>>;
+    /// Marks a handoff finished.
+    fn handoff_finish(
+        &self,
+        partition: u32,
+        target: HandoffTarget,
+    ) -> BoxFuture<'static, Result<(), Error>>;
+    /// Deletes a handed-off vnode's data unless it changed since the handoff finished.
+    fn handoff_delete(&self, partition: u32) -> BoxFuture<'static, Result<bool, Error>>;
+    /// Abandons a handoff.
+    fn handoff_cancel(&self, partition: u32) -> BoxFuture<'static, Result<(), Error>>;
 }
 
 impl<V: Vnode> HostedVnodes for VnodeHost<V> {
@@ -223,12 +234,88 @@ impl<V: Vnode> HostedVnodes for VnodeHost<V> {
         }
     }
 
+    fn partitions_with_data(&self) -> Vec<u32> {
+        let size = self.slots.len() as u32;
+        let mut partitions: Vec<u32> = self.started().collect();
+        if let Ok(entries) = std::fs::read_dir(&self.data_dir) {
+            let on_disk = entries
+                .filter_map(Result::ok)
+                .filter_map(|e| {
+                    e.file_name()
+                        .to_str()
+                        .and_then(|id| Partition::from_id(id, size))
+                })
+                .map(|p| p.index());
+            partitions.extend(on_disk);
+        }
+        partitions.sort_unstable();
+        partitions.dedup();
+        partitions
+    }
+
+    fn handoff_fold(
+        &self,
+        partition: u32,
+        target: HandoffTarget,
+        spill: PathBuf,
+    ) -> BoxFuture<'static, Result<(SpillSummary, mpsc::UnboundedReceiver<Vec<u8>>), Error>> {
+        let (forward, forwarded) = mpsc::unbounded_channel();
+        let answer = self.call(partition, |reply| HandoffCall::Fold {
+            target,
+            spill,
+            forward,
+            reply,
+        });
+        Box::pin(async move { Ok((answer.await?, forwarded)) })
+    }
+
+    fn handoff_data(
+        &self,
+        partition: u32,
+        items: Vec<Vec<u8>>,
+    ) -> BoxFuture<'static, Result<usize, Error>> {
+        self.call(partition, |reply| HandoffCall::Data { items, reply })
+    }
+
+    fn handoff_finish(
+        &self,
+        partition: u32,
+        target: HandoffTarget,
+    ) -> BoxFuture<'static, Result<(), Error>> {
+        self.call(partition, |reply| HandoffCall::Finish { target, reply })
+    }
+
+    fn handoff_delete(&self, partition: u32) -> BoxFuture<'static, Result<bool, Error>> {
+        self.call(partition, |reply| HandoffCall::Delete { reply })
+    }
+
+    fn handoff_cancel(&self, partition: u32) -> BoxFuture<'static, Result<(), Error>> {
+        self.call(partition, |reply| HandoffCall::Cancel { reply })
+    }
+
     fn is_empty(&self, partition: u32) -> BoxFuture<'static, Result<bool, Error>> {
         let (reply, answer) = oneshot::channel();
         let sent = self.send(
             Partition::new(partition, self.slots.len() as u32),
             VnodeRequest::IsEmpty { reply },
         );
+        Box::pin(async move {
+            sent?;
+            answer.await.unwrap_or(Err(Error::Stopping))
+        })
+    }
+}
+
+impl<V: Vnode> VnodeHost<V> {
+    /// Sends a handoff step to a vnode and returns a future of its answer.
+    fn call<T: Send + 'static>(
+        &self,
+        partition: u32,
+        make: impl FnOnce(oneshot::Sender<Result<T, Error>>) -> HandoffCall,
+    ) -> BoxFuture<'static, Result<T, Error>> {
+        let (reply, answer) = oneshot::channel();
+        let partition = Partition::new(partition, self.slots.len() as u32);
+        let sent = self.send(partition, VnodeRequest::Handoff(make(reply)));
         Box::pin(async move {
             sent?;
             answer.await.unwrap_or(Err(Error::Stopping))
@@ -245,83 +332,4 @@ fn encode_reply<R: serde::Serialize>(
         Ok(Err(error)) => Err(error),
         Err(_) => Err(Error::Stopping),
     }
-}
-
-/// The life of one vnode: initialise on the first request, then handle requests in order.
-async fn run_vnode<V: Vnode>(
-    ctx: VnodeContext,
-    mut queue: mpsc::UnboundedReceiver<VnodeRequest<V>>,
-) {
-    let me = IndexNode {
-        partition: ctx.partition,
-        node: ctx.node.clone(),
-    };
-    let mut vnode: Option<V> = None;
-    while let Some(request) = queue.recv().await {
-        if matches!(request, VnodeRequest::Stop) {
-            break;
-        }
-        if vnode.is_none() {
-            match guarded(|| V::init(ctx.clone())).and_then(|r| r) {
-                Ok(started) => vnode = Some(started),
-                Err(reason) => {
-                    tracing::error!(vnode_type = ctx.vnode_type, partition = %ctx.partition, %reason, "vnode failed to start");
-                    fail(request, &me, format!("could not start: {reason}"));
-                    continue;
-                }
-            }
-        }
-        let state = vnode.as_mut().expect("started above");
-        match request {
-            VnodeRequest::Command { command, reply } => {
-                let result = guarded(AssertUnwindSafe(|| state.handle_command(command)));
-                reply.send(result.map_err(|reason| vnode_failed(&me, reason)));
-            }
-            VnodeRequest::Coverage { request, reply } => {
-                let result = guarded(AssertUnwindSafe(|| state.handle_coverage(request)));
-                reply.send(result.map_err(|reason| vnode_failed(&me, reason)));
-            }
-            VnodeRequest::IsEmpty { reply } => {
-                let result = guarded(AssertUnwindSafe(|| state.is_empty()));
-                let _ = reply.send(result.map_err(|reason| vnode_failed(&me, reason)));
-            }
-            VnodeRequest::Stop => unreachable!("handled above"),
-        }
-    }
-    if let Some(mut state) = vnode {
-        let _ = guarded(AssertUnwindSafe(|| state.terminate()));
-    }
-}
-
-fn fail<V: Vnode>(request: VnodeRequest<V>, me: &IndexNode, reason: String) {
-    match request {
-        VnodeRequest::Command { reply, .. } => reply.send(Err(vnode_failed(me, reason))),
-        VnodeRequest::Coverage { reply, .. } => reply.send(Err(vnode_failed(me, reason))),
-        VnodeRequest::IsEmpty { reply } => {
-            let _ = reply.send(Err(vnode_failed(me, reason)));
-        }
-        VnodeRequest::Stop => {}
-    }
-}
-
-fn vnode_failed(me: &IndexNode, reason: String) -> Error {
-    Error::VnodeFailed {
-        vnode: me.clone(),
-        reason,
-    }
-}
-
-/// Runs a callback, turning a panic into an error so that one bad request (or an exercise's
-/// `todo!()`) answers with a message instead of taking the vnode and the node down.
-fn guarded<T>(callback: impl FnOnce() -> T) -> Result<T, String> {
-    catch_unwind(AssertUnwindSafe(callback)).map_err(|payload| panic_message(&*payload))
-}
-
-fn panic_message(payload: &(dyn Any + Send)) -> String {
-    let text = payload
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "unknown panic".to_string());
-    format!("panicked: {text}")
 }

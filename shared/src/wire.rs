@@ -10,6 +10,7 @@
 use crate::error::Error;
 use crate::membership::Plan;
 use crate::ring::{NodeName, Ring};
+use crate::vnode::HandoffKind;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -123,8 +124,48 @@ pub enum Request {
     Admin(Vec<String>),
     /// A console line, as typed at the node's own console (`attach`).
     Console(String),
+    /// A step of a handoff from another node (see [`crate::handoff`]).
+    Handoff(HandoffRequest),
+    /// The transfers this node is sending now.
+    Transfers,
     /// Stop the node (used by `devrel` to shut its nodes down cleanly).
     Stop,
+}
+
+/// The steps of one handoff, from the sending node. `id` numbers the sender's transfers.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum HandoffRequest {
+    Start {
+        id: u64,
+        from: NodeName,
+        kind: HandoffKind,
+        vnode_type: String,
+        partition: u32,
+    },
+    /// Items encoded by the sending vnode's `encode_handoff_item`.
+    Batch {
+        id: u64,
+        from: NodeName,
+        items: Vec<Vec<u8>>,
+    },
+    End {
+        id: u64,
+        from: NodeName,
+    },
+}
+
+/// One transfer under way, for `transfers`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TransferStatus {
+    pub kind: HandoffKind,
+    pub vnode_type: String,
+    pub partition: u32,
+    pub source: NodeName,
+    pub target: NodeName,
+    pub objects_sent: u64,
+    pub objects_total: u64,
+    pub bytes_sent: u64,
+    pub bytes_total: u64,
 }
 
 /// What the claimant can be asked.
@@ -157,5 +198,8 @@ pub enum Response {
     /// A node's ring and address book (after a claimant change: the new ones).
     State(GossipState),
     Text(String),
+    /// Handoff items applied.
+    Applied(usize),
+    Transfers(Vec<TransferStatus>),
     Done,
 }

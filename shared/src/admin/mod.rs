@@ -10,7 +10,8 @@ pub mod tables;
 use crate::error::Error;
 use crate::membership::Plan;
 use crate::node::{Node, dev_cluster_port};
-use crate::ring::{MemberStatus, NodeName, Ring, StagedChange};
+use crate::ring::{MemberStatus, NodeName, Partition, Ring, StagedChange};
+use crate::vnode::HandoffKind;
 use crate::wire::{ClaimantRequest, PeerAddr, Request, Response};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -68,7 +69,7 @@ async fn run_command(node: &Node, words: &[&str]) -> Result<String, Error> {
     match words {
         ["member-status"] => Ok(member_status(node)),
         ["ring-status"] => Ok(ring_status(node).await),
-        ["transfers"] => Ok(transfers(node)),
+        ["transfers"] => Ok(transfers(node).await),
         ["cluster", "join", target] => join(node, target).await,
         ["cluster", "leave"] => leave(node, node.name().clone()).await,
         ["cluster", "leave", target] => leave(node, resolve(node, target)?.0).await,
@@ -189,15 +190,47 @@ async fn all_have_ring(node: &Node, ring: &Ring) -> bool {
     true
 }
 
-fn transfers(node: &Node) -> String {
+/// Partitions waiting to be handed off (from the ring: every node's), and the transfers
+/// every reachable member is sending now.
+async fn transfers(node: &Node) -> String {
     let ring = node.ring();
     let mut waiting: BTreeMap<String, usize> = BTreeMap::new();
     for (_, owner, _) in ring.pending_transfers() {
         *waiting.entry(owner.to_string()).or_default() += 1;
     }
+    let mut active = node.transfers();
+    for member in ring
+        .members()
+        .keys()
+        .filter(|m| *m != node.name() && node.is_up(m))
+    {
+        if let Ok(Response::Transfers(theirs)) = node
+            .request(member, Request::Transfers, Duration::from_secs(2))
+            .await
+        {
+            active.extend(theirs);
+        }
+    }
+    let active = active
+        .into_iter()
+        .map(|t| tables::ActiveTransfer {
+            kind: match t.kind {
+                HandoffKind::Ownership => tables::TransferKind::Ownership,
+                HandoffKind::Hinted => tables::TransferKind::Hinted,
+            },
+            vnode_type: t.vnode_type,
+            partition_id: Partition::new(t.partition, ring.size()).id(),
+            source: t.source.to_string(),
+            target: t.target.to_string(),
+            objects_sent: t.objects_sent,
+            objects_total: Some(t.objects_total),
+            bytes_sent: t.bytes_sent,
+            bytes_total: Some(t.bytes_total),
+        })
+        .collect();
     tables::transfers(&TransfersView {
         waiting: waiting.into_iter().collect(),
-        active: Vec::new(),
+        active,
     })
 }
 

@@ -164,22 +164,29 @@ impl PartitionStore {
     pub fn open(dir: impl AsRef<Path>, config: StoreConfig) -> io::Result<Self> {
         let dir = dir.as_ref().to_path_buf();
         let mut files = Files::new(config.max_open_files);
-        if !dir.exists() {
+        let mut report = RecoveryReport::default();
+        // A partition with no data has no directory: it is created (and locked) by the first
+        // write, so that vnodes started only to be asked questions leave no trace on disk.
+        let (lock, buckets) = if dir.exists() {
+            let lock = lock_dir(&dir)?;
+            (
+                Some(lock),
+                recover_buckets(&dir, config.cache_entries, &mut report)?,
+            )
+        } else {
             // Creating the directory adds an entry to its parent, which is
             // fsynced with everything else on the first flush.
             let parent = dir.parent().filter(|p| !p.as_os_str().is_empty());
             files.dir_changed(parent.unwrap_or(Path::new(".")));
-        }
-        let lock = lock_dir(&dir)?;
-        let mut report = RecoveryReport::default();
-        let buckets = recover_buckets(&dir, config.cache_entries, &mut report)?;
+            (None, Buckets::default())
+        };
         let mut store = PartitionStore {
             dir,
             config,
             buckets,
             files,
             report,
-            lock: Some(lock),
+            lock,
         };
         store.report.streams = store.stream_count();
         store.report.entries = store.entry_count();

@@ -174,6 +174,44 @@ impl StreamState {
         })
     }
 
+    /// Handles a command during a handoff: the reply, and the entry it stored (if any), which
+    /// must reach the new owner too.
+    pub fn handle_handoff_command(
+        &mut self,
+        command: StreamCommand,
+    ) -> (StreamReply, Vec<HandoffEntry>) {
+        let place = match &command {
+            StreamCommand::Append { bucket, stream, .. } => {
+                Some((bucket.clone(), stream.clone(), None))
+            }
+            StreamCommand::Put {
+                bucket,
+                stream,
+                entry,
+            } => Some((bucket.clone(), stream.clone(), Some(entry.clone()))),
+            _ => None,
+        };
+        let reply = self.handle_command(command);
+        let stored = match (&reply, place) {
+            (StreamReply::Appended(entry), Some((bucket, stream, _))) => {
+                Some((bucket, stream, entry.clone()))
+            }
+            (StreamReply::Stored { new: true }, Some((bucket, stream, Some(entry)))) => {
+                Some((bucket, stream, entry))
+            }
+            _ => None,
+        };
+        let changed = stored
+            .map(|(bucket, stream, entry)| HandoffEntry {
+                bucket,
+                stream,
+                entry,
+            })
+            .into_iter()
+            .collect();
+        (reply, changed)
+    }
+
     /// Answers one coverage request.
     pub fn handle_coverage(&mut self, request: StreamCoverage) -> StreamCoverageReply {
         match request {
@@ -229,6 +267,13 @@ impl Vnode for StreamVnode {
 
     fn handle_coverage(&mut self, request: StreamCoverage) -> StreamCoverageReply {
         self.state.handle_coverage(request)
+    }
+
+    fn handle_handoff_command(
+        &mut self,
+        command: StreamCommand,
+    ) -> (StreamReply, Vec<HandoffEntry>) {
+        self.state.handle_handoff_command(command)
     }
 
     fn fold(&mut self, visit: &mut dyn FnMut(HandoffEntry) -> ControlFlow<()>) {

@@ -1,4 +1,6 @@
-//! A small application for the runtime's own tests: every vnode answers who it is.
+//! Small applications for the runtime's own tests: `WhoApp`, whose vnodes answer who they
+//! are, and `DbApp`, the stream database.
+#![allow(dead_code)] // each test file uses some of these
 
 use ringcore::{App, CommandHelp, Error, Node, NodeName, Partition, Service, Vnode, VnodeContext};
 use serde::{Deserialize, Serialize};
@@ -67,5 +69,25 @@ impl App for WhoApp {
             }
             _ => Err(Self::usage(command)),
         }
+    }
+}
+
+/// The stream database, with no console commands of its own.
+#[derive(Clone)]
+pub struct DbApp {
+    pub db: ringcore::streams::Streams,
+}
+
+impl App for DbApp {
+    const COMMANDS: &'static [CommandHelp] = &[];
+
+    async fn start(node: &Node) -> Result<Self, Error> {
+        Ok(DbApp {
+            db: ringcore::streams::Streams::start(node),
+        })
+    }
+
+    async fn run(&self, command: &str, _: &[&str]) -> Result<String, Error> {
+        Err(Self::usage(command))
     }
 }

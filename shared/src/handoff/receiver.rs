@@ -1,0 +1,72 @@
+//! Receiving transfers: a slot per transfer, items applied by the local vnode, an answer
+//! only once they are applied (so the sender's acknowledgement means "stored here").
+
+use super::Inbound;
+use crate::error::Error;
+use crate::node::Node;
+use crate::wire::{HandoffRequest, Response};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Answers one step of a handoff sent to this node.
+pub(crate) async fn handle(node: &Node, request: HandoffRequest) -> Result<Response, Error> {
+    let handoffs = node.handoffs();
+    match request {
+        HandoffRequest::Start {
+            id,
+            from,
+            kind,
+            vnode_type,
+            partition,
+        } => {
+            if partition >= node.ring().size()
+                || !node.hosts().iter().any(|h| h.vnode_type() == vnode_type)
+            {
+                return Err(Error::bad_request(format!(
+                    "no vnode {vnode_type} of partition {partition} here"
+                )));
+            }
+            let slot = Arc::clone(&handoffs.slots)
+                .try_acquire_owned()
+                .map_err(|_| {
+                    Error::bad_request("busy: every handoff slot of this node is taken; try later")
+                })?;
+            tracing::debug!(node = %node.name(), %from, id, %kind, partition, "receiving a handoff");
+            handoffs.inbound.lock().expect("inbound").insert(
+                (from, id),
+                Inbound {
+                    vnode_type,
+                    partition,
+                    last_seen: Instant::now(),
+                    _slot: slot,
+                },
+            );
+            Ok(Response::Done)
+        }
+        HandoffRequest::Batch { id, from, items } => {
+            let (vnode_type, partition) = {
+                let mut inbound = handoffs.inbound.lock().expect("inbound");
+                let transfer = inbound.get_mut(&(from, id)).ok_or_else(|| {
+                    Error::bad_request("no such handoff here (it timed out, or never started)")
+                })?;
+                transfer.last_seen = Instant::now();
+                (transfer.vnode_type.clone(), transfer.partition)
+            };
+            let host = node
+                .hosts()
+                .into_iter()
+                .find(|h| h.vnode_type() == vnode_type)
+                .ok_or_else(|| Error::bad_request("vnode type gone"))?;
+            let applied = host.handoff_data(partition, items).await?;
+            Ok(Response::Applied(applied))
+        }
+        HandoffRequest::End { id, from } => {
+            handoffs
+                .inbound
+                .lock()
+                .expect("inbound")
+                .remove(&(from, id));
+            Ok(Response::Done)
+        }
+    }
+}

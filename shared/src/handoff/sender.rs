@@ -1,0 +1,222 @@
+//! Sending one transfer: snapshot, batches, changes made meanwhile, finish.
+
+use super::{BATCH_BYTES, BATCH_ITEMS, Progress};
+use crate::admin::tables::{self, TransferKind};
+use crate::error::Error;
+use crate::node::Node;
+use crate::ring::IndexNode;
+use crate::vnode::{HandoffKind, HandoffTarget};
+use crate::vnode_host::HostedVnodes;
+use crate::wire::{HandoffRequest, Request, Response};
+use std::fs::File;
+use std::io::{self, BufReader, Read};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+/// Sends the data of one vnode to `to`; on failure the vnode is told the handoff was
+/// cancelled, and the manager tries again later.
+pub(super) async fn transfer(
+    node: &Node,
+    host: &Arc<dyn HostedVnodes>,
+    id: u64,
+    to: IndexNode,
+    progress: &Progress,
+) -> Result<(), Error> {
+    let partition = to.partition.index();
+    let spill = node.data_dir().join("handoff").join(format!(
+        "{}-{}-{id}.spill",
+        host.vnode_type(),
+        to.partition.id()
+    ));
+    let result = send(node, host, id, &to, progress, &spill).await;
+    let _ = std::fs::remove_file(&spill);
+    if result.is_err() {
+        let _ = host.handoff_cancel(partition).await;
+        let end = HandoffRequest::End {
+            id,
+            from: node.name().clone(),
+        };
+        let _ = node
+            .request(
+                &to.node,
+                Request::Handoff(end),
+                node.config().request_timeout,
+            )
+            .await;
+    }
+    result
+}
+
+async fn send(
+    node: &Node,
+    host: &Arc<dyn HostedVnodes>,
+    id: u64,
+    to: &IndexNode,
+    progress: &Progress,
+    spill: &PathBuf,
+) -> Result<(), Error> {
+    let started = Instant::now();
+    let partition = to.partition.index();
+    let target = HandoffTarget {
+        kind: progress.kind,
+        to: to.clone(),
+    };
+    let (summary, mut forwarded) = host
+        .handoff_fold(partition, target.clone(), spill.clone())
+        .await?;
+    progress
+        .objects_total
+        .store(summary.objects, Ordering::Relaxed);
+    progress.bytes_total.store(summary.bytes, Ordering::Relaxed);
+    let me = node.name().clone();
+    let start = HandoffRequest::Start {
+        id,
+        from: me.clone(),
+        kind: progress.kind,
+        vnode_type: host.vnode_type().to_string(),
+        partition,
+    };
+    call(node, to, Request::Handoff(start)).await?;
+
+    // The snapshot, batch by batch, with the changes made meanwhile mixed in.
+    let mut snapshot = Snapshot::open(spill)
+        .map_err(|e| Error::bad_request(format!("cannot read the snapshot: {e}")))?;
+    loop {
+        let mut batch = snapshot
+            .next_batch()
+            .map_err(|e| Error::bad_request(format!("cannot read the snapshot: {e}")))?;
+        let snapshot_done = batch.is_empty();
+        while batch.len() < BATCH_ITEMS {
+            let Ok(item) = forwarded.try_recv() else {
+                break;
+            };
+            batch.push(item);
+        }
+        if batch.is_empty() && snapshot_done {
+            break;
+        }
+        send_batch(node, to, id, batch, progress).await?;
+    }
+
+    // No more changes are forwarded once the vnode hears the handoff is finished; send what
+    // was forwarded until then.
+    host.handoff_finish(partition, target).await?;
+    let mut rest = Vec::new();
+    while let Some(item) = forwarded.recv().await {
+        rest.push(item);
+        if rest.len() == BATCH_ITEMS {
+            send_batch(node, to, id, std::mem::take(&mut rest), progress).await?;
+        }
+    }
+    if !rest.is_empty() {
+        send_batch(node, to, id, rest, progress).await?;
+    }
+    call(
+        node,
+        to,
+        Request::Handoff(HandoffRequest::End { id, from: me }),
+    )
+    .await?;
+
+    if progress.kind == HandoffKind::Ownership {
+        node.handoffs()
+            .handed_over
+            .lock()
+            .expect("handed over")
+            .insert((host.vnode_type().to_string(), partition));
+    }
+    let deleted = host.handoff_delete(partition).await?;
+    if !deleted {
+        tracing::info!(%partition, "data changed after the handoff finished: kept, to hand over again");
+    }
+    let kind = match progress.kind {
+        HandoffKind::Ownership => TransferKind::Ownership,
+        HandoffKind::Hinted => TransferKind::Hinted,
+    };
+    let objects = progress.objects_sent.load(Ordering::Relaxed);
+    tracing::info!(
+        "{}",
+        tables::handoff_completed_line(
+            &kind,
+            host.vnode_type(),
+            node.name().as_str(),
+            to.node.as_str(),
+            &to.partition.id(),
+            progress.bytes_sent.load(Ordering::Relaxed),
+            objects,
+            objects,
+            started.elapsed().as_secs_f64(),
+        )
+    );
+    Ok(())
+}
+
+async fn send_batch(
+    node: &Node,
+    to: &IndexNode,
+    id: u64,
+    items: Vec<Vec<u8>>,
+    progress: &Progress,
+) -> Result<(), Error> {
+    let (count, bytes) = (
+        items.len() as u64,
+        items.iter().map(|i| i.len() as u64).sum::<u64>(),
+    );
+    let batch = HandoffRequest::Batch {
+        id,
+        from: node.name().clone(),
+        items,
+    };
+    call(node, to, Request::Handoff(batch)).await?;
+    progress.objects_sent.fetch_add(count, Ordering::Relaxed);
+    progress.bytes_sent.fetch_add(bytes, Ordering::Relaxed);
+    Ok(())
+}
+
+/// One step of the protocol; the receiver must answer it within the handoff timeout.
+async fn call(node: &Node, to: &IndexNode, request: Request) -> Result<(), Error> {
+    match node
+        .request(&to.node, request, node.config().handoff_timeout)
+        .await?
+    {
+        Response::Done | Response::Applied(_) => Ok(()),
+        other => Err(Error::bad_request(format!(
+            "unexpected handoff answer: {other:?}"
+        ))),
+    }
+}
+
+/// Reads a spill file back in batches.
+struct Snapshot {
+    file: BufReader<File>,
+}
+
+impl Snapshot {
+    fn open(path: &PathBuf) -> io::Result<Snapshot> {
+        Ok(Snapshot {
+            file: BufReader::new(File::open(path)?),
+        })
+    }
+
+    /// The next batch: at most `BATCH_ITEMS` items and about `BATCH_BYTES` bytes. Empty at
+    /// the end.
+    fn next_batch(&mut self) -> io::Result<Vec<Vec<u8>>> {
+        let mut batch = Vec::new();
+        let mut bytes = 0;
+        while batch.len() < BATCH_ITEMS && bytes < BATCH_BYTES {
+            let mut length = [0u8; 4];
+            match self.file.read_exact(&mut length) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => break,
+                Err(e) => return Err(e),
+            }
+            let mut item = vec![0u8; u32::from_be_bytes(length) as usize];
+            self.file.read_exact(&mut item)?;
+            bytes += item.len();
+            batch.push(item);
+        }
+        Ok(batch)
+    }
+}

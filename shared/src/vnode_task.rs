@@ -1,0 +1,337 @@
+//! The life of one vnode: a tokio task that owns the vnode's state and handles its requests
+//! one at a time, in the order they were sent (riak_core's vnode process).
+//!
+//! The vnode starts (`init`) on its first request. A callback that panics answers that
+//! request with an error and the vnode goes on: an exercise's `todo!()` never takes a node
+//! down.
+//!
+//! During a handoff the task also keeps the handoff's bookkeeping, because only the task sees
+//! every change in order:
+//!
+//! - from the snapshot (`fold`) until the handoff is finished, every command goes through
+//!   `handle_handoff_command`, and the items it changed — and items received by handoff from
+//!   elsewhere — are *forwarded*: sent on to the receiving vnode after the snapshot;
+//! - after it is finished and before the data is deleted, a change marks the vnode *dirty*,
+//!   and then it is not deleted: what changed stays here, in a partition this node does not
+//!   own, and the handoff manager hands it over on a later tick.
+
+use crate::error::Error;
+use crate::ring::IndexNode;
+use crate::vnode::{HandoffTarget, Vnode, VnodeContext};
+use crate::vnode_host::ReplySink;
+use std::any::Any;
+use std::io::{self, BufWriter, Write};
+use std::ops::ControlFlow;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::PathBuf;
+use tokio::sync::{mpsc, oneshot};
+
+/// What a vnode task can be asked to do.
+pub(crate) enum VnodeRequest<V: Vnode> {
+    Command {
+        command: V::Command,
+        reply: ReplySink<V::Reply>,
+    },
+    Coverage {
+        request: V::CoverageRequest,
+        reply: ReplySink<V::CoverageReply>,
+    },
+    IsEmpty {
+        reply: oneshot::Sender<Result<bool, Error>>,
+    },
+    Handoff(HandoffCall),
+    Stop,
+}
+
+/// The steps of a handoff, as the vnode task sees them.
+pub(crate) enum HandoffCall {
+    /// Start: write a snapshot of every item to `spill`, and from now on forward changes.
+    Fold {
+        target: HandoffTarget,
+        spill: PathBuf,
+        forward: mpsc::UnboundedSender<Vec<u8>>,
+        reply: oneshot::Sender<Result<SpillSummary, Error>>,
+    },
+    /// Items received from another vnode's handoff.
+    Data {
+        items: Vec<Vec<u8>>,
+        reply: oneshot::Sender<Result<usize, Error>>,
+    },
+    /// Every item reached the target: stop forwarding (`handoff_finished`).
+    Finish {
+        target: HandoffTarget,
+        reply: oneshot::Sender<Result<(), Error>>,
+    },
+    /// The data is no longer ours: delete it, unless it changed since `Finish`.
+    Delete {
+        reply: oneshot::Sender<Result<bool, Error>>,
+    },
+    /// The handoff was abandoned (`handoff_cancelled`); it will be tried again.
+    Cancel {
+        reply: oneshot::Sender<Result<(), Error>>,
+    },
+}
+
+/// What the snapshot of a handoff holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SpillSummary {
+    pub objects: u64,
+    pub bytes: u64,
+}
+
+/// Where a vnode is in a handoff.
+enum Phase {
+    Idle,
+    Forwarding(mpsc::UnboundedSender<Vec<u8>>),
+    Finished { dirty: bool },
+}
+
+struct VnodeTask<V: Vnode> {
+    ctx: VnodeContext,
+    me: IndexNode,
+    vnode: Option<V>,
+    phase: Phase,
+}
+
+/// Runs a vnode until it is stopped or every sender is gone.
+pub(crate) async fn run_vnode<V: Vnode>(
+    ctx: VnodeContext,
+    mut queue: mpsc::UnboundedReceiver<VnodeRequest<V>>,
+) {
+    let me = IndexNode {
+        partition: ctx.partition,
+        node: ctx.node.clone(),
+    };
+    let mut task = VnodeTask::<V> {
+        ctx,
+        me,
+        vnode: None,
+        phase: Phase::Idle,
+    };
+    while let Some(request) = queue.recv().await {
+        if matches!(request, VnodeRequest::Stop) {
+            break;
+        }
+        task.handle(request);
+    }
+    if let Some(mut vnode) = task.vnode {
+        let _ = guarded(AssertUnwindSafe(|| vnode.terminate()));
+    }
+}
+
+impl<V: Vnode> VnodeTask<V> {
+    fn handle(&mut self, request: VnodeRequest<V>) {
+        if let Err(reason) = self.ensure_started() {
+            fail(request, self.failed(format!("could not start: {reason}")));
+            return;
+        }
+        let vnode = self.vnode.as_mut().expect("started above");
+        match request {
+            VnodeRequest::Command { command, reply } => {
+                let result = match &mut self.phase {
+                    Phase::Idle => guarded(AssertUnwindSafe(|| vnode.handle_command(command))),
+                    Phase::Forwarding(forward) => {
+                        guarded(AssertUnwindSafe(|| vnode.handle_handoff_command(command))).map(
+                            |(reply, changed)| {
+                                for item in &changed {
+                                    let _ = forward.send(V::encode_handoff_item(item));
+                                }
+                                reply
+                            },
+                        )
+                    }
+                    Phase::Finished { dirty } => {
+                        guarded(AssertUnwindSafe(|| vnode.handle_handoff_command(command))).map(
+                            |(reply, changed)| {
+                                *dirty |= !changed.is_empty();
+                                reply
+                            },
+                        )
+                    }
+                };
+                reply.send(result.map_err(|reason| self.failed(reason)));
+            }
+            VnodeRequest::Coverage { request, reply } => {
+                let result = guarded(AssertUnwindSafe(|| vnode.handle_coverage(request)));
+                reply.send(result.map_err(|reason| self.failed(reason)));
+            }
+            VnodeRequest::IsEmpty { reply } => {
+                let result = guarded(AssertUnwindSafe(|| vnode.is_empty()));
+                let _ = reply.send(result.map_err(|reason| self.failed(reason)));
+            }
+            VnodeRequest::Handoff(call) => self.handoff(call),
+            VnodeRequest::Stop => unreachable!("handled by the loop"),
+        }
+    }
+
+    fn ensure_started(&mut self) -> Result<(), String> {
+        if self.vnode.is_none() {
+            let started = guarded(|| V::init(self.ctx.clone())).and_then(|r| r).inspect_err(|reason| {
+                tracing::error!(vnode_type = self.ctx.vnode_type, partition = %self.ctx.partition, %reason, "vnode failed to start");
+            })?;
+            self.vnode = Some(started);
+        }
+        Ok(())
+    }
+
+    fn handoff(&mut self, call: HandoffCall) {
+        let vnode = self.vnode.as_mut().expect("started");
+        match call {
+            HandoffCall::Fold {
+                target,
+                spill,
+                forward,
+                reply,
+            } => {
+                let result = guarded(AssertUnwindSafe(|| {
+                    if !vnode.handoff_starting(&target) {
+                        return Err("the vnode refused to start a handoff now".to_string());
+                    }
+                    // A large partition takes a while to read: let the runtime move other tasks
+                    // off this thread meanwhile.
+                    blocking(|| write_snapshot(vnode, &spill))
+                        .map_err(|e| format!("cannot write the snapshot {}: {e}", spill.display()))
+                }))
+                .and_then(|r| r);
+                if result.is_ok() {
+                    self.phase = Phase::Forwarding(forward);
+                }
+                let _ = reply.send(result.map_err(|reason| self.failed(reason)));
+            }
+            HandoffCall::Data { items, reply } => {
+                let result = guarded(AssertUnwindSafe(|| {
+                    for item in &items {
+                        vnode.handle_handoff_data(item)?;
+                    }
+                    Ok(items.len())
+                }))
+                .and_then(|r| r);
+                if result.is_ok() {
+                    match &mut self.phase {
+                        Phase::Forwarding(forward) => {
+                            for item in items {
+                                let _ = forward.send(item);
+                            }
+                        }
+                        Phase::Finished { dirty } => *dirty |= !items.is_empty(),
+                        Phase::Idle => {}
+                    }
+                }
+                let _ = reply.send(result.map_err(|reason| self.failed(reason)));
+            }
+            HandoffCall::Finish { target, reply } => {
+                // Dropping the forwarding sender lets the sender drain what is left and see the end.
+                self.phase = Phase::Finished { dirty: false };
+                let result = guarded(AssertUnwindSafe(|| vnode.handoff_finished(&target)));
+                let _ = reply.send(result.map_err(|reason| self.failed(reason)));
+            }
+            HandoffCall::Delete { reply } => {
+                let clean = matches!(self.phase, Phase::Finished { dirty: false });
+                self.phase = Phase::Idle;
+                let result = if clean {
+                    guarded(AssertUnwindSafe(|| vnode.delete())).map(|()| true)
+                } else {
+                    Ok(false)
+                };
+                let _ = reply.send(result.map_err(|reason| self.failed(reason)));
+            }
+            HandoffCall::Cancel { reply } => {
+                self.phase = Phase::Idle;
+                let result = guarded(AssertUnwindSafe(|| vnode.handoff_cancelled()));
+                let _ = reply.send(result.map_err(|reason| self.failed(reason)));
+            }
+        }
+    }
+
+    fn failed(&self, reason: String) -> Error {
+        Error::VnodeFailed {
+            vnode: self.me.clone(),
+            reason,
+        }
+    }
+}
+
+/// Writes every item of the vnode to the spill file: a 4-byte big-endian length, then the
+/// item's bytes, for each item.
+fn write_snapshot<V: Vnode>(vnode: &mut V, spill: &PathBuf) -> io::Result<SpillSummary> {
+    if let Some(dir) = spill.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut out = BufWriter::new(std::fs::File::create(spill)?);
+    let mut summary = SpillSummary {
+        objects: 0,
+        bytes: 0,
+    };
+    let mut failure = None;
+    vnode.fold(&mut |item| {
+        let bytes = V::encode_handoff_item(&item);
+        let written = out
+            .write_all(&(bytes.len() as u32).to_be_bytes())
+            .and_then(|()| out.write_all(&bytes));
+        match written {
+            Ok(()) => {
+                summary.objects += 1;
+                summary.bytes += bytes.len() as u64;
+                ControlFlow::Continue(())
+            }
+            Err(error) => {
+                failure = Some(error);
+                ControlFlow::Break(())
+            }
+        }
+    });
+    if let Some(error) = failure {
+        return Err(error);
+    }
+    out.flush()?;
+    Ok(summary)
+}
+
+/// Runs blocking work on a vnode task; on a multi-threaded runtime other tasks move to
+/// another thread meanwhile.
+fn blocking<T>(work: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(work),
+        _ => work(),
+    }
+}
+
+fn fail<V: Vnode>(request: VnodeRequest<V>, error: Error) {
+    match request {
+        VnodeRequest::Command { reply, .. } => reply.send(Err(error)),
+        VnodeRequest::Coverage { reply, .. } => reply.send(Err(error)),
+        VnodeRequest::IsEmpty { reply } => {
+            let _ = reply.send(Err(error));
+        }
+        VnodeRequest::Handoff(call) => match call {
+            HandoffCall::Fold { reply, .. } => {
+                let _ = reply.send(Err(error));
+            }
+            HandoffCall::Data { reply, .. } => {
+                let _ = reply.send(Err(error));
+            }
+            HandoffCall::Finish { reply, .. } | HandoffCall::Cancel { reply } => {
+                let _ = reply.send(Err(error));
+            }
+            HandoffCall::Delete { reply } => {
+                let _ = reply.send(Err(error));
+            }
+        },
+        VnodeRequest::Stop => {}
+    }
+}
+
+/// Runs a callback, turning a panic into an error so that one bad request (or an exercise's
+/// `todo!()`) answers with a message instead of taking the vnode and the node down.
+fn guarded<T>(callback: impl FnOnce() -> T) -> Result<T, String> {
+    catch_unwind(AssertUnwindSafe(callback)).map_err(|payload| panic_message(&*payload))
+}
+
+fn panic_message(payload: &(dyn Any + Send)) -> String {
+    let text = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".to_string());
+    format!("panicked: {text}")
+}
