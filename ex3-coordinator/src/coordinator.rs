@@ -15,7 +15,10 @@ use ringcore::coordinator::{Answer, QuorumWaiter, Replies};
 ///   note failures with `replies.failed(reply.from, error)`;
 /// - when the quorum cannot be met, return `Err(replies.not_enough(succeeded, needed))`: it
 ///   says how many answered of how many asked, and why the others did not.
-pub async fn wait_for_quorum<R>(replies: Replies<R>, needed: usize) -> Result<Vec<Answer<R>>, Error> {
+pub async fn wait_for_quorum<R>(
+    replies: Replies<R>,
+    needed: usize,
+) -> Result<Vec<Answer<R>>, Error> {
     let _ = (replies, needed);
     Err(Error::not_implemented(
         "write wait_for_quorum in src/coordinator.rs: collect replies until `needed` succeed (README step 1)",
@@ -27,7 +30,11 @@ pub async fn wait_for_quorum<R>(replies: Replies<R>, needed: usize) -> Result<Ve
 pub struct YourQuorum;
 
 impl QuorumWaiter for YourQuorum {
-    async fn wait_for_quorum<R: Send + 'static>(&self, replies: Replies<R>, needed: usize) -> Result<Vec<Answer<R>>, Error> {
+    async fn wait_for_quorum<R: Send + 'static>(
+        &self,
+        replies: Replies<R>,
+        needed: usize,
+    ) -> Result<Vec<Answer<R>>, Error> {
         wait_for_quorum(replies, needed).await
     }
 }

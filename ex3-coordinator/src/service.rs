@@ -2,7 +2,9 @@
 //! quorums with your coordinator, and listing streams with your merge (step 2).
 
 use crate::coordinator::YourQuorum;
-use ringcore::streams::{Listing, Nwr, ReadResult, StreamCoverage, StreamCoverageReply, Streams, Written};
+use ringcore::streams::{
+    Listing, Nwr, ReadResult, StreamCoverage, StreamCoverageReply, Streams, Written,
+};
 use ringcore::{CoverageResult, Error, IndexNode, Node};
 
 /// The bucket of the workshop's key/value commands (`store`, `fetch`).
@@ -30,12 +32,27 @@ impl Db {
         self.streams.last(KV_BUCKET, key, 1, nwr).await
     }
 
-    pub async fn post(&self, bucket: &str, stream: &str, text: &str, nwr: Nwr) -> Result<Written, Error> {
-        self.streams.post(bucket, stream, text.as_bytes().to_vec(), nwr).await
+    pub async fn post(
+        &self,
+        bucket: &str,
+        stream: &str,
+        text: &str,
+        nwr: Nwr,
+    ) -> Result<Written, Error> {
+        self.streams
+            .post(bucket, stream, text.as_bytes().to_vec(), nwr)
+            .await
     }
 
     /// Entries from `from` (at most `limit`), or without `from` the newest `limit`.
-    pub async fn get(&self, bucket: &str, stream: &str, from: Option<u64>, limit: usize, nwr: Nwr) -> Result<ReadResult, Error> {
+    pub async fn get(
+        &self,
+        bucket: &str,
+        stream: &str,
+        from: Option<u64>,
+        limit: usize,
+        nwr: Nwr,
+    ) -> Result<ReadResult, Error> {
         match from {
             Some(from) => self.streams.read(bucket, stream, from, limit, nwr).await,
             None => self.streams.last(bucket, stream, limit, nwr).await,
@@ -44,7 +61,9 @@ impl Db {
 
     /// Every stream of a bucket, each once.
     pub async fn list_streams(&self, bucket: &str, nwr: Nwr) -> Result<Listing, Error> {
-        let request = StreamCoverage::ListStreams { bucket: bucket.into() };
+        let request = StreamCoverage::ListStreams {
+            bucket: bucket.into(),
+        };
         let result = self.streams.coverage(request, nwr.n).await;
         merge_stream_names(result)
     }

@@ -15,7 +15,11 @@ const N3W2: Nwr = Nwr { n: 3, w: 2, r: 2 };
 const ALL: Nwr = Nwr { n: 3, w: 3, r: 3 };
 
 /// Runs a console command on node `k`, as typed at its console.
-async fn console(cluster: &TestCluster<DbApp>, k: u32, line: &str) -> Result<String, ringcore::Error> {
+async fn console(
+    cluster: &TestCluster<DbApp>,
+    k: u32,
+    line: &str,
+) -> Result<String, ringcore::Error> {
     let words: Vec<&str> = line.split_whitespace().collect();
     cluster.app(k).run(words[0], &words[1..]).await
 }
@@ -23,10 +27,13 @@ async fn console(cluster: &TestCluster<DbApp>, k: u32, line: &str) -> Result<Str
 /// The distinct nodes holding a stream's N=3 replicas, from node k's point of view.
 fn replica_nodes(cluster: &TestCluster<DbApp>, bucket: &str, stream: &str) -> BTreeSet<NodeName> {
     let ring = cluster.node(1).ring();
-    ring.preflist(&ringcore::chash_key(bucket.as_bytes(), stream.as_bytes()), 3)
-        .into_iter()
-        .map(|v| v.node)
-        .collect()
+    ring.preflist(
+        &ringcore::chash_key(bucket.as_bytes(), stream.as_bytes()),
+        3,
+    )
+    .into_iter()
+    .map(|v| v.node)
+    .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -39,11 +46,27 @@ async fn step_1_a_write_on_one_node_is_read_on_the_others() {
         .await
         .expect("step 1: a write with N=3, W=2 should succeed on a healthy cluster");
     assert_eq!(written.entry.seq, 1);
-    assert!(written.acks >= 2, "step 1: return only once W replicas acknowledged");
-    let second = cluster.app(2).db.store("alice", "again", N3W2).await.expect("step 1");
-    assert_eq!(second.entry.seq, 2, "every replica numbers the stream the same way");
+    assert!(
+        written.acks >= 2,
+        "step 1: return only once W replicas acknowledged"
+    );
+    let second = cluster
+        .app(2)
+        .db
+        .store("alice", "again", N3W2)
+        .await
+        .expect("step 1");
+    assert_eq!(
+        second.entry.seq, 2,
+        "every replica numbers the stream the same way"
+    );
     for k in 1..=3 {
-        let read = cluster.app(k).db.fetch("alice", N3W2).await.expect("step 1: reads wait for R replicas");
+        let read = cluster
+            .app(k)
+            .db
+            .fetch("alice", N3W2)
+            .await
+            .expect("step 1: reads wait for R replicas");
         let newest = read.entries.last().expect("the value is there");
         assert_eq!((newest.seq, newest.payload.as_slice()), (2, &b"again"[..]));
         assert!(read.answered >= 2);
@@ -72,10 +95,18 @@ async fn step_1_writes_survive_one_node_down_and_are_read_back_after_it_returns(
         .await
         .expect("step 1: with one node down, W=2 is still reachable");
     cluster.start_node(3).await;
-    wait_until("dev1 sees dev3 up again", || async { cluster.node(1).is_up(&dev3) }).await;
+    wait_until("dev1 sees dev3 up again", || async {
+        cluster.node(1).is_up(&dev3)
+    })
+    .await;
     // All three replicas: dev3's primary missed the write, so the replicas disagree, and the
     // read returns the newest entry anyway and repairs dev3.
-    let read = cluster.app(3).db.fetch(&key, ALL).await.expect("step 1: r=3 once dev3 is back");
+    let read = cluster
+        .app(3)
+        .db
+        .fetch(&key, ALL)
+        .await
+        .expect("step 1: r=3 once dev3 is back");
     assert_eq!(read.entries, vec![written.entry.clone()]);
     wait_until("read repair brings dev3 up to date", || async {
         let again = cluster.app(3).db.fetch(&key, ALL).await.unwrap();
@@ -102,14 +133,22 @@ async fn step_1_a_quorum_that_cannot_be_met_fails_at_once_and_says_why() {
         .store("bob", "lost?", N3W2)
         .await
         .expect_err("step 1: W=2 with one node up must fail");
-    assert!(started.elapsed() < Duration::from_secs(4), "step 1: fail at once, do not wait for the timeout");
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "step 1: fail at once, do not wait for the timeout"
+    );
     assert_eq!(
         error.to_string(),
         "write needs 2 of 1 replicas, 0 succeeded: only 1 of the 3 replicas are on nodes that are up"
     );
     // W=1 still works: the one live node takes the write.
     let one = Nwr { n: 3, w: 1, r: 1 };
-    cluster.app(1).db.store("bob", "kept", one).await.expect("step 1: W=1 needs one replica");
+    cluster
+        .app(1)
+        .db
+        .store("bob", "kept", one)
+        .await
+        .expect("step 1: W=1 needs one replica");
     cluster.stop().await;
 }
 
@@ -117,7 +156,10 @@ async fn step_1_a_quorum_that_cannot_be_met_fails_at_once_and_says_why() {
 async fn step_1_bad_settings_are_refused_clearly() {
     let cluster = TestCluster::<DbApp>::start_joined(1).await;
     let error = console(&cluster, 1, "store k v n=2 w=3").await.unwrap_err();
-    assert_eq!(error.to_string(), "w (3) and r (2) cannot be more than n (2)");
+    assert_eq!(
+        error.to_string(),
+        "w (3) and r (2) cannot be more than n (2)"
+    );
     let error = console(&cluster, 1, "fetch k r=zero").await.unwrap_err();
     assert_eq!(error.to_string(), "r= takes a number, not 'zero'");
     cluster.stop().await;
@@ -129,7 +171,12 @@ async fn step_2_list_streams_lists_each_stream_once() {
     for user in ["alice", "bob", "carol", "dave"] {
         for topic in ["rust", "erlang", "riak", "chat"] {
             let k = 1 + (user.len() + topic.len()) as u32 % 3;
-            cluster.app(k).db.post(user, topic, "hi", N3W2).await.expect("step 1 must work for step 2");
+            cluster
+                .app(k)
+                .db
+                .post(user, topic, "hi", N3W2)
+                .await
+                .expect("step 1 must work for step 2");
         }
     }
     for k in 1..=3 {
@@ -157,10 +204,20 @@ async fn step_2_list_streams_lists_each_stream_once() {
 async fn step_2_stats_totals_equal_the_operations_done() {
     let cluster = TestCluster::<DbApp>::start_joined(3).await;
     for i in 0..10 {
-        cluster.app(1 + i % 3).db.store(&format!("k{i}"), "v", ALL).await.expect("step 1");
+        cluster
+            .app(1 + i % 3)
+            .db
+            .store(&format!("k{i}"), "v", ALL)
+            .await
+            .expect("step 1");
     }
     for i in 0..4 {
-        cluster.app(2).db.fetch(&format!("k{i}"), ALL).await.expect("step 1");
+        cluster
+            .app(2)
+            .db
+            .fetch(&format!("k{i}"), ALL)
+            .await
+            .expect("step 1");
     }
     let stats = cluster.app(3).db.stats().await.unwrap();
     assert_eq!(stats.len(), 64, "every partition answers");
@@ -171,7 +228,10 @@ async fn step_2_stats_totals_equal_the_operations_done() {
     assert_eq!(entries, 30);
     assert_eq!(reads, 12, "4 reads from 3 replicas each");
     let text = console(&cluster, 1, "stats").await.unwrap();
-    assert!(text.ends_with("total: writes=30 reads=12 entries=30"), "{text}");
+    assert!(
+        text.ends_with("total: writes=30 reads=12 entries=30"),
+        "{text}"
+    );
     cluster.stop().await;
 }
 
@@ -184,7 +244,12 @@ fn steps_1_and_2_console_session() {
                   get bob rust\nget bob rust 1 5\nget bob rust 9\nlist-streams bob\nlist-buckets\n\
                   store carol x n=1 w=1\nstore carol y w=4\nquit\n";
     let output = Command::new(env!(concat!("CARGO_BIN_EXE_", env!("CARGO_PKG_NAME"))))
-        .args(["--data-dir", dir.path().to_str().unwrap(), "--cluster-port", "0"])
+        .args([
+            "--data-dir",
+            dir.path().to_str().unwrap(),
+            "--cluster-port",
+            "0",
+        ])
         .write_stdin(script)
         .timeout(Duration::from_secs(60))
         .output()

@@ -43,7 +43,9 @@ impl App for DbApp {
     ];
 
     async fn start(node: &Node) -> Result<Self, Error> {
-        Ok(DbApp { db: Db::start(node) })
+        Ok(DbApp {
+            db: Db::start(node),
+        })
     }
 
     async fn run(&self, command: &str, args: &[&str]) -> Result<String, Error> {
@@ -57,9 +59,10 @@ impl App for DbApp {
                     None => with_note("not found".to_string(), &read),
                 })
             }
-            ("post", [bucket, stream, text @ ..]) if !text.is_empty() => {
-                Ok(written(&self.db.post(bucket, stream, &text.join(" "), nwr).await?, nwr))
-            }
+            ("post", [bucket, stream, text @ ..]) if !text.is_empty() => Ok(written(
+                &self.db.post(bucket, stream, &text.join(" "), nwr).await?,
+                nwr,
+            )),
             ("get", [bucket, stream, rest @ ..]) if rest.len() <= 2 => {
                 let (from, limit) = match rest {
                     [] => (None, 1),
@@ -70,20 +73,29 @@ impl App for DbApp {
                 let read = self.db.get(bucket, stream, from, limit, nwr).await?;
                 Ok(entries(&read))
             }
-            ("list-streams", [bucket]) => Ok(listing(&self.db.list_streams(bucket, nwr).await?, "no streams")),
+            ("list-streams", [bucket]) => Ok(listing(
+                &self.db.list_streams(bucket, nwr).await?,
+                "no streams",
+            )),
             ("list-buckets", []) => Ok(listing(&self.db.list_buckets(nwr).await?, "no buckets")),
             ("stats", []) => {
                 let stats = self.db.stats().await?;
                 let mut lines = Vec::new();
                 let (mut writes, mut reads, mut entries) = (0, 0, 0);
-                for (vnode, s) in stats.iter().filter(|(_, s)| s.writes + s.reads + s.entries > 0) {
+                for (vnode, s) in stats
+                    .iter()
+                    .filter(|(_, s)| s.writes + s.reads + s.entries > 0)
+                {
                     lines.push(format!(
                         "{} on {}: writes={} reads={} entries={}",
                         vnode.partition, vnode.node, s.writes, s.reads, s.entries
                     ));
-                    (writes, reads, entries) = (writes + s.writes, reads + s.reads, entries + s.entries);
+                    (writes, reads, entries) =
+                        (writes + s.writes, reads + s.reads, entries + s.entries);
                 }
-                lines.push(format!("total: writes={writes} reads={reads} entries={entries}"));
+                lines.push(format!(
+                    "total: writes={writes} reads={reads} entries={entries}"
+                ));
                 Ok(lines.join("\n"))
             }
             _ => Err(Self::usage(command)),
@@ -118,7 +130,11 @@ fn entries(read: &ReadResult) -> String {
     if read.entries.is_empty() {
         return with_note("no entries".to_string(), read);
     }
-    let lines: Vec<String> = read.entries.iter().map(|e| ShowEntry(e).to_string()).collect();
+    let lines: Vec<String> = read
+        .entries
+        .iter()
+        .map(|e| ShowEntry(e).to_string())
+        .collect();
     with_note(lines.join("\n"), read)
 }
 

@@ -15,7 +15,10 @@ use ringcore::coordinator::{Answer, QuorumWaiter, Replies};
 ///   note failures with `replies.failed(reply.from, error)`;
 /// - when the quorum cannot be met, return `Err(replies.not_enough(succeeded, needed))`: it
 ///   says how many answered of how many asked, and why the others did not.
-pub async fn wait_for_quorum<R>(mut replies: Replies<R>, needed: usize) -> Result<Vec<Answer<R>>, Error> {
+pub async fn wait_for_quorum<R>(
+    mut replies: Replies<R>,
+    needed: usize,
+) -> Result<Vec<Answer<R>>, Error> {
     let mut answers = Vec::new();
     let mut failed = 0;
     while let Some(reply) = replies.next().await {
@@ -47,7 +50,11 @@ pub async fn wait_for_quorum<R>(mut replies: Replies<R>, needed: usize) -> Resul
 pub struct YourQuorum;
 
 impl QuorumWaiter for YourQuorum {
-    async fn wait_for_quorum<R: Send + 'static>(&self, replies: Replies<R>, needed: usize) -> Result<Vec<Answer<R>>, Error> {
+    async fn wait_for_quorum<R: Send + 'static>(
+        &self,
+        replies: Replies<R>,
+        needed: usize,
+    ) -> Result<Vec<Answer<R>>, Error> {
         wait_for_quorum(replies, needed).await
     }
 }
