@@ -2,7 +2,8 @@
 //! and `r=` settings (defaults N=3, W=2, R=2).
 
 use crate::service::Db;
-use ringcore::streams::{Listing, Nwr, ReadResult, ShowEntry, Written};
+use ringcore::streams::Nwr;
+use ringcore::streams::console::{show_entries, show_listing, show_newest, show_written};
 use ringcore::{App, CommandHelp, Error, Node};
 
 #[derive(Clone)]
@@ -51,15 +52,11 @@ impl App for DbApp {
     async fn run(&self, command: &str, args: &[&str]) -> Result<String, Error> {
         let (nwr, args) = Nwr::from_args(args)?;
         match (command, args.as_slice()) {
-            ("store", [key, value]) => Ok(written(&self.db.store(key, value, nwr).await?, nwr)),
-            ("fetch", [key]) => {
-                let read = self.db.fetch(key, nwr).await?;
-                Ok(match read.entries.last() {
-                    Some(entry) => with_note(ShowEntry(entry).to_string(), &read),
-                    None => with_note("not found".to_string(), &read),
-                })
+            ("store", [key, value]) => {
+                Ok(show_written(&self.db.store(key, value, nwr).await?, nwr))
             }
-            ("post", [bucket, stream, text @ ..]) if !text.is_empty() => Ok(written(
+            ("fetch", [key]) => Ok(show_newest(&self.db.fetch(key, nwr).await?)),
+            ("post", [bucket, stream, text @ ..]) if !text.is_empty() => Ok(show_written(
                 &self.db.post(bucket, stream, &text.join(" "), nwr).await?,
                 nwr,
             )),
@@ -71,13 +68,16 @@ impl App for DbApp {
                     _ => unreachable!("at most two"),
                 };
                 let read = self.db.get(bucket, stream, from, limit, nwr).await?;
-                Ok(entries(&read))
+                Ok(show_entries(&read))
             }
-            ("list-streams", [bucket]) => Ok(listing(
+            ("list-streams", [bucket]) => Ok(show_listing(
                 &self.db.list_streams(bucket, nwr).await?,
                 "no streams",
             )),
-            ("list-buckets", []) => Ok(listing(&self.db.list_buckets(nwr).await?, "no buckets")),
+            ("list-buckets", []) => Ok(show_listing(
+                &self.db.list_buckets(nwr).await?,
+                "no buckets",
+            )),
             ("stats", []) => {
                 let stats = self.db.stats().await?;
                 let mut lines = Vec::new();
@@ -106,46 +106,4 @@ impl App for DbApp {
 fn number(text: &str) -> Result<u64, Error> {
     text.parse()
         .map_err(|_| Error::bad_request(format!("'{text}' is not a whole number")))
-}
-
-fn written(written: &Written, nwr: Nwr) -> String {
-    format!(
-        "{}  (stored on {} of n={} replicas, w={})",
-        ShowEntry(&written.entry),
-        written.acks,
-        nwr.n,
-        nwr.w
-    )
-}
-
-fn with_note(text: String, read: &ReadResult) -> String {
-    if read.disagreed {
-        format!("{text}\n(the replicas disagreed; the ones behind were repaired)")
-    } else {
-        text
-    }
-}
-
-fn entries(read: &ReadResult) -> String {
-    if read.entries.is_empty() {
-        return with_note("no entries".to_string(), read);
-    }
-    let lines: Vec<String> = read
-        .entries
-        .iter()
-        .map(|e| ShowEntry(e).to_string())
-        .collect();
-    with_note(lines.join("\n"), read)
-}
-
-fn listing(listing: &Listing, empty: &str) -> String {
-    let mut text = if listing.names.is_empty() {
-        empty.to_string()
-    } else {
-        listing.names.join("\n")
-    };
-    if let Some(note) = &listing.partial {
-        text.push_str(&format!("\n({note})"));
-    }
-    text
 }

@@ -2,12 +2,16 @@
 //! replicated on the ring and kept on disk ("a pub/sub with history").
 //!
 //! - [`vnode`]: the stream vnode, over the [`crate::store`] of its partition;
-//! - [`service`]: the database's API — post, read, last, listings, stats — with N/W/R.
+//! - [`service`]: the database's API — post, read, last, listings, stats — with N/W/R;
+//! - [`console`]: its console commands, for applications that offer them as they are.
 
+pub mod console;
 pub mod service;
 pub mod vnode;
 
-pub use service::{Listing, Nwr, ReadResult, ShowEntry, Streams, Written, merge_names};
+pub use service::{
+    Listing, Nwr, ReadResult, ShowEntry, Streams, StreamsVnode, Written, merge_names,
+};
 pub use vnode::{
     HandoffEntry, StreamCommand, StreamCoverage, StreamCoverageReply, StreamReply, StreamState,
     StreamVnode, VnodeStats,

@@ -26,6 +26,7 @@ use crate::node::Node;
 use crate::ring::IndexNode;
 use crate::service::Service;
 use crate::store::Entry;
+use crate::vnode::Vnode;
 use crate::vnode_host::ReplyTo;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -128,26 +129,62 @@ pub struct Listing {
     pub partial: Option<String>,
 }
 
+/// A vnode that keeps streams: the finished [`StreamVnode`], or an exercise's own.
+pub trait StreamsVnode:
+    Vnode<
+        Command = StreamCommand,
+        Reply = StreamReply,
+        CoverageRequest = StreamCoverage,
+        CoverageReply = StreamCoverageReply,
+    >
+{
+}
+
+impl<V> StreamsVnode for V where
+    V: Vnode<
+            Command = StreamCommand,
+            Reply = StreamReply,
+            CoverageRequest = StreamCoverage,
+            CoverageReply = StreamCoverageReply,
+        >
+{
+}
+
 /// The stream database on one node.
-#[derive(Clone)]
-pub struct Streams<Q: QuorumWaiter = Quorum> {
-    vnodes: Service<StreamVnode>,
+pub struct Streams<Q: QuorumWaiter = Quorum, V: StreamsVnode = StreamVnode> {
+    vnodes: Service<V>,
     quorum: Q,
 }
 
-impl Streams<Quorum> {
+impl<Q: QuorumWaiter, V: StreamsVnode> Clone for Streams<Q, V> {
+    fn clone(&self) -> Self {
+        Streams {
+            vnodes: self.vnodes.clone(),
+            quorum: self.quorum.clone(),
+        }
+    }
+}
+
+impl Streams {
     /// Hosts the stream vnodes on a node.
     pub fn start(node: &Node) -> Self {
+        Streams::start_with(node, VNODE_TYPE)
+    }
+}
+
+impl<V: StreamsVnode> Streams<Quorum, V> {
+    /// Hosts vnodes of your own type `V` under the name `vnode_type`.
+    pub fn start_with(node: &Node, vnode_type: &'static str) -> Self {
         Streams {
-            vnodes: node.register::<StreamVnode>(VNODE_TYPE),
+            vnodes: node.register::<V>(vnode_type),
             quorum: Quorum,
         }
     }
 }
 
-impl<Q: QuorumWaiter> Streams<Q> {
+impl<Q: QuorumWaiter, V: StreamsVnode> Streams<Q, V> {
     /// The same database, waiting for quorums with `quorum` (an exercise's own version).
-    pub fn with_quorum<Q2: QuorumWaiter>(self, quorum: Q2) -> Streams<Q2> {
+    pub fn with_quorum<Q2: QuorumWaiter>(self, quorum: Q2) -> Streams<Q2, V> {
         Streams {
             vnodes: self.vnodes,
             quorum,
@@ -155,7 +192,7 @@ impl<Q: QuorumWaiter> Streams<Q> {
     }
 
     /// The stream vnodes, for requests of your own.
-    pub fn vnodes(&self) -> &Service<StreamVnode> {
+    pub fn vnodes(&self) -> &Service<V> {
         &self.vnodes
     }
 
