@@ -1,0 +1,114 @@
+//! The KV vnode: the streams of one partition, kept in the partition's stream store.
+//!
+//! This is the lesson of exercise 2: a vnode has state, and the state lives in `self` between
+//! requests. Ours is a [`PartitionStore`] — given code, as ETS was in the Erlang workshop —
+//! where every key `(bucket, stream)` is an append-only stream of entries numbered 1, 2, 3, …
+//! Its files sit in the vnode's own directory, so they are still there when the node restarts.
+
+use ringcore::store::{Entry, PartitionStore, StoreConfig};
+use ringcore::{Error, IndexNode, Vnode, VnodeContext};
+use serde::{Deserialize, Serialize};
+use std::io;
+
+/// What the service can ask one KV vnode. Every command names the stream it is about.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Command {
+    /// Appends a message to the stream.
+    Append {
+        bucket: String,
+        stream: String,
+        payload: Vec<u8>,
+    },
+    /// Step 1: the newest entry of the stream.
+    Fetch { bucket: String, stream: String },
+    /// Step 2: at most `limit` entries, from sequence number `from`; without `from`, the
+    /// newest `limit` entries.
+    Read {
+        bucket: String,
+        stream: String,
+        from: Option<u64>,
+        limit: usize,
+    },
+}
+
+/// One vnode of the ring. Its state is the store of its partition.
+pub struct KvVnode {
+    /// Who this vnode is, to name it in errors.
+    me: IndexNode,
+    /// The streams of this partition, on disk under the vnode's data directory.
+    store: PartitionStore,
+}
+
+impl KvVnode {
+    /// A store error (a full disk, say) as an answer for the caller.
+    fn failed(&self, error: io::Error) -> Error {
+        Error::VnodeFailed {
+            vnode: self.me.clone(),
+            reason: error.to_string(),
+        }
+    }
+}
+
+impl Vnode for KvVnode {
+    type Command = Command;
+    /// The entries the vnode wrote or found, oldest first: `Append` answers the entry it
+    /// stored, `Fetch` none or one, `Read` any number.
+    type Reply = Result<Vec<Entry>, Error>;
+    // Asking every vnode at once (coverage) comes in exercise 3.
+    type CoverageRequest = ();
+    type CoverageReply = ();
+    // Moving data to another node (handoff) comes in exercise 4. Until then the default
+    // callbacks say "nothing to hand off", so a join completes at once — and whatever a
+    // vnode held stays behind on its old node.
+    type HandoffItem = ();
+
+    /// Opens the partition's store, or creates it: a restarted node finds its data again.
+    fn init(ctx: VnodeContext) -> Result<Self, String> {
+        let store = PartitionStore::open(&ctx.data_dir, StoreConfig::default())
+            .map_err(|e| format!("cannot open the store in {}: {e}", ctx.data_dir.display()))?;
+        Ok(KvVnode {
+            me: IndexNode {
+                partition: ctx.partition,
+                node: ctx.node,
+            },
+            store,
+        })
+    }
+
+    fn handle_command(&mut self, command: Command) -> Self::Reply {
+        match command {
+            Command::Append {
+                bucket,
+                stream,
+                payload,
+            } => {
+                let entry = self
+                    .store
+                    .append(&bucket, &stream, &payload)
+                    .map_err(|e| self.failed(e))?;
+                Ok(vec![entry])
+            }
+            Command::Fetch { bucket, stream } => {
+                // Step 1: answer the newest entry of the stream, if it has one.
+                let _ = (bucket, stream);
+                Err(Error::not_implemented(
+                    "handle Command::Fetch in src/vnode.rs: self.store.last(&bucket, &stream, 1) (README step 1)",
+                ))
+            }
+            Command::Read {
+                bucket,
+                stream,
+                from,
+                limit,
+            } => {
+                // Step 2: entries from `from` with `read_from`, or the newest with `last`.
+                let _ = (bucket, stream, from, limit);
+                Err(Error::not_implemented(
+                    "handle Command::Read in src/vnode.rs: self.store.read_from or self.store.last (README step 2)",
+                ))
+            }
+        }
+    }
+
+    fn handle_coverage(&mut self, _request: ()) {}
+}
