@@ -8,12 +8,14 @@
 //! exN start            [--node devK] [options]   a node without a console
 //! exN attach           [--node devK]             a console on a running node
 //! exN ping             [--node devK]             is the node up?
+//! exN stop             [--node devK]             stop a running node
 //! exN admin            [--node devK] COMMAND…    member-status, ring-status, transfers, cluster …
 //! exN devrel N                                   dev1 … devN as separate processes
 //! ```
 //!
 //! Options: `--name NAME`, `--data-dir DIR`, `--ring-size N`, `--cluster-port P` (0: any free
-//! port; the node prints the one it got).
+//! port; the node prints the one it got), `--handoff-rate MB` (megabytes per second per
+//! transfer, at most).
 
 use crate::app::App;
 use crate::console::{self, Console, Outcome, repl};
@@ -49,6 +51,7 @@ pub fn parse(args: &[String]) -> Result<Options, String> {
     let mut data_dir = None;
     let mut ring_size = None;
     let mut cluster_port = None;
+    let mut handoff_rate = None;
     let mut rest = args.iter();
     while let Some(arg) = rest.next() {
         let mut value = |flag: &str| {
@@ -75,6 +78,10 @@ pub fn parse(args: &[String]) -> Result<Options, String> {
                         .map_err(|_| format!("--cluster-port takes a port, not {port}"))?,
                 );
             }
+            "--handoff-rate" => {
+                let megabytes = number(&value("--handoff-rate")?, "--handoff-rate")?;
+                handoff_rate = Some(u64::from(megabytes) * 1024 * 1024);
+            }
             flag if flag.starts_with("--") => return Err(format!("unknown option '{flag}'")),
             word if subcommand.is_none() => subcommand = Some(word.to_string()),
             word => words.push(word.to_string()),
@@ -94,6 +101,7 @@ pub fn parse(args: &[String]) -> Result<Options, String> {
     if let Some(port) = cluster_port {
         config.listen.set_port(port);
     }
+    config.handoff_rate = handoff_rate;
     Ok(Options {
         subcommand: subcommand.unwrap_or_else(|| "console".to_string()),
         args: words,
@@ -132,6 +140,7 @@ async fn run<A: App>(options: Options) -> ExitCode {
         "start" if no_args => start::<A>(options.config).await,
         "attach" if no_args => attach(options.config).await,
         "ping" if no_args => ping(options.config).await,
+        "stop" if no_args => stop(options.config).await,
         "admin" if !no_args => admin(options.config, options.args).await,
         "devrel" => crate::devrel::run(options).await,
         "help" | "--help" => {
@@ -176,7 +185,11 @@ async fn console<A: App>(config: NodeConfig) -> ExitCode {
     let Some((node, app)) = start_node::<A>(config).await else {
         return ExitCode::FAILURE;
     };
-    console::run_terminal(&Console::new(node.clone(), app)).await;
+    let console = Console::new(node.clone(), app);
+    tokio::select! {
+        _ = console::run_terminal(&console) => {}
+        _ = node.stop_requested() => println!("\nstopped by request"),
+    }
     node.stop().await;
     ExitCode::SUCCESS
 }
@@ -225,6 +238,20 @@ async fn ping(config: NodeConfig) -> ExitCode {
         }
         _ => {
             println!("Node '{}' not responding to pings.", config.name);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `stop`: asks a running node to stop (riak's `bin/riak stop`).
+async fn stop(config: NodeConfig) -> ExitCode {
+    match client_request(config.listen, Request::Stop, Duration::from_secs(5)).await {
+        Ok(_) => {
+            println!("ok");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            println!("{}", not_reached(&config, &error));
             ExitCode::FAILURE
         }
     }
@@ -299,8 +326,8 @@ fn not_reached(config: &NodeConfig, error: &str) -> String {
 }
 
 fn usage() -> String {
-    "usage: [console|start|attach|ping|admin COMMAND…|devrel N] [--node devK] [--name NAME] \
-     [--data-dir DIR] [--ring-size N] [--cluster-port P]"
+    "usage: [console|start|attach|ping|stop|admin COMMAND…|devrel N] [--node devK] [--name NAME] \
+     [--data-dir DIR] [--ring-size N] [--cluster-port P] [--handoff-rate MB]"
         .to_string()
 }
 

@@ -64,6 +64,9 @@ pub struct NodeConfig {
     pub handoff_concurrency: usize,
     /// How long either end of a transfer waits for the other before giving up.
     pub handoff_timeout: Duration,
+    /// At most this many bytes per second per transfer (None: as fast as it goes), so that
+    /// moving data leaves room for the requests of users.
+    pub handoff_rate: Option<u64>,
 }
 
 impl NodeConfig {
@@ -81,6 +84,7 @@ impl NodeConfig {
             handoff_tick: Duration::from_secs(1),
             handoff_concurrency: 2,
             handoff_timeout: Duration::from_secs(30),
+            handoff_rate: None,
         }
     }
 

@@ -112,6 +112,7 @@ pub enum Request {
         vnode_type: String,
         partition: u32,
         call: VnodeCall,
+        #[serde(with = "serde_bytes")]
         payload: Vec<u8>,
     },
     /// Here is my ring; answered with yours if yours is newer.
@@ -146,6 +147,7 @@ pub enum HandoffRequest {
     Batch {
         id: u64,
         from: NodeName,
+        #[serde(with = "byte_strings")]
         items: Vec<Vec<u8>>,
     },
     End {
@@ -192,7 +194,7 @@ pub enum Response {
         name: NodeName,
         ring_version: u64,
     },
-    Payload(Vec<u8>),
+    Payload(#[serde(with = "serde_bytes")] Vec<u8>),
     Gossip(Option<GossipState>),
     Plan(Box<Plan>),
     /// A node's ring and address book (after a claimant change: the new ones).
@@ -202,4 +204,23 @@ pub enum Response {
     Applied(usize),
     Transfers(Vec<TransferStatus>),
     Done,
+}
+
+/// Lists of byte strings, encoded as byte strings rather than as lists of numbers (which
+/// serde would do by default, one number at a time).
+mod byte_strings {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use serde_bytes::{ByteBuf, Bytes};
+
+    pub fn serialize<S: Serializer>(items: &[Vec<u8>], serializer: S) -> Result<S::Ok, S::Error> {
+        let borrowed: Vec<&Bytes> = items.iter().map(|i| Bytes::new(i)).collect();
+        borrowed.serialize(serializer)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Vec<Vec<u8>>, D::Error> {
+        let owned: Vec<ByteBuf> = Vec::deserialize(deserializer)?;
+        Ok(owned.into_iter().map(ByteBuf::into_vec).collect())
+    }
 }

@@ -38,7 +38,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 
 pub(crate) use receiver::handle as handle_request;
 
@@ -56,6 +56,8 @@ pub(crate) struct Handoffs {
     /// types of their partition before the claimant is told.
     handed_over: Mutex<BTreeSet<(String, u32)>>,
     next_id: AtomicU64,
+    /// Wakes the manager when a transfer ends, so the next one starts at once.
+    slot_freed: Notify,
 }
 
 /// One transfer being sent, as `transfers` shows it.
@@ -87,6 +89,7 @@ impl Handoffs {
             inbound: Mutex::new(HashMap::new()),
             handed_over: Mutex::new(BTreeSet::new()),
             next_id: AtomicU64::new(1),
+            slot_freed: Notify::new(),
         }
     }
 
@@ -161,6 +164,7 @@ pub(crate) async fn run(node: Node) {
         tokio::select! {
             _ = shutdown.cancelled() => break,
             _ = node.ring_changed(node.config().handoff_tick) => {}
+            _ = node.handoffs().slot_freed.notified() => {}
         }
         node.handoffs().reap(node.config().handoff_timeout);
         complete_empty_ownership_transfers(&node, &mut waiting_logged).await;
@@ -314,5 +318,6 @@ fn start(node: &Node, candidate: Candidate, slot: OwnedSemaphorePermit) {
         }
         node.handoffs().outbound.lock().expect("outbound").remove(&key);
         drop(slot);
+        node.handoffs().slot_freed.notify_one();
     });
 }

@@ -98,6 +98,7 @@ async fn send(
             break;
         }
         send_batch(node, to, id, batch, progress).await?;
+        throttle(node, started, progress).await;
     }
 
     // No more changes are forwarded once the vnode hears the handoff is finished; send what
@@ -151,6 +152,17 @@ async fn send(
         )
     );
     Ok(())
+}
+
+/// Waits as long as the configured rate asks, given what was sent since `started`.
+async fn throttle(node: &Node, started: Instant, progress: &Progress) {
+    if let Some(rate) = node.config().handoff_rate.filter(|r| *r > 0) {
+        let sent = progress.bytes_sent.load(Ordering::Relaxed) as f64;
+        let due = std::time::Duration::from_secs_f64(sent / rate as f64);
+        if let Some(early) = due.checked_sub(started.elapsed()) {
+            tokio::time::sleep(early).await;
+        }
+    }
 }
 
 async fn send_batch(

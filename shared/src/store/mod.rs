@@ -89,6 +89,7 @@ pub struct Entry {
     pub seq: u64,
     /// When the entry was appended, in milliseconds since the Unix epoch.
     pub ts_ms: u64,
+    #[serde(with = "serde_bytes")]
     pub payload: Vec<u8>,
 }
 

@@ -43,8 +43,8 @@ pub const COMMANDS: &[CommandHelp] = &[
         help: "writes and reads per vnode (a coverage query over every partition)",
     },
     CommandHelp {
-        usage: "populate USERS STREAMS MESSAGES",
-        help: "write the tutorial's demo data: user1…/stream1…, MESSAGES each",
+        usage: "populate USERS STREAMS MESSAGES [BYTES]",
+        help: "write demo data: user1…/stream1…, MESSAGES each (padded to BYTES)",
     },
 ];
 
@@ -98,19 +98,19 @@ async fn run_command<Q: QuorumWaiter, V: StreamsVnode>(
         )),
         ("list-buckets", []) => Ok(show_listing(&db.list_buckets(nwr).await?, "no buckets")),
         ("stats", []) => show_stats(db).await,
-        ("populate", [users, streams, messages]) => {
+        ("populate", [users, streams, messages, rest @ ..]) if rest.len() <= 1 => {
             let (users, streams, messages) = (number(users)?, number(streams)?, number(messages)?);
+            let bytes = rest.first().map(|b| number(b)).transpose()?.unwrap_or(0) as usize;
             for user in 1..=users {
                 for stream in 1..=streams {
                     for message in 1..=messages {
-                        let text = format!("message {message} of user{user}/stream{stream}");
-                        db.post(
-                            &format!("user{user}"),
-                            &format!("stream{stream}"),
-                            text.into_bytes(),
-                            nwr,
-                        )
-                        .await?;
+                        let mut text = format!("message {message} of user{user}/stream{stream}");
+                        if text.len() < bytes {
+                            text.push(' ');
+                            text.extend(std::iter::repeat_n('.', bytes.saturating_sub(text.len())));
+                        }
+                        let (bucket, name) = (format!("user{user}"), format!("stream{stream}"));
+                        db.post(&bucket, &name, text.into_bytes(), nwr).await?;
                     }
                 }
             }

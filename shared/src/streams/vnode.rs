@@ -18,6 +18,7 @@ pub enum StreamCommand {
     Append {
         bucket: String,
         stream: String,
+        #[serde(with = "serde_bytes")]
         payload: Vec<u8>,
         at_least: u64,
     },

@@ -1,0 +1,13 @@
+//! Exercise 4: handoff. When a node joins or leaves, partitions change owner, and their data
+//! must follow; when a node comes back, the writes its stand-ins took must go back to it.
+//!
+//! - [`vnode`]: the stream vnode with its handoff callbacks — what you write.
+//! - [`console`]: the console commands (the database's, from ringcore).
+//!
+//! Deciding *when* to hand off, streaming the data and updating the ring are the runtime's
+//! (`ringcore::handoff`); your vnode says what its data is and how to take it in.
+
+pub mod console;
+pub mod vnode;
+
+pub use console::HandoffApp;
