@@ -129,7 +129,7 @@ fn check_removable(ring: &Ring, node: &NodeName) -> Result<(), MembershipError> 
 fn replace_staged(ring: &mut Ring, change: StagedChange) {
     let node = change.node().clone();
     ring.staged_mut()
-        .retain(|c| !(c.node() == &node && !matches!(c, StagedChange::Join(_))));
+        .retain(|c| c.node() != &node || matches!(c, StagedChange::Join(_)));
     ring.staged_mut().push(change);
     ring.bump();
 }

@@ -197,7 +197,7 @@ impl<V: Vnode> Service<V> {
         &self,
         target: &IndexNode,
         request: RequestId,
-        (call, message, wrap): (VnodeCall, Q, fn(Q, ReplySink<R>) -> VnodeRequest<V>),
+        (call, message, wrap): (VnodeCall, Q, Wrap<V, Q, R>),
         reply_to: &ReplyTo<R>,
     ) {
         if target.node == *self.node.name() {
@@ -237,6 +237,9 @@ impl<V: Vnode> Service<V> {
         });
     }
 }
+
+/// Makes the vnode request of a message and where its reply goes.
+type Wrap<V, Q, R> = fn(Q, ReplySink<R>) -> VnodeRequest<V>;
 
 fn command_request<V: Vnode>(command: V::Command, reply: ReplySink<V::Reply>) -> VnodeRequest<V> {
     VnodeRequest::Command { command, reply }

@@ -29,11 +29,14 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// A framed TCP connection.
 pub(crate) type Wire = Framed<TcpStream, LengthDelimitedCodec>;
 
+/// The connection to one peer, if any; locked while dialling so one dial happens at a time.
+type PeerSlot = tokio::sync::Mutex<Option<Arc<Connection>>>;
+
 /// Outgoing connections of one node.
 pub(crate) struct Transport {
     hello: Hello,
     addresses: RwLock<AddressBook>,
-    peers: Mutex<HashMap<NodeName, Arc<tokio::sync::Mutex<Option<Arc<Connection>>>>>>,
+    peers: Mutex<HashMap<NodeName, Arc<PeerSlot>>>,
     shutdown: CancellationToken,
 }
 
@@ -249,10 +252,8 @@ impl Connection {
             self.pending.lock().expect("pending").remove(&id);
             return Err(Error::Unreachable(self.peer.clone()));
         }
-        let result = rx
-            .await
-            .unwrap_or_else(|_| Err(Error::Unreachable(self.peer.clone())));
-        result
+        rx.await
+            .unwrap_or_else(|_| Err(Error::Unreachable(self.peer.clone())))
     }
 
     fn resolve(&self, id: u64, body: Result<Response, Error>) {

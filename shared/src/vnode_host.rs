@@ -144,6 +144,9 @@ impl<V: Vnode> VnodeHost<V> {
     }
 }
 
+/// A handoff's snapshot: what it holds, and the changes forwarded from then on.
+pub(crate) type Snapshot = (SpillSummary, mpsc::UnboundedReceiver<Vec<u8>>);
+
 /// A vnode host seen without its vnode type, so that a node can hold hosts of any type and
 /// serve requests that arrive as bytes from other nodes.
 pub(crate) trait HostedVnodes: Send + Sync {
@@ -169,7 +172,7 @@ pub(crate) trait HostedVnodes: Send + Sync {
         partition: u32,
         target: HandoffTarget,
         spill: PathBuf,
-    ) -> BoxFuture<'static, Result<(SpillSummary, mpsc::UnboundedReceiver<Vec<u8>>), Error>>;
+    ) -> BoxFuture<'static, Result<Snapshot, Error>>;
     /// Applies items received by handoff.
     fn handoff_data(
         &self,
@@ -258,7 +261,7 @@ impl<V: Vnode> HostedVnodes for VnodeHost<V> {
         partition: u32,
         target: HandoffTarget,
         spill: PathBuf,
-    ) -> BoxFuture<'static, Result<(SpillSummary, mpsc::UnboundedReceiver<Vec<u8>>), Error>> {
+    ) -> BoxFuture<'static, Result<Snapshot, Error>> {
         let (forward, forwarded) = mpsc::unbounded_channel();
         let answer = self.call(partition, |reply| HandoffCall::Fold {
             target,
