@@ -14,7 +14,8 @@
 //! ```
 //!
 //! Options: `--name NAME`, `--data-dir DIR`, `--ring-size N`, `--cluster-port P` (0: any free
-//! port; the node prints the one it got), `--handoff-rate MB` (megabytes per second per
+//! port; the node prints the one it got), `--http-port P`, `--chat-port P` (for applications
+//! that serve HTTP or a chat), `--handoff-rate MB` (megabytes per second per
 //! transfer, at most).
 
 use crate::app::App;
@@ -52,6 +53,8 @@ pub fn parse(args: &[String]) -> Result<Options, String> {
     let mut ring_size = None;
     let mut cluster_port = None;
     let mut handoff_rate = None;
+    let mut http_port = None;
+    let mut chat_port = None;
     let mut rest = args.iter();
     while let Some(arg) = rest.next() {
         let mut value = |flag: &str| {
@@ -71,13 +74,9 @@ pub fn parse(args: &[String]) -> Result<Options, String> {
             "--name" => name = Some(value("--name")?),
             "--data-dir" => data_dir = Some(PathBuf::from(value("--data-dir")?)),
             "--ring-size" => ring_size = Some(number(&value("--ring-size")?, "--ring-size")?),
-            "--cluster-port" => {
-                let port = number(&value("--cluster-port")?, "--cluster-port")?;
-                cluster_port = Some(
-                    u16::try_from(port)
-                        .map_err(|_| format!("--cluster-port takes a port, not {port}"))?,
-                );
-            }
+            "--cluster-port" => cluster_port = Some(port(&value("--cluster-port")?, "--cluster-port")?),
+            "--http-port" => http_port = Some(port(&value("--http-port")?, "--http-port")?),
+            "--chat-port" => chat_port = Some(port(&value("--chat-port")?, "--chat-port")?),
             "--handoff-rate" => {
                 let megabytes = number(&value("--handoff-rate")?, "--handoff-rate")?;
                 handoff_rate = Some(u64::from(megabytes) * 1024 * 1024);
@@ -102,12 +101,23 @@ pub fn parse(args: &[String]) -> Result<Options, String> {
         config.listen.set_port(port);
     }
     config.handoff_rate = handoff_rate;
+    if let Some(port) = http_port {
+        config.http.set_port(port);
+    }
+    if let Some(port) = chat_port {
+        config.chat.set_port(port);
+    }
     Ok(Options {
         subcommand: subcommand.unwrap_or_else(|| "console".to_string()),
         args: words,
         config,
         dev,
     })
+}
+
+fn port(text: &str, flag: &str) -> Result<u16, String> {
+    let number = number(text, flag)?;
+    u16::try_from(number).map_err(|_| format!("{flag} takes a port, not {number}"))
 }
 
 fn number(text: &str, flag: &str) -> Result<u32, String> {
@@ -327,7 +337,7 @@ fn not_reached(config: &NodeConfig, error: &str) -> String {
 
 fn usage() -> String {
     "usage: [console|start|attach|ping|stop|admin COMMAND…|devrel N] [--node devK] [--name NAME] \
-     [--data-dir DIR] [--ring-size N] [--cluster-port P] [--handoff-rate MB]"
+     [--data-dir DIR] [--ring-size N] [--cluster-port P] [--http-port P] [--chat-port P] [--handoff-rate MB]"
         .to_string()
 }
 

@@ -29,6 +29,7 @@ pub mod error;
 mod gossip;
 mod handoff;
 pub mod hash;
+pub mod http;
 mod liveness;
 pub mod membership;
 pub mod node;

@@ -54,6 +54,10 @@ pub struct NodeConfig {
     pub request_timeout: Duration,
     /// Where other nodes and the command-line tools reach this node (port 0: any free port).
     pub listen: SocketAddr,
+    /// Where an application serves HTTP, if it does (devK: 8080 + K − 1).
+    pub http: SocketAddr,
+    /// Where an application serves its chat, if it does (devK: 4040 + K − 1).
+    pub chat: SocketAddr,
     /// How often every other member is pinged to see that it is up.
     pub heartbeat: Duration,
     /// How often the ring is gossiped to another member, besides after every change.
@@ -79,6 +83,8 @@ impl NodeConfig {
             ring_size: DEFAULT_RING_SIZE,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             listen: SocketAddr::from(([127, 0, 0, 1], dev_cluster_port(k))),
+            http: SocketAddr::from(([127, 0, 0, 1], (8080 + k - 1) as u16)),
+            chat: SocketAddr::from(([127, 0, 0, 1], (4040 + k - 1) as u16)),
             heartbeat: Duration::from_millis(500),
             gossip_interval: Duration::from_secs(1),
             handoff_tick: Duration::from_secs(1),
@@ -93,6 +99,8 @@ impl NodeConfig {
         NodeConfig {
             data_dir: data_dir.into(),
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            http: SocketAddr::from(([127, 0, 0, 1], 0)),
+            chat: SocketAddr::from(([127, 0, 0, 1], 0)),
             heartbeat: Duration::from_millis(200),
             gossip_interval: Duration::from_millis(300),
             handoff_tick: Duration::from_millis(200),

@@ -1,0 +1,59 @@
+//! The API's errors: a status code and a JSON body `{"type": …, "reason": …}`.
+
+use crate::error::Error;
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+/// An error answer of the HTTP API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    pub status: StatusCode,
+    /// A short, stable name for programs (`invalid-body`, `no-msg`, …).
+    pub kind: &'static str,
+    /// A sentence for people.
+    pub reason: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, kind: &'static str, reason: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            kind,
+            reason: reason.into(),
+        }
+    }
+
+    pub fn bad_request(kind: &'static str, reason: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::BAD_REQUEST, kind, reason)
+    }
+
+    pub fn not_found(reason: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::NOT_FOUND, "not-found", reason)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = Json(json!({"type": self.kind, "reason": self.reason}));
+        (self.status, body).into_response()
+    }
+}
+
+/// How the database's errors show over HTTP: a quorum not reached (or a timeout) is 503 and
+/// says how many replicas answered; bad settings are 400; a hole of an exercise is 501.
+impl From<Error> for ApiError {
+    fn from(error: Error) -> Self {
+        let reason = error.to_string();
+        match error {
+            Error::BadRequest(_) | Error::Refused(_) => ApiError::bad_request("invalid-request", reason),
+            Error::NotImplemented(_) => ApiError::new(StatusCode::NOT_IMPLEMENTED, "not-implemented", reason),
+            Error::Timeout { .. } | Error::Quorum { .. } | Error::Unreachable(_) => {
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", reason)
+            }
+            Error::Stopping | Error::NotClaimant { .. } => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", reason),
+            Error::VnodeFailed { .. } => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "vnode-failed", reason),
+        }
+    }
+}

@@ -1,0 +1,193 @@
+//! The routes of the stream database's HTTP API (see the module docs of [`crate::http`]).
+
+use super::feed::entries_after;
+use super::{ApiError, EntryJson, MAX_BODY_BYTES, Params, json_body, msg_of};
+use crate::streams::console::KV_BUCKET;
+use crate::streams::{Streams, StreamsVnode};
+use crate::coordinator::QuorumWaiter;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use futures_util::StreamExt;
+use serde_json::json;
+use std::collections::HashMap;
+use std::convert::Infallible;
+
+type QueryMap = Query<HashMap<String, String>>;
+
+/// The whole API over a stream database.
+pub fn router<Q: QuorumWaiter, V: StreamsVnode>(db: Streams<Q, V>) -> Router {
+    Router::new()
+        .route("/msgs", get(list_users::<Q, V>))
+        .route("/msgs/{user}", get(list_topics::<Q, V>))
+        .route("/msgs/{user}/{topic}", get(read_msgs::<Q, V>).post(post_msg::<Q, V>))
+        .route("/msgs/{user}/{topic}/listen", get(listen::<Q, V>))
+        .route("/api/store/{key}", get(fetch::<Q, V>).put(store::<Q, V>))
+        .route("/stats", get(stats::<Q, V>))
+        .route("/health", get(health::<Q, V>))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(db)
+}
+
+/// The body, or the error for one too large (413) or cut short (400).
+fn body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+    body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body-too-large",
+                format!("the body is larger than {MAX_BODY_BYTES} bytes"),
+            )
+        } else {
+            ApiError::bad_request("invalid-body", rejection.body_text())
+        }
+    })
+}
+
+async fn post_msg<Q: QuorumWaiter, V: StreamsVnode>(
+    State(db): State<Streams<Q, V>>,
+    Path((user, topic)): Path<(String, String)>,
+    Query(query): QueryMap,
+    headers: HeaderMap,
+    raw: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let params = Params::parse(&query)?;
+    let msg = msg_of(&json_body(&headers, &body(raw)?)?)?;
+    let written = db.post(&user, &topic, msg.into_bytes(), params.nwr).await?;
+    Ok((StatusCode::CREATED, Json(EntryJson::from(&written.entry))).into_response())
+}
+
+async fn read_msgs<Q: QuorumWaiter, V: StreamsVnode>(
+    State(db): State<Streams<Q, V>>,
+    Path((user, topic)): Path<(String, String)>,
+    Query(query): QueryMap,
+) -> Result<Json<Vec<EntryJson>>, ApiError> {
+    let params = Params::parse(&query)?;
+    let read = match params.from {
+        Some(from) => db.read(&user, &topic, from, params.limit.unwrap_or(100), params.nwr).await?,
+        None => db.last(&user, &topic, params.limit.unwrap_or(1), params.nwr).await?,
+    };
+    Ok(Json(read.entries.iter().map(EntryJson::from).collect()))
+}
+
+async fn listen<Q: QuorumWaiter, V: StreamsVnode>(
+    State(db): State<Streams<Q, V>>,
+    Path((user, topic)): Path<(String, String)>,
+    Query(query): QueryMap,
+) -> Result<Response, ApiError> {
+    let params = Params::parse(&query)?;
+    // Without `from`, only entries posted from now on.
+    let after = match params.from {
+        Some(from) => from,
+        None => db.last(&user, &topic, 1, params.nwr).await?.entries.last().map_or(0, |e| e.seq),
+    };
+    let events = entries_after(db, user, topic, after, params.nwr).map(|entry| {
+        let event = Event::default()
+            .id(entry.seq.to_string())
+            .event("entry")
+            .json_data(EntryJson::from(&entry))
+            .expect("an entry always encodes");
+        Ok::<_, Infallible>(event)
+    });
+    Ok(Sse::new(events).keep_alive(KeepAlive::default()).into_response())
+}
+
+async fn list_topics<Q: QuorumWaiter, V: StreamsVnode>(
+    State(db): State<Streams<Q, V>>,
+    Path(user): Path<String>,
+    Query(query): QueryMap,
+) -> Result<Response, ApiError> {
+    let params = Params::parse(&query)?;
+    Ok(listing(db.list_streams(&user, params.nwr).await?))
+}
+
+async fn list_users<Q: QuorumWaiter, V: StreamsVnode>(State(db): State<Streams<Q, V>>, Query(query): QueryMap) -> Result<Response, ApiError> {
+    let params = Params::parse(&query)?;
+    Ok(listing(db.list_buckets(params.nwr).await?))
+}
+
+/// A listing; a partial one says so in a header rather than pretending to be complete.
+fn listing(listing: crate::streams::Listing) -> Response {
+    let mut response = Json(listing.names).into_response();
+    if let Some(note) = listing.partial.and_then(|n| n.parse().ok()) {
+        response.headers_mut().insert("x-partial-result", note);
+    }
+    response
+}
+
+async fn store<Q: QuorumWaiter, V: StreamsVnode>(
+    State(db): State<Streams<Q, V>>,
+    Path(key): Path<String>,
+    Query(query): QueryMap,
+    headers: HeaderMap,
+    raw: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let params = Params::parse(&query)?;
+    let value = json_body(&headers, &body(raw)?)?;
+    let payload = serde_json::to_vec(&value).expect("a JSON value always encodes");
+    let written = db.post(KV_BUCKET, &key, payload, params.nwr).await?;
+    let answer = json!({"key": key, "id": written.entry.seq, "date": written.entry.ts_ms});
+    Ok((StatusCode::CREATED, Json(answer)).into_response())
+}
+
+async fn fetch<Q: QuorumWaiter, V: StreamsVnode>(
+    State(db): State<Streams<Q, V>>,
+    Path(key): Path<String>,
+    Query(query): QueryMap,
+) -> Result<Response, ApiError> {
+    let params = Params::parse(&query)?;
+    let read = db.last(KV_BUCKET, &key, 1, params.nwr).await?;
+    let entry = read
+        .entries
+        .last()
+        .ok_or_else(|| ApiError::not_found(format!("no value for key '{key}'")))?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], entry.payload.clone()).into_response())
+}
+
+async fn stats<Q: QuorumWaiter, V: StreamsVnode>(State(db): State<Streams<Q, V>>) -> Result<Json<serde_json::Value>, ApiError> {
+    let stats = db.stats().await?;
+    let vnodes: Vec<serde_json::Value> = stats
+        .iter()
+        .map(|(vnode, s)| {
+            json!({"partition": vnode.partition.id(), "node": vnode.node.as_str(),
+                   "writes": s.writes, "reads": s.reads, "streams": s.streams, "entries": s.entries})
+        })
+        .collect();
+    let sum = |f: fn(&crate::streams::VnodeStats) -> u64| stats.iter().map(|(_, s)| f(s)).sum::<u64>();
+    Ok(Json(json!({
+        "vnodes": vnodes,
+        "total": {"writes": sum(|s| s.writes), "reads": sum(|s| s.reads), "entries": sum(|s| s.entries)},
+    })))
+}
+
+async fn health<Q: QuorumWaiter, V: StreamsVnode>(State(db): State<Streams<Q, V>>) -> Json<serde_json::Value> {
+    let node = db.vnodes().node();
+    let ring = node.ring();
+    let down: Vec<String> = node.down_nodes().iter().map(|n| n.to_string()).collect();
+    Json(json!({
+        "status": "ok",
+        "node": node.name().as_str(),
+        "ring_version": ring.version(),
+        "members": ring.members().keys().map(|m| m.as_str()).collect::<Vec<_>>(),
+        "down": down,
+    }))
+}
+
+async fn not_found(method: Method, uri: Uri) -> ApiError {
+    ApiError::not_found(format!("no route for {method} {}", uri.path()))
+}
+
+async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method-not-allowed",
+        format!("{method} is not allowed on {}", uri.path()),
+    )
+}
