@@ -74,7 +74,9 @@ pub fn parse(args: &[String]) -> Result<Options, String> {
             "--name" => name = Some(value("--name")?),
             "--data-dir" => data_dir = Some(PathBuf::from(value("--data-dir")?)),
             "--ring-size" => ring_size = Some(number(&value("--ring-size")?, "--ring-size")?),
-            "--cluster-port" => cluster_port = Some(port(&value("--cluster-port")?, "--cluster-port")?),
+            "--cluster-port" => {
+                cluster_port = Some(port(&value("--cluster-port")?, "--cluster-port")?)
+            }
             "--http-port" => http_port = Some(port(&value("--http-port")?, "--http-port")?),
             "--chat-port" => chat_port = Some(port(&value("--chat-port")?, "--chat-port")?),
             "--handoff-rate" => {

@@ -4,7 +4,6 @@ use crate::error::Error;
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
 
 /// An error answer of the HTTP API.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,9 +33,20 @@ impl ApiError {
     }
 }
 
+/// The body of an error: `{"type": …, "reason": …}`, in that order.
+#[derive(serde::Serialize)]
+struct ErrorBody<'a> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    reason: &'a str,
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = Json(json!({"type": self.kind, "reason": self.reason}));
+        let body = Json(ErrorBody {
+            kind: self.kind,
+            reason: &self.reason,
+        });
         (self.status, body).into_response()
     }
 }
@@ -47,13 +57,21 @@ impl From<Error> for ApiError {
     fn from(error: Error) -> Self {
         let reason = error.to_string();
         match error {
-            Error::BadRequest(_) | Error::Refused(_) => ApiError::bad_request("invalid-request", reason),
-            Error::NotImplemented(_) => ApiError::new(StatusCode::NOT_IMPLEMENTED, "not-implemented", reason),
+            Error::BadRequest(_) | Error::Refused(_) => {
+                ApiError::bad_request("invalid-request", reason)
+            }
+            Error::NotImplemented(_) => {
+                ApiError::new(StatusCode::NOT_IMPLEMENTED, "not-implemented", reason)
+            }
             Error::Timeout { .. } | Error::Quorum { .. } | Error::Unreachable(_) => {
                 ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", reason)
             }
-            Error::Stopping | Error::NotClaimant { .. } => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", reason),
-            Error::VnodeFailed { .. } => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "vnode-failed", reason),
+            Error::Stopping | Error::NotClaimant { .. } => {
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", reason)
+            }
+            Error::VnodeFailed { .. } => {
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "vnode-failed", reason)
+            }
         }
     }
 }

@@ -8,9 +8,9 @@
 //! not the ones read), the feed waits for it a little, and skips it only if it never comes (a
 //! write that failed after its coordinating replica stored it).
 
+use crate::coordinator::QuorumWaiter;
 use crate::store::Entry;
 use crate::streams::{Nwr, Streams, StreamsVnode};
-use crate::coordinator::QuorumWaiter;
 use futures_util::Stream;
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -68,7 +68,11 @@ pub fn entries_after<Q: QuorumWaiter, V: StreamsVnode>(
 impl<Q: QuorumWaiter, V: StreamsVnode> Feed<Q, V> {
     /// Reads what follows `next`; returns whether anything became ready.
     async fn fill(&mut self) -> bool {
-        let read = match self.db.read(&self.bucket, &self.stream, self.next, BATCH, self.nwr).await {
+        let read = match self
+            .db
+            .read(&self.bucket, &self.stream, self.next, BATCH, self.nwr)
+            .await
+        {
             Ok(read) => read,
             Err(error) => {
                 tracing::debug!(%error, "feed read failed; trying again");

@@ -58,7 +58,9 @@ pub fn json_body(headers: &HeaderMap, body: &[u8]) -> Result<serde_json::Value, 
             format!("the body must be JSON (Content-Type: application/json), not '{content_type}'"),
         ));
     }
-    serde_json::from_slice(body).map_err(|e| ApiError::bad_request("invalid-body", format!("the body is not valid JSON: {e}")))
+    serde_json::from_slice(body).map_err(|e| {
+        ApiError::bad_request("invalid-body", format!("the body is not valid JSON: {e}"))
+    })
 }
 
 /// The string `msg` of a flaviodb post body, or 400 `no-msg`.
@@ -84,8 +86,12 @@ impl Params {
             query
                 .get(name)
                 .map(|v| {
-                    v.parse::<u64>()
-                        .map_err(|_| ApiError::bad_request("invalid-param", format!("{name} must be a whole number, not '{v}'")))
+                    v.parse::<u64>().map_err(|_| {
+                        ApiError::bad_request(
+                            "invalid-param",
+                            format!("{name} must be a whole number, not '{v}'"),
+                        )
+                    })
                 })
                 .transpose()
         };
@@ -103,7 +109,8 @@ impl Params {
         if let Some(r) = number("r")? {
             nwr.r = r as usize;
         }
-        nwr.check().map_err(|e| ApiError::bad_request("invalid-param", e.to_string()))?;
+        nwr.check()
+            .map_err(|e| ApiError::bad_request("invalid-param", e.to_string()))?;
         Ok(Params {
             nwr,
             from: number("from")?,

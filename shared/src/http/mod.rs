@@ -42,7 +42,8 @@ pub async fn serve(node: &Node, addr: SocketAddr, router: Router) -> std::io::Re
     let shutdown = node.shutdown_token();
     let name = node.name().clone();
     tokio::spawn(async move {
-        let server = axum::serve(listener, router).with_graceful_shutdown(async move { shutdown.cancelled().await });
+        let server = axum::serve(listener, router)
+            .with_graceful_shutdown(async move { shutdown.cancelled().await });
         if let Err(error) = server.await {
             tracing::error!(node = %name, %error, "the HTTP server stopped");
         }

@@ -2,9 +2,9 @@
 
 use super::feed::entries_after;
 use super::{ApiError, EntryJson, MAX_BODY_BYTES, Params, json_body, msg_of};
+use crate::coordinator::QuorumWaiter;
 use crate::streams::console::KV_BUCKET;
 use crate::streams::{Streams, StreamsVnode};
-use crate::coordinator::QuorumWaiter;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
@@ -25,7 +25,10 @@ pub fn router<Q: QuorumWaiter, V: StreamsVnode>(db: Streams<Q, V>) -> Router {
     Router::new()
         .route("/msgs", get(list_users::<Q, V>))
         .route("/msgs/{user}", get(list_topics::<Q, V>))
-        .route("/msgs/{user}/{topic}", get(read_msgs::<Q, V>).post(post_msg::<Q, V>))
+        .route(
+            "/msgs/{user}/{topic}",
+            get(read_msgs::<Q, V>).post(post_msg::<Q, V>),
+        )
         .route("/msgs/{user}/{topic}/listen", get(listen::<Q, V>))
         .route("/api/store/{key}", get(fetch::<Q, V>).put(store::<Q, V>))
         .route("/stats", get(stats::<Q, V>))
@@ -71,8 +74,14 @@ async fn read_msgs<Q: QuorumWaiter, V: StreamsVnode>(
 ) -> Result<Json<Vec<EntryJson>>, ApiError> {
     let params = Params::parse(&query)?;
     let read = match params.from {
-        Some(from) => db.read(&user, &topic, from, params.limit.unwrap_or(100), params.nwr).await?,
-        None => db.last(&user, &topic, params.limit.unwrap_or(1), params.nwr).await?,
+        Some(from) => {
+            db.read(&user, &topic, from, params.limit.unwrap_or(100), params.nwr)
+                .await?
+        }
+        None => {
+            db.last(&user, &topic, params.limit.unwrap_or(1), params.nwr)
+                .await?
+        }
     };
     Ok(Json(read.entries.iter().map(EntryJson::from).collect()))
 }
@@ -86,7 +95,12 @@ async fn listen<Q: QuorumWaiter, V: StreamsVnode>(
     // Without `from`, only entries posted from now on.
     let after = match params.from {
         Some(from) => from,
-        None => db.last(&user, &topic, 1, params.nwr).await?.entries.last().map_or(0, |e| e.seq),
+        None => db
+            .last(&user, &topic, 1, params.nwr)
+            .await?
+            .entries
+            .last()
+            .map_or(0, |e| e.seq),
     };
     let events = entries_after(db, user, topic, after, params.nwr).map(|entry| {
         let event = Event::default()
@@ -96,7 +110,9 @@ async fn listen<Q: QuorumWaiter, V: StreamsVnode>(
             .expect("an entry always encodes");
         Ok::<_, Infallible>(event)
     });
-    Ok(Sse::new(events).keep_alive(KeepAlive::default()).into_response())
+    Ok(Sse::new(events)
+        .keep_alive(KeepAlive::default())
+        .into_response())
 }
 
 async fn list_topics<Q: QuorumWaiter, V: StreamsVnode>(
@@ -108,7 +124,10 @@ async fn list_topics<Q: QuorumWaiter, V: StreamsVnode>(
     Ok(listing(db.list_streams(&user, params.nwr).await?))
 }
 
-async fn list_users<Q: QuorumWaiter, V: StreamsVnode>(State(db): State<Streams<Q, V>>, Query(query): QueryMap) -> Result<Response, ApiError> {
+async fn list_users<Q: QuorumWaiter, V: StreamsVnode>(
+    State(db): State<Streams<Q, V>>,
+    Query(query): QueryMap,
+) -> Result<Response, ApiError> {
     let params = Params::parse(&query)?;
     Ok(listing(db.list_buckets(params.nwr).await?))
 }
@@ -148,10 +167,16 @@ async fn fetch<Q: QuorumWaiter, V: StreamsVnode>(
         .entries
         .last()
         .ok_or_else(|| ApiError::not_found(format!("no value for key '{key}'")))?;
-    Ok(([(header::CONTENT_TYPE, "application/json")], entry.payload.clone()).into_response())
+    Ok((
+        [(header::CONTENT_TYPE, "application/json")],
+        entry.payload.clone(),
+    )
+        .into_response())
 }
 
-async fn stats<Q: QuorumWaiter, V: StreamsVnode>(State(db): State<Streams<Q, V>>) -> Result<Json<serde_json::Value>, ApiError> {
+async fn stats<Q: QuorumWaiter, V: StreamsVnode>(
+    State(db): State<Streams<Q, V>>,
+) -> Result<Json<serde_json::Value>, ApiError> {
     let stats = db.stats().await?;
     let vnodes: Vec<serde_json::Value> = stats
         .iter()
@@ -160,14 +185,17 @@ async fn stats<Q: QuorumWaiter, V: StreamsVnode>(State(db): State<Streams<Q, V>>
                    "writes": s.writes, "reads": s.reads, "streams": s.streams, "entries": s.entries})
         })
         .collect();
-    let sum = |f: fn(&crate::streams::VnodeStats) -> u64| stats.iter().map(|(_, s)| f(s)).sum::<u64>();
+    let sum =
+        |f: fn(&crate::streams::VnodeStats) -> u64| stats.iter().map(|(_, s)| f(s)).sum::<u64>();
     Ok(Json(json!({
         "vnodes": vnodes,
         "total": {"writes": sum(|s| s.writes), "reads": sum(|s| s.reads), "entries": sum(|s| s.entries)},
     })))
 }
 
-async fn health<Q: QuorumWaiter, V: StreamsVnode>(State(db): State<Streams<Q, V>>) -> Json<serde_json::Value> {
+async fn health<Q: QuorumWaiter, V: StreamsVnode>(
+    State(db): State<Streams<Q, V>>,
+) -> Json<serde_json::Value> {
     let node = db.vnodes().node();
     let ring = node.ring();
     let down: Vec<String> = node.down_nodes().iter().map(|n| n.to_string()).collect();

@@ -1,0 +1,393 @@
+//! Graded tests of exercise 5. `cargo test -p ex5-http` runs them against your routes;
+//! `cargo test -p ex5-http-solution` runs the very same file against the reference.
+//!
+//! Each test starts a 3-node cluster in this process, each node with a real HTTP server on
+//! a free port, and talks to it with a real HTTP client.
+
+use ex5_http::HttpApp;
+use ringcore::testing::{TestCluster, wait_until};
+use std::io::{BufRead, BufReader};
+use std::time::Duration;
+
+/// One HTTP exchange, as a transcript shows it.
+#[derive(Debug, Clone)]
+struct Exchange {
+    status: u16,
+    content_type: String,
+    body: String,
+}
+
+/// Sends a request with a real HTTP client (blocking, so on a thread of its own).
+async fn request(method: &str, url: String, content_type: Option<&str>, body: Vec<u8>) -> Exchange {
+    let (method, content_type) = (method.to_string(), content_type.map(str::to_string));
+    tokio::task::spawn_blocking(move || {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(30)))
+            .build()
+            .into();
+        let mut builder = ureq::http::Request::builder()
+            .method(method.as_str())
+            .uri(&url);
+        if let Some(content_type) = content_type {
+            builder = builder.header("content-type", content_type);
+        }
+        let response = agent
+            .run(builder.body(body).unwrap())
+            .expect("the server answers");
+        let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        let body = response.into_body().read_to_string().unwrap_or_default();
+        Exchange {
+            status,
+            content_type,
+            body,
+        }
+    })
+    .await
+    .unwrap()
+}
+
+fn url(cluster: &TestCluster<HttpApp>, k: u32, path: &str) -> String {
+    format!("http://{}{path}", cluster.app(k).http)
+}
+
+async fn post_json(cluster: &TestCluster<HttpApp>, k: u32, path: &str, body: &str) -> Exchange {
+    request(
+        "POST",
+        url(cluster, k, path),
+        Some("application/json"),
+        body.as_bytes().to_vec(),
+    )
+    .await
+}
+
+async fn get(cluster: &TestCluster<HttpApp>, k: u32, path: &str) -> Exchange {
+    request("GET", url(cluster, k, path), None, Vec::new()).await
+}
+
+/// A transcript line per exchange: `dev1 POST /path body` then `status body`.
+fn log(transcript: &mut String, k: u32, what: &str, exchange: &Exchange) {
+    transcript.push_str(&format!(
+        "dev{k} {what}\n{} {}\n\n",
+        exchange.status, exchange.body
+    ));
+}
+
+/// Dates change from run to run.
+fn redacted(transcript: &str) -> String {
+    let mut out = String::new();
+    let mut rest = transcript;
+    while let Some(at) = rest.find("\"date\":") {
+        out.push_str(&rest[..at + 7]);
+        rest = rest[at + 7..].trim_start_matches(|c: char| c.is_ascii_digit());
+        out.push_str("\"[date]\"");
+    }
+    out.push_str(rest);
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn step_1_the_flaviodb_session() {
+    let cluster = TestCluster::<HttpApp>::start_joined(3).await;
+    let mut transcript = String::new();
+    for (k, path, body) in [
+        (1, "/msgs/mariano/english", r#"{"msg": "hello world"}"#),
+        (1, "/msgs/mariano/english", r#"{"msg": "how are you?"}"#),
+        (3, "/msgs/mariano/english", r#"{"msg": "fine, thanks"}"#),
+        (2, "/msgs/mariano/spanish", r#"{"msg": "hola mundo"}"#),
+    ] {
+        let answer = post_json(&cluster, k, path, body).await;
+        assert_eq!(
+            answer.status, 201,
+            "step 1: POST answers 201 Created with the entry: {answer:?}"
+        );
+        assert_eq!(answer.content_type, "application/json");
+        log(&mut transcript, k, &format!("POST {path} {body}"), &answer);
+    }
+    for (k, path) in [
+        (3, "/msgs/mariano/english?from=1&limit=2"),
+        (2, "/msgs/mariano/english"),
+        (1, "/msgs/mariano/english?limit=5"),
+        (1, "/msgs/mariano/english?from=3"),
+        (1, "/msgs/mariano/english?from=99"),
+        (2, "/msgs/mariano/german"),
+        (3, "/msgs/mariano"),
+        (3, "/msgs"),
+    ] {
+        let answer = get(&cluster, k, path).await;
+        assert_eq!(answer.status, 200, "step 1: GET {path}: {answer:?}");
+        log(&mut transcript, k, &format!("GET {path}"), &answer);
+    }
+    insta::assert_snapshot!(redacted(&transcript));
+    cluster.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn step_2_the_workshop_key_value_routes() {
+    let cluster = TestCluster::<HttpApp>::start_joined(3).await;
+    let stored = request(
+        "PUT",
+        url(&cluster, 1, "/api/store/color"),
+        Some("application/json"),
+        br#"{"name": "teal", "rgb": [0, 128, 128]}"#.to_vec(),
+    )
+    .await;
+    assert_eq!(
+        stored.status, 201,
+        "step 2: PUT stores the value: {stored:?}"
+    );
+    let fetched = get(&cluster, 3, "/api/store/color").await;
+    assert_eq!(fetched.status, 200, "step 2: GET finds it: {fetched:?}");
+    let value: serde_json::Value =
+        serde_json::from_str(&fetched.body).expect("step 2: the value comes back as JSON");
+    assert_eq!(
+        value,
+        serde_json::json!({"name": "teal", "rgb": [0, 128, 128]})
+    );
+    let newer = request(
+        "PUT",
+        url(&cluster, 2, "/api/store/color"),
+        Some("application/json"),
+        br#""red""#.to_vec(),
+    )
+    .await;
+    assert_eq!(newer.status, 201);
+    assert_eq!(
+        get(&cluster, 1, "/api/store/color").await.body,
+        r#""red""#,
+        "step 2: GET gives the newest value"
+    );
+    let missing = get(&cluster, 2, "/api/store/nothing").await;
+    assert_eq!(missing.status, 404, "step 2: an unknown key is 404");
+    assert_eq!(
+        missing.body,
+        r#"{"type":"not-found","reason":"no value for key 'nothing'"}"#
+    );
+    cluster.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn step_1_listings_name_each_user_and_topic_once() {
+    let cluster = TestCluster::<HttpApp>::start_joined(3).await;
+    for (i, user) in ["ann", "ben", "cid"].iter().enumerate() {
+        for topic in ["a", "b", "c"] {
+            let k = 1 + ((i + topic.len()) % 3) as u32;
+            let answer = post_json(
+                &cluster,
+                k,
+                &format!("/msgs/{user}/{topic}"),
+                r#"{"msg": "x"}"#,
+            )
+            .await;
+            assert_eq!(answer.status, 201, "step 1: {answer:?}");
+        }
+    }
+    for k in 1..=3 {
+        assert_eq!(
+            get(&cluster, k, "/msgs").await.body,
+            r#"["ann","ben","cid"]"#
+        );
+        assert_eq!(get(&cluster, k, "/msgs/ben").await.body, r#"["a","b","c"]"#);
+    }
+    cluster.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn step_1_bad_requests_get_clear_errors() {
+    let mut cluster = TestCluster::<HttpApp>::start_joined(3).await;
+    let mut transcript = String::new();
+    let big = format!(r#"{{"msg": "{}"}}"#, "x".repeat(2 * 1024 * 1024));
+    let cases: Vec<(&str, &str, Option<&str>, Vec<u8>)> = vec![
+        (
+            "POST",
+            "/msgs/ann/a",
+            Some("application/json"),
+            b"hello?".to_vec(),
+        ),
+        (
+            "POST",
+            "/msgs/ann/a",
+            Some("application/json"),
+            br#"{"text": "no msg here"}"#.to_vec(),
+        ),
+        (
+            "POST",
+            "/msgs/ann/a",
+            Some("application/json"),
+            br#"{"msg": 42}"#.to_vec(),
+        ),
+        (
+            "POST",
+            "/msgs/ann/a",
+            Some("text/plain"),
+            br#"{"msg": "hi"}"#.to_vec(),
+        ),
+        (
+            "POST",
+            "/msgs/ann/a",
+            Some("application/json"),
+            big.into_bytes(),
+        ),
+        ("DELETE", "/msgs/ann/a", None, Vec::new()),
+        ("GET", "/msgs/ann/a?from=first", None, Vec::new()),
+        ("GET", "/msgs/ann/a?limit=-1", None, Vec::new()),
+        ("GET", "/msgs/ann/a?n=2&r=3", None, Vec::new()),
+        ("GET", "/nowhere", None, Vec::new()),
+    ];
+    for (method, path, content_type, body) in cases {
+        let shown = if body.len() > 100 {
+            format!("<{} bytes>", body.len())
+        } else {
+            String::from_utf8_lossy(&body).into_owned()
+        };
+        let answer = request(method, url(&cluster, 1, path), content_type, body).await;
+        assert!(answer.status >= 400, "{method} {path}: {answer:?}");
+        let error: serde_json::Value = serde_json::from_str(&answer.body).expect("errors are JSON");
+        assert!(
+            error["type"].is_string() && error["reason"].is_string(),
+            "{answer:?}"
+        );
+        log(
+            &mut transcript,
+            1,
+            &format!("{method} {path} [{}] {shown}", content_type.unwrap_or("")),
+            &answer,
+        );
+    }
+    // With two nodes down, a write cannot reach W=2 replicas: 503, saying how many answered.
+    cluster.stop_node(2).await;
+    cluster.stop_node(3).await;
+    let (dev2, dev3) = (cluster.name(2), cluster.name(3));
+    wait_until("dev1 sees dev2 and dev3 down", || async {
+        !cluster.node(1).is_up(&dev2) && !cluster.node(1).is_up(&dev3)
+    })
+    .await;
+    let answer = post_json(&cluster, 1, "/msgs/ann/a", r#"{"msg": "anyone?"}"#).await;
+    log(
+        &mut transcript,
+        1,
+        "POST /msgs/ann/a (two nodes down)",
+        &answer,
+    );
+    // The node is still up and answering.
+    assert_eq!(get(&cluster, 1, "/health").await.status, 200);
+    insta::assert_snapshot!(transcript);
+    cluster.stop().await;
+}
+
+/// Reads server-sent events on a thread: each `data:` line of an `entry` event, with its id.
+/// The receiver hears once the feed has answered (its starting point is then fixed).
+fn listen(
+    url: String,
+    count: usize,
+) -> (
+    std::thread::JoinHandle<Vec<(u64, String)>>,
+    std::sync::mpsc::Receiver<()>,
+) {
+    let (subscribed, on_subscribed) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(60)))
+            .build()
+            .into();
+        let response = agent.get(&url).call().expect("the server answers");
+        assert_eq!(
+            response.status().as_u16(),
+            200,
+            "step 3: the feed answers 200"
+        );
+        let _ = subscribed.send(());
+        let reader = BufReader::new(response.into_body().into_reader());
+        let mut events = Vec::new();
+        let mut id = None;
+        for line in reader.lines() {
+            let line = line.expect("the feed stays open");
+            if let Some(value) = line.strip_prefix("id:") {
+                id = value.trim().parse().ok();
+            } else if let Some(data) = line.strip_prefix("data:") {
+                let entry: serde_json::Value = serde_json::from_str(data.trim()).unwrap();
+                events.push((
+                    id.take().unwrap_or(0),
+                    entry["msg"].as_str().unwrap().to_string(),
+                ));
+                if events.len() == count {
+                    break;
+                }
+            }
+        }
+        events
+    });
+    (reader, on_subscribed)
+}
+
+/// Waits (off the async threads) until a listener is subscribed.
+async fn subscribed(on_subscribed: std::sync::mpsc::Receiver<()>) {
+    tokio::task::spawn_blocking(move || on_subscribed.recv_timeout(Duration::from_secs(30)))
+        .await
+        .unwrap()
+        .expect("step 3: the feed should answer at once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn step_3_a_listener_gets_new_entries_in_order_exactly_once() {
+    let cluster = TestCluster::<HttpApp>::start_joined(3).await;
+    for i in 1..=3 {
+        let answer = post_json(
+            &cluster,
+            1,
+            "/msgs/live/feed",
+            &format!(r#"{{"msg": "before {i}"}}"#),
+        )
+        .await;
+        assert_eq!(
+            answer.status, 201,
+            "step 1 must work for step 3: {answer:?}"
+        );
+    }
+    // A listener on dev2 for what comes next, and one catching up from entry 1.
+    let (fresh, fresh_subscribed) = listen(url(&cluster, 2, "/msgs/live/feed/listen"), 6);
+    let (catch_up, catch_up_subscribed) =
+        listen(url(&cluster, 2, "/msgs/live/feed/listen?from=1"), 8);
+    subscribed(fresh_subscribed).await;
+    subscribed(catch_up_subscribed).await;
+    for i in 1..=6 {
+        let k = if i % 2 == 0 { 3 } else { 1 };
+        let answer = post_json(
+            &cluster,
+            k,
+            "/msgs/live/feed",
+            &format!(r#"{{"msg": "live {i} via dev{k}"}}"#),
+        )
+        .await;
+        assert_eq!(answer.status, 201);
+    }
+    let fresh = tokio::task::spawn_blocking(move || fresh.join().unwrap())
+        .await
+        .unwrap();
+    let expected: Vec<(u64, String)> = (1..=6)
+        .map(|i| {
+            (
+                3 + i,
+                format!("live {i} via dev{}", if i % 2 == 0 { 3 } else { 1 }),
+            )
+        })
+        .collect();
+    assert_eq!(fresh, expected, "step 3: every new entry, in order, once");
+    let catch_up = tokio::task::spawn_blocking(move || catch_up.join().unwrap())
+        .await
+        .unwrap();
+    let mut expected_catch_up = vec![(2, "before 2".to_string()), (3, "before 3".to_string())];
+    expected_catch_up.extend(expected);
+    assert_eq!(
+        catch_up, expected_catch_up,
+        "step 3: from=1 first sends what came after entry 1"
+    );
+    cluster.stop().await;
+}

@@ -1,0 +1,38 @@
+//! The application on each node: the stream database, its HTTP server, and the database's
+//! console commands (plus `http`, which says where the API is).
+
+use crate::routes::router;
+use ringcore::streams::{Streams, console};
+use ringcore::{App, CommandHelp, Error, Node};
+use std::net::SocketAddr;
+
+#[derive(Clone)]
+pub struct HttpApp {
+    pub db: Streams,
+    /// Where this node's HTTP API listens.
+    pub http: SocketAddr,
+}
+
+impl App for HttpApp {
+    const COMMANDS: &'static [CommandHelp] = &[CommandHelp {
+        usage: "http",
+        help: "where this node's HTTP API listens",
+    }];
+
+    async fn start(node: &Node) -> Result<Self, Error> {
+        let db = Streams::start(node);
+        let http = ringcore::http::serve(node, node.config().http, router(db.clone()))
+            .await
+            .map_err(|e| Error::bad_request(e.to_string()))?;
+        Ok(HttpApp { db, http })
+    }
+
+    async fn run(&self, command: &str, args: &[&str]) -> Result<String, Error> {
+        if command == "http" {
+            return Ok(format!("http://{}/", self.http));
+        }
+        console::run(&self.db, command, args)
+            .await
+            .unwrap_or_else(|| Err(Self::usage(command)))
+    }
+}
