@@ -9,21 +9,16 @@ use ex4_handoff::vnode::KvVnode;
 use ringcore::store::Entry;
 use ringcore::streams::{HandoffEntry, Nwr, StreamCommand, StreamReply};
 use ringcore::testing::{TestCluster, wait_until};
-use ringcore::{App, NodeName, Partition, Vnode, VnodeContext};
+use ringcore::{App, Partition, Vnode, VnodeContext};
 use std::collections::BTreeMap;
 use std::ops::ControlFlow;
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 /// A vnode of partition 7 with its data in `dir`, as the runtime would start it.
 fn vnode_in(dir: &Path) -> KvVnode {
-    let ctx = VnodeContext {
-        partition: Partition::new(7, 64),
-        node: NodeName::from("dev1@127.0.0.1"),
-        vnode_type: "kv_vnode",
-        data_dir: dir.join("7"),
-    };
+    let ctx = VnodeContext::standalone(Partition::new(7, 64), "kv_vnode", dir.join("7"));
     KvVnode::init(ctx).expect("the vnode starts")
 }
 
@@ -306,8 +301,13 @@ async fn step_4_hinted_handoff_returns_writes_to_a_returning_node() {
 async fn step_4_writes_during_a_join_are_neither_lost_nor_duplicated() {
     let cluster = Arc::new(TestCluster::<HandoffApp>::start(3).await);
     let stop = Arc::new(AtomicBool::new(false));
+    let progress = Arc::new(AtomicUsize::new(0));
     let writer = {
-        let (cluster, stop) = (Arc::clone(&cluster), Arc::clone(&stop));
+        let (cluster, stop, progress) = (
+            Arc::clone(&cluster),
+            Arc::clone(&stop),
+            Arc::clone(&progress),
+        );
         tokio::spawn(async move {
             let mut acked: BTreeMap<String, Vec<u64>> = BTreeMap::new();
             let mut i = 0u64;
@@ -321,12 +321,17 @@ async fn step_4_writes_during_a_join_are_neither_lost_nor_duplicated() {
                     .await
                 {
                     acked.entry(stream).or_default().push(written.entry.seq);
+                    progress.fetch_add(1, Ordering::Relaxed);
                 }
                 i += 1;
             }
             acked
         })
     };
+    wait_until("the writer has 50 writes in", || async {
+        progress.load(Ordering::Relaxed) >= 50
+    })
+    .await;
     cluster.join_all().await;
     stop.store(true, Ordering::Relaxed);
     let acked = writer.await.unwrap();

@@ -18,6 +18,7 @@
 pub mod admin;
 pub mod apl;
 pub mod app;
+pub mod chat;
 pub mod claim;
 mod claimant;
 pub mod cli;

@@ -21,7 +21,7 @@ use crate::wire::{
 };
 use crate::{console, gossip, handoff, liveness, ring_file, server};
 use arc_swap::ArcSwap;
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -128,6 +128,7 @@ struct NodeInner {
     hosts: Mutex<Vec<Arc<dyn HostedVnodes>>>,
     transport: Transport,
     console: Mutex<Option<Arc<dyn console::RemoteConsole>>>,
+    mailboxes: Mutex<HashMap<String, Mailbox>>,
     handoffs: handoff::Handoffs,
     /// The last plan the claimant showed, which `cluster commit` must match.
     last_plan: Mutex<Option<Plan>>,
@@ -191,6 +192,7 @@ impl Node {
                 down: ArcSwap::from_pointee(BTreeSet::new()),
                 hosts: Mutex::new(Vec::new()),
                 console: Mutex::new(None),
+                mailboxes: Mutex::new(HashMap::new()),
                 handoffs: handoff::Handoffs::new(config_concurrency),
                 last_plan: Mutex::new(None),
                 next_request: AtomicU64::new(1),
@@ -260,6 +262,7 @@ impl Node {
         }
         let host = Arc::new(VnodeHost::<V>::new(
             vnode_type,
+            self.mailer(),
             self.name().clone(),
             self.data_dir().to_path_buf(),
             self.inner.config.ring_size,
@@ -353,13 +356,17 @@ impl Node {
             if state.ring.version() <= current.version() {
                 return Ok((None, false));
             }
-            if current.is_member(&me) && !state.ring.is_member(&me) && current.members().len() > 1 {
-                // We were removed (we left, or were force-removed): start afresh, alone.
+            // A newer ring of our own cluster (its claimant is one of our members) that no
+            // longer lists us: we were removed (we left, or were force-removed).
+            let ours = current.is_member(state.ring.claimant());
+            if ours
+                && current.is_member(&me)
+                && !state.ring.is_member(&me)
+                && current.members().len() > 1
+            {
                 tracing::info!(node = %me, "removed from the cluster; now a cluster of one");
-                let mut fresh = Ring::new(current.size(), me.clone()).expect("same size");
-                for _ in 0..state.ring.version() {
-                    fresh.bump();
-                }
+                // A fresh ring, at version 1: it must never look newer than the cluster's.
+                let fresh = Ring::new(current.size(), me.clone()).expect("same size");
                 return Ok((Some(fresh), true));
             }
             if !state.ring.is_member(&me) {
@@ -422,6 +429,62 @@ impl Node {
         Err(Error::bad_request("the claimant keeps moving; try again"))
     }
 
+    /// Receives the messages sent to `name` on this node by [`Node::deliver`] (from any node).
+    /// The handler runs on the receiving connection's task: it must not block. An `Err` goes
+    /// back to the sender.
+    pub fn register_mailbox(
+        &self,
+        name: &str,
+        handler: impl Fn(Vec<u8>) -> Result<(), String> + Send + Sync + 'static,
+    ) {
+        self.inner
+            .mailboxes
+            .lock()
+            .expect("mailboxes")
+            .insert(name.to_string(), Arc::new(handler));
+    }
+
+    /// Sends a message to mailbox `mailbox` on node `to` (this node included) and waits until
+    /// its handler took it.
+    pub async fn deliver(
+        &self,
+        to: &NodeName,
+        mailbox: &str,
+        payload: Vec<u8>,
+    ) -> Result<(), Error> {
+        if to == self.name() {
+            return self.deliver_here(mailbox, payload);
+        }
+        let request = Request::Deliver {
+            mailbox: mailbox.to_string(),
+            payload,
+        };
+        self.request(to, request, self.config().request_timeout)
+            .await
+            .map(|_| ())
+    }
+
+    /// A handle that vnodes (whose callbacks cannot wait) use to send messages.
+    pub fn mailer(&self) -> Mailer {
+        Mailer {
+            node: Arc::downgrade(&self.inner),
+        }
+    }
+
+    fn deliver_here(&self, mailbox: &str, payload: Vec<u8>) -> Result<(), Error> {
+        let handler = self
+            .inner
+            .mailboxes
+            .lock()
+            .expect("mailboxes")
+            .get(mailbox)
+            .cloned();
+        let handler = handler.ok_or_else(|| {
+            Error::bad_request(format!("no mailbox '{mailbox}' on {}", self.name()))
+        })?;
+        handler(payload).map_err(Error::BadRequest)
+    }
+
     /// The console that `attach` talks to.
     pub fn set_console(&self, console: Arc<dyn console::RemoteConsole>) {
         *self.inner.console.lock().expect("console") = Some(console);
@@ -475,6 +538,9 @@ impl Node {
             }
             Request::Handoff(request) => handoff::handle_request(self, request).await,
             Request::Transfers => Ok(Response::Transfers(self.transfers())),
+            Request::Deliver { mailbox, payload } => self
+                .deliver_here(&mailbox, payload)
+                .map(|()| Response::Done),
             Request::Stop => {
                 self.inner.stop_requested.notify_waiters();
                 self.inner.stop_requested.notify_one();
@@ -513,6 +579,45 @@ impl Node {
         self.inner.tasks.close();
         self.inner.tasks.wait().await;
         tracing::info!(node = %self.name(), "node stopped");
+    }
+}
+
+/// A mailbox's handler.
+type Mailbox = Arc<dyn Fn(Vec<u8>) -> Result<(), String> + Send + Sync>;
+
+/// Sends messages to mailboxes from code that cannot wait (vnode callbacks): each send runs in
+/// the background, and a failure is logged.
+#[derive(Clone)]
+pub struct Mailer {
+    node: std::sync::Weak<NodeInner>,
+}
+
+impl Mailer {
+    /// A mailer attached to no node: what it sends goes nowhere (for vnodes run alone, in tests).
+    pub fn detached() -> Self {
+        Mailer {
+            node: std::sync::Weak::new(),
+        }
+    }
+
+    /// Sends `payload` to `mailbox` on node `to`, in the background.
+    pub fn send(&self, to: &NodeName, mailbox: &str, payload: Vec<u8>) {
+        let Some(inner) = self.node.upgrade() else {
+            return;
+        };
+        let node = Node { inner };
+        let (to, mailbox) = (to.clone(), mailbox.to_string());
+        tokio::spawn(async move {
+            if let Err(error) = node.deliver(&to, &mailbox, payload).await {
+                tracing::debug!(%to, %mailbox, %error, "message not delivered");
+            }
+        });
+    }
+}
+
+impl std::fmt::Debug for Mailer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Mailer")
     }
 }
 

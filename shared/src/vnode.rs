@@ -21,6 +21,7 @@
 //! Commands and replies are serde types because a command may cross the network to the node
 //! that hosts the vnode; the caller never needs to know where that is.
 
+use crate::node::Mailer;
 use crate::ring::{IndexNode, NodeName, Partition};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -44,6 +45,22 @@ pub struct VnodeContext {
     /// A directory of its own for files: `<node data dir>/<vnode type>/<partition id>`.
     /// Not created by the runtime: a vnode that keeps no files never touches the disk.
     pub data_dir: PathBuf,
+    /// Sends messages to mailboxes on any node (see [`crate::Node::register_mailbox`]).
+    pub mailer: Mailer,
+}
+
+impl VnodeContext {
+    /// The context of a vnode run on its own, outside any node (to test a vnode's callbacks
+    /// directly): its messages go nowhere.
+    pub fn standalone(partition: Partition, vnode_type: &'static str, data_dir: PathBuf) -> Self {
+        VnodeContext {
+            partition,
+            node: NodeName::new("standalone@127.0.0.1"),
+            vnode_type,
+            data_dir,
+            mailer: Mailer::detached(),
+        }
+    }
 }
 
 /// Why a handoff happens (riak's handoff types).

@@ -6,6 +6,7 @@
 //! no lock on the way from a caller to a vnode.
 
 use crate::error::Error;
+use crate::node::Mailer;
 use crate::ring::{IndexNode, NodeName, Partition};
 use crate::vnode::{HandoffTarget, Vnode, VnodeContext};
 use crate::vnode_task::{HandoffCall, SpillSummary, VnodeRequest, run_vnode};
@@ -81,6 +82,7 @@ impl<R> ReplySink<R> {
 /// The vnodes of one vnode type on one node.
 pub(crate) struct VnodeHost<V: Vnode> {
     vnode_type: &'static str,
+    mailer: Mailer,
     node: NodeName,
     data_dir: PathBuf,
     slots: Box<[OnceLock<mpsc::UnboundedSender<VnodeRequest<V>>>]>,
@@ -90,6 +92,7 @@ pub(crate) struct VnodeHost<V: Vnode> {
 impl<V: Vnode> VnodeHost<V> {
     pub(crate) fn new(
         vnode_type: &'static str,
+        mailer: Mailer,
         node: NodeName,
         node_data_dir: PathBuf,
         ring_size: u32,
@@ -97,6 +100,7 @@ impl<V: Vnode> VnodeHost<V> {
     ) -> Self {
         VnodeHost {
             vnode_type,
+            mailer,
             node,
             data_dir: node_data_dir.join(vnode_type),
             slots: (0..ring_size).map(|_| OnceLock::new()).collect(),
@@ -138,6 +142,7 @@ impl<V: Vnode> VnodeHost<V> {
             node: self.node.clone(),
             vnode_type: self.vnode_type,
             data_dir: self.data_dir.join(partition.id()),
+            mailer: self.mailer.clone(),
         };
         self.tasks.spawn(run_vnode::<V>(ctx, rx));
         tx

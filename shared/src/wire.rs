@@ -129,6 +129,13 @@ pub enum Request {
     Handoff(HandoffRequest),
     /// The transfers this node is sending now.
     Transfers,
+    /// A message for one of the application's mailboxes on this node (see
+    /// [`crate::node::Node::register_mailbox`]).
+    Deliver {
+        mailbox: String,
+        #[serde(with = "serde_bytes")]
+        payload: Vec<u8>,
+    },
     /// Stop the node (used by `devrel` to shut its nodes down cleanly).
     Stop,
 }
