@@ -33,12 +33,8 @@ fn start(k: u32, data: &std::path::Path) -> NodeProcess {
     BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut line)
         .unwrap();
-    // "devK@127.0.0.1 started, listening on 127.0.0.1:PORT"
-    let port = line
-        .trim_end()
-        .rsplit(':')
-        .next()
-        .and_then(|p| p.parse().ok())
+    let port = ringcore::testing::parse_started_line(&line)
+        .and_then(|places| Some(places.get("cluster")?.port()))
         .unwrap_or_else(|| panic!("dev{k} did not say where it listens: {line:?}"));
     NodeProcess { child, port }
 }

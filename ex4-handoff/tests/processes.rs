@@ -43,11 +43,8 @@ fn start(k: u32, data: &Path, port: u16, extra: &[&str], log: &Path) -> NodeProc
     BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut line)
         .unwrap();
-    let port = line
-        .trim_end()
-        .rsplit(':')
-        .next()
-        .and_then(|p| p.parse().ok())
+    let port = ringcore::testing::parse_started_line(&line)
+        .and_then(|places| Some(places.get("cluster")?.port()))
         .unwrap_or_else(|| panic!("dev{k} did not say where it listens: {line:?}"));
     NodeProcess { child, port }
 }

@@ -27,6 +27,10 @@ impl App for HttpApp {
         Ok(HttpApp { db, http })
     }
 
+    fn endpoints(&self) -> Vec<(&'static str, SocketAddr)> {
+        vec![("http", self.http)]
+    }
+
     async fn run(&self, command: &str, args: &[&str]) -> Result<String, Error> {
         if command == "http" {
             return Ok(format!("http://{}/", self.http));

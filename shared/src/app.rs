@@ -36,6 +36,12 @@ pub trait App: Clone + Send + Sync + 'static {
         args: &[&str],
     ) -> impl Future<Output = Result<String, Error>> + Send;
 
+    /// Where the application serves its clients, e.g. `[("http", …), ("chat", …)]`: printed
+    /// when a node starts, so that people and tools know where to connect.
+    fn endpoints(&self) -> Vec<(&'static str, std::net::SocketAddr)> {
+        Vec::new()
+    }
+
     /// The error for a command called with the wrong arguments: `usage: add A B`.
     fn usage(command: &str) -> Error {
         match Self::COMMANDS.iter().find(|c| c.name() == command) {

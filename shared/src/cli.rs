@@ -208,15 +208,11 @@ async fn console<A: App>(config: NodeConfig) -> ExitCode {
 
 /// `start`: a node without a console, until Ctrl-C, SIGTERM or a stop request.
 async fn start<A: App>(config: NodeConfig) -> ExitCode {
-    let Some((node, _app)) = start_node::<A>(config).await else {
+    let Some((node, app)) = start_node::<A>(config).await else {
         return ExitCode::FAILURE;
     };
     // One line on stdout that says where the node is; tools (devrel, tests) read it.
-    console::print_flush(&format!(
-        "{} started, listening on {}\n",
-        node.name(),
-        node.addr()
-    ));
+    console::print_flush(&format!("{}\n", started_line(&node, &app)));
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = terminated() => {}
@@ -239,6 +235,19 @@ async fn terminated() {
 #[cfg(not(unix))]
 async fn terminated() {
     std::future::pending().await
+}
+
+/// The one line a node prints on stdout when it has started: where it listens, e.g.
+/// `dev1@127.0.0.1 started: cluster 127.0.0.1:10017, http 127.0.0.1:8080`. Tools (devrel,
+/// tests) read it with [`crate::testing::parse_started_line`].
+fn started_line<A: App>(node: &Node, app: &A) -> String {
+    let mut places = vec![format!("cluster {}", node.addr())];
+    places.extend(
+        app.endpoints()
+            .iter()
+            .map(|(name, addr)| format!("{name} {addr}")),
+    );
+    format!("{} started: {}", node.name(), places.join(", "))
 }
 
 /// `ping`: `pong`, or riak's message when the node does not answer.

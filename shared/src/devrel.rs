@@ -94,7 +94,7 @@ pub(crate) async fn run(options: Options) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// Reads the node's `… started, listening on ADDR` line (or the reason it did not start).
+/// Reads the node's `… started: cluster ADDR, …` line (or the reason it did not start).
 fn first_line(child: &mut Child) -> Result<String, String> {
     let stdout = child.stdout.take().ok_or("no output")?;
     let mut reader = BufReader::new(stdout);
@@ -117,7 +117,9 @@ fn first_line(child: &mut Child) -> Result<String, String> {
 /// Asks every node to stop, and kills those that have not stopped after the grace period.
 async fn stop_all(nodes: Vec<(u32, Child, String)>) {
     for (_, _, line) in &nodes {
-        if let Some(addr) = line.rsplit(' ').next().and_then(|a| a.parse().ok()) {
+        if let Some(addr) =
+            crate::testing::parse_started_line(line).and_then(|p| p.get("cluster").copied())
+        {
             let _ = client_request(addr, Request::Stop, Duration::from_secs(2)).await;
         }
     }
