@@ -43,8 +43,15 @@ pub(crate) async fn run(options: Options) -> ExitCode {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
-        if options.config.listen.port() == 0 {
-            command.args(["--cluster-port", "0"]);
+        // Ports given as 0 stay 0 for every node: each takes a free one and says which.
+        for (flag, port) in [
+            ("--cluster-port", options.config.listen.port()),
+            ("--http-port", options.config.http.port()),
+            ("--chat-port", options.config.chat.port()),
+        ] {
+            if port == 0 {
+                command.args([flag, "0"]);
+            }
         }
         let started = command
             .spawn()

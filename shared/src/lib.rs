@@ -55,5 +55,7 @@ pub use hash::{KeyHash, chash_key};
 pub use node::{Node, NodeConfig};
 pub use ring::{IndexNode, NodeName, Partition, Ring};
 pub use service::Service;
+/// The logging macros the runtime uses, for applications to log the same way.
+pub use tracing;
 pub use vnode::{HandoffKind, HandoffTarget, Vnode, VnodeContext};
 pub use vnode_host::{Reply, ReplyTo, RequestId};

@@ -128,6 +128,29 @@ impl<V: Vnode> Service<V> {
         request
     }
 
+    /// A fresh request id, for commands sent one by one with [`Service::command_as`] whose
+    /// replies are gathered together.
+    pub fn new_request_id(&self) -> RequestId {
+        self.node.next_request_id()
+    }
+
+    /// Sends a command to one vnode under an existing request id (when the replicas of a
+    /// request get different commands: say, only the first one notifies).
+    pub fn command_as(
+        &self,
+        request: RequestId,
+        target: &IndexNode,
+        command: V::Command,
+        reply_to: &ReplyTo<V::Reply>,
+    ) {
+        let call = (
+            VnodeCall::Command,
+            command,
+            command_request as Wrap<V, _, _>,
+        );
+        self.send_tagged(target, request, call, reply_to);
+    }
+
     /// Asks a covering set of vnodes (for keys stored with `n` replicas) and gathers their
     /// answers for at most `wait`. Vnodes that do not answer in time, or that are on nodes
     /// that are down, are listed in the result's `missing`.

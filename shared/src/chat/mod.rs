@@ -10,6 +10,6 @@ mod server;
 
 pub use protocol::{ChatCommand, PROMPT, WELCOME};
 pub use server::{
-    ChatHandler, Connections, Delivery, MAILBOX, MAX_LINE_BYTES, MAX_LINES_PER_SECOND, QUEUE,
-    Session, serve,
+    ChatHandler, Connections, Delivery, MAILBOX, MAX_BURST_LINES, MAX_LINE_BYTES,
+    MAX_LINES_PER_SECOND, QUEUE, Session, serve,
 };

@@ -2,8 +2,8 @@
 //! connection table through which messages from any node reach a connection.
 //!
 //! Bad input never takes the server down: a line over [`MAX_LINE_BYTES`] or one that is not
-//! UTF-8 gets a clear answer, and a client sending more than [`MAX_LINES_PER_SECOND`] lines a
-//! second is disconnected with a notice. A slow client never delays the others: what is sent
+//! UTF-8 gets a clear answer, and a client sending lines faster than [`MAX_BURST_LINES`] at
+//! once, then [`MAX_LINES_PER_SECOND`] a second, is disconnected with a notice. A slow client never delays the others: what is sent
 //! to a connection waits in a queue of [`QUEUE`] lines, and a client whose queue is full is
 //! disconnected.
 
@@ -27,10 +27,14 @@ use tokio_util::sync::CancellationToken;
 pub const MAILBOX: &str = "chat";
 /// The longest line accepted.
 pub const MAX_LINE_BYTES: usize = 1024;
-/// More lines than this in one second is a flood: the client is disconnected.
-pub const MAX_LINES_PER_SECOND: u32 = 50;
+/// Flood control, a token bucket per connection: a burst of at most this many lines...
+pub const MAX_BURST_LINES: u32 = 100;
+/// ...then at most this many lines a second. A client beyond it is disconnected.
+pub const MAX_LINES_PER_SECOND: u32 = 20;
 /// Lines that may wait for a slow client before it is disconnected.
 pub const QUEUE: usize = 256;
+/// The socket's send buffer (the kernel doubles it).
+const SEND_BUFFER_BYTES: usize = 32 * 1024;
 
 /// One connection, as the application sees it.
 #[derive(Debug, Clone)]
@@ -73,6 +77,8 @@ impl Delivery {
 struct Connection {
     queue: mpsc::Sender<String>,
     kick: CancellationToken,
+    /// Set when the connection is closed because it could not keep up.
+    too_slow: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// The connections of this node.
@@ -92,6 +98,7 @@ impl Connections {
         match connection.queue.try_send(format!("{line}\n{PROMPT}")) {
             Ok(()) => Ok(()),
             Err(mpsc::error::TrySendError::Full(_)) => {
+                connection.too_slow.store(true, Ordering::Relaxed);
                 connection.kick.cancel();
                 Err(format!("connection {conn} is too slow: disconnected"))
             }
@@ -167,34 +174,47 @@ async fn run_connection<H: ChatHandler>(
     table: Connections,
 ) {
     let _ = stream.set_nodelay(true);
+    // A small kernel buffer: what waits for a slow client is mostly in its queue, which is
+    // bounded, so a client that stops reading is noticed after QUEUE lines, not megabytes.
+    let _ = socket2::SockRef::from(&stream).set_send_buffer_size(SEND_BUFFER_BYTES);
     let (reader, mut writer) = stream.into_split();
     let (queue, mut outgoing) = mpsc::channel::<String>(QUEUE);
     let kick = node.shutdown_token().child_token();
+    let too_slow = Arc::new(std::sync::atomic::AtomicBool::new(false));
     table.table.lock().expect("connections").insert(
         conn,
         Connection {
             queue: queue.clone(),
             kick: kick.clone(),
+            too_slow: Arc::clone(&too_slow),
         },
     );
     let writing = {
         let kick = kick.clone();
         tokio::spawn(async move {
             loop {
+                // Queued lines first: a connection closing normally still gets what was
+                // said to it (a flood notice, say)...
                 let text = tokio::select! {
-                    _ = kick.cancelled() => break,
+                    biased;
                     text = outgoing.recv() => match text { Some(text) => text, None => break },
+                    _ = kick.cancelled() => break,
                 };
-                if writer.write_all(text.as_bytes()).await.is_err() {
-                    break;
+                // ...but a write that cannot proceed never outlives the connection.
+                tokio::select! {
+                    biased;
+                    written = writer.write_all(text.as_bytes()) => if written.is_err() { break },
+                    _ = kick.cancelled() => break,
                 }
             }
-            // Say goodbye if the socket still takes it; never wait long for a slow client.
-            let _ = tokio::time::timeout(
-                Duration::from_secs(1),
-                writer.write_all(b"disconnected: you could not keep up\n"),
-            )
-            .await;
+            if too_slow.load(Ordering::Relaxed) {
+                // Say why, if the socket still takes it; never wait long for a slow client.
+                let notice = b"disconnected: you could not keep up\n";
+                let _ =
+                    tokio::time::timeout(Duration::from_secs(1), writer.write_all(notice)).await;
+            }
+            // End our side cleanly, so the client reads everything we sent before the close.
+            let _ = tokio::time::timeout(Duration::from_secs(1), writer.shutdown()).await;
         })
     };
     let mut session = Session {
@@ -204,14 +224,8 @@ async fn run_connection<H: ChatHandler>(
         rooms: BTreeSet::new(),
     };
     let _ = queue.send(format!("{WELCOME}\n{PROMPT}")).await;
-    read_commands(
-        BufReader::new(reader),
-        &queue,
-        &kick,
-        &handler,
-        &mut session,
-    )
-    .await;
+    let mut reader = BufReader::new(reader);
+    read_commands(&mut reader, &queue, &kick, &handler, &mut session).await;
     table.table.lock().expect("connections").remove(&conn);
     handler.disconnected(session).await;
     kick.cancel();
@@ -220,18 +234,18 @@ async fn run_connection<H: ChatHandler>(
 
 /// Reads and runs commands until the client leaves, floods, or is disconnected.
 async fn read_commands<H: ChatHandler>(
-    mut reader: BufReader<tokio::net::tcp::OwnedReadHalf>,
+    reader: &mut BufReader<tokio::net::tcp::OwnedReadHalf>,
     queue: &mpsc::Sender<String>,
     kick: &CancellationToken,
     handler: &H,
     session: &mut Session,
 ) {
-    let mut window = Instant::now();
-    let mut lines_in_window = 0;
+    let mut bucket = MAX_BURST_LINES as f64;
+    let mut refilled = Instant::now();
     loop {
         let line = tokio::select! {
             _ = kick.cancelled() => return,
-            line = read_line(&mut reader) => line,
+            line = read_line(reader) => line,
         };
         let reply = match line {
             Line::End => return,
@@ -240,14 +254,18 @@ async fn read_commands<H: ChatHandler>(
             )],
             Line::NotUtf8 => vec!["sorry, lines must be UTF-8 text".to_string()],
             Line::Text(text) => {
-                if window.elapsed() >= Duration::from_secs(1) {
-                    (window, lines_in_window) = (Instant::now(), 0);
-                }
-                lines_in_window += 1;
-                if lines_in_window > MAX_LINES_PER_SECOND {
-                    let _ = queue.send(format!("too many lines at once (over {MAX_LINES_PER_SECOND} a second): disconnected\n")).await;
+                let elapsed = refilled.elapsed().as_secs_f64();
+                refilled = Instant::now();
+                bucket = (bucket + elapsed * f64::from(MAX_LINES_PER_SECOND))
+                    .min(f64::from(MAX_BURST_LINES));
+                if bucket < 1.0 {
+                    let notice = format!(
+                        "too many lines at once (more than {MAX_BURST_LINES}, then {MAX_LINES_PER_SECOND} a second): disconnected\n"
+                    );
+                    let _ = queue.send(notice).await;
                     return;
                 }
+                bucket -= 1.0;
                 let command = protocol::parse(&text);
                 if command == ChatCommand::Empty {
                     let _ = queue.send(PROMPT.to_string()).await;

@@ -1,0 +1,312 @@
+//! Graded tests of exercise 6. `cargo test -p ex6-chat` runs them against your code;
+//! `cargo test -p ex6-chat-solution` runs the very same file against the reference.
+//!
+//! Each test runs a 3-node cluster in this process; chat clients connect over real TCP to
+//! the chat servers of different nodes, as `nc` would.
+
+use ex6_chat::ChatApp;
+use ringcore::testing::{TestCluster, wait_until};
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+
+/// How long a client waits for an expected line.
+const PATIENCE: Duration = Duration::from_secs(20);
+
+/// A chat client: what it sends and what it receives, kept as a transcript.
+struct Client {
+    label: String,
+    reader: OwnedReadHalf,
+    writer: OwnedWriteHalf,
+    /// Received and not yet matched by `expect`.
+    pending: String,
+    transcript: String,
+}
+
+impl Client {
+    async fn connect(label: &str, addr: SocketAddr) -> Client {
+        let (reader, writer) = TcpStream::connect(addr)
+            .await
+            .expect("the chat server accepts")
+            .into_split();
+        let mut client = Client {
+            label: label.to_string(),
+            reader,
+            writer,
+            pending: String::new(),
+            transcript: String::new(),
+        };
+        client.expect("to get started\n> ").await;
+        client
+    }
+
+    async fn send(&mut self, line: &str) {
+        self.send_bytes(line.as_bytes(), line).await;
+    }
+
+    /// Sends raw bytes and a line; `shown` is how the transcript shows them.
+    async fn send_bytes(&mut self, bytes: &[u8], shown: &str) {
+        let mut line = bytes.to_vec();
+        line.push(b'\n');
+        self.writer.write_all(&line).await.expect("send");
+        self.transcript
+            .push_str(&format!("[{} types: {shown}]\n", self.label));
+    }
+
+    /// Reads until `text` has arrived; everything up to it goes into the transcript.
+    async fn expect(&mut self, text: &str) {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        while !self.pending.contains(text) {
+            let mut buffer = [0u8; 4096];
+            let read = tokio::time::timeout_at(deadline, self.reader.read(&mut buffer)).await;
+            match read {
+                Ok(Ok(n)) if n > 0 => self
+                    .pending
+                    .push_str(&String::from_utf8_lossy(&buffer[..n])),
+                Ok(_) => panic!(
+                    "{}: the connection closed while waiting for {text:?}; got {:?}",
+                    self.label, self.pending
+                ),
+                Err(_) => panic!(
+                    "{}: no {text:?} within {PATIENCE:?}; got {:?}",
+                    self.label, self.pending
+                ),
+            }
+        }
+        let end = self.pending.find(text).unwrap() + text.len();
+        let seen: String = self.pending.drain(..end).collect();
+        self.transcript.push_str(&seen);
+    }
+
+    /// Reads until the server closes the connection; returns what came before.
+    async fn until_closed(&mut self) -> String {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            let mut buffer = [0u8; 4096];
+            match tokio::time::timeout_at(deadline, self.reader.read(&mut buffer)).await {
+                Ok(Ok(0)) | Ok(Err(_)) => return std::mem::take(&mut self.pending),
+                Ok(Ok(n)) => self
+                    .pending
+                    .push_str(&String::from_utf8_lossy(&buffer[..n])),
+                Err(_) => panic!("{}: the server did not close the connection", self.label),
+            }
+        }
+    }
+}
+
+fn chat(cluster: &TestCluster<ChatApp>, k: u32) -> SocketAddr {
+    cluster.app(k).chat_addr
+}
+
+/// Sets a name and joins a room, checking the replies.
+async fn enter(client: &mut Client, name: &str, room: &str) {
+    client.send(&format!("set-name {name}")).await;
+    client.expect(&format!("ok your name is {name}\n> ")).await;
+    client.send(&format!("join {room}")).await;
+    client
+        .expect(&format!("joined {room}! 'say {room} <message>' to chat\n"))
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn step_2_and_3_three_people_on_two_nodes_chat() {
+    let cluster = TestCluster::<ChatApp>::start_joined(3).await;
+    let mut alex = Client::connect("alex@dev1", chat(&cluster, 1)).await;
+    let mut bea = Client::connect("bea@dev1", chat(&cluster, 1)).await;
+    let mut cy = Client::connect("cy@dev3", chat(&cluster, 3)).await;
+
+    alex.send("join CoolRoom").await;
+    alex.expect("must set a name before joining/chatting\n> ")
+        .await;
+    enter(&mut alex, "Alex", "CoolRoom").await;
+    alex.expect("> ").await;
+    enter(&mut bea, "Bea", "CoolRoom").await;
+    bea.expect("> ").await;
+    alex.expect("* Bea has joined CoolRoom\n> ").await;
+    enter(&mut cy, "Cy", "CoolRoom").await;
+    cy.expect("> ").await;
+    alex.expect("* Cy has joined CoolRoom\n> ").await;
+    bea.expect("* Cy has joined CoolRoom\n> ").await;
+
+    alex.send("say CoolRoom HI!").await;
+    for client in [&mut alex, &mut bea, &mut cy] {
+        client.expect("CoolRoom - Alex: HI!\n> ").await;
+    }
+    cy.send("say CoolRoom hello from dev3").await;
+    for client in [&mut alex, &mut bea, &mut cy] {
+        client.expect("CoolRoom - Cy: hello from dev3\n> ").await;
+    }
+    // Bea's connection drops: the others hear she left.
+    drop(bea);
+    alex.expect("* Bea has left CoolRoom\n> ").await;
+    cy.expect("* Bea has left CoolRoom\n> ").await;
+    // A late joiner on dev2 gets the room's history.
+    let mut dee = Client::connect("dee@dev2", chat(&cluster, 2)).await;
+    enter(&mut dee, "Dee", "CoolRoom").await;
+    dee.expect("CoolRoom - Cy: hello from dev3\n> ").await;
+    alex.expect("* Dee has joined CoolRoom\n> ").await;
+    cy.expect("* Dee has joined CoolRoom\n> ").await;
+    cy.send("leave CoolRoom").await;
+    cy.expect("left CoolRoom\n> ").await;
+    alex.expect("* Cy has left CoolRoom\n> ").await;
+    dee.expect("* Cy has left CoolRoom\n> ").await;
+
+    let transcript = [alex, cy, dee]
+        .iter()
+        .map(|c| format!("===== {}\n{}", c.label, c.transcript))
+        .collect::<Vec<_>>()
+        .join("\n");
+    insta::assert_snapshot!(transcript);
+    cluster.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn step_3_unread_messages_and_history_survive_in_the_store() {
+    let cluster = TestCluster::<ChatApp>::start_joined(3).await;
+    let mut alex = Client::connect("alex", chat(&cluster, 1)).await;
+    enter(&mut alex, "Alex", "Lounge").await;
+    alex.expect("> ").await;
+    for text in ["one", "two"] {
+        alex.send(&format!("say Lounge {text}")).await;
+        alex.expect(&format!("Lounge - Alex: {text}\n> ")).await;
+    }
+    // The history is a stream of the database, readable like any other.
+    let history = cluster
+        .app(2)
+        .db
+        .read("chat", "Lounge", 1, 10, Default::default())
+        .await
+        .unwrap();
+    let texts: Vec<String> = history
+        .entries
+        .iter()
+        .map(|e| String::from_utf8_lossy(&e.payload).into_owned())
+        .collect();
+    assert_eq!(texts, vec!["Alex: one", "Alex: two"]);
+    let mut bo = Client::connect("bo", chat(&cluster, 3)).await;
+    bo.send("set-name Bo").await;
+    bo.expect("> ").await;
+    bo.send("show-unread Lounge").await;
+    bo.expect("You missed the following messages:\n  Alex: one\n  Alex: two\n> ")
+        .await;
+    bo.send("show-unread Lounge").await;
+    bo.expect("no unread messages\n> ").await;
+    cluster.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn step_3_the_room_works_with_one_of_its_nodes_down() {
+    let mut cluster = TestCluster::<ChatApp>::start_joined(3).await;
+    let mut alex = Client::connect("alex@dev1", chat(&cluster, 1)).await;
+    let mut cy = Client::connect("cy@dev3", chat(&cluster, 3)).await;
+    enter(&mut alex, "Alex", "Resilient").await;
+    alex.expect("> ").await;
+    enter(&mut cy, "Cy", "Resilient").await;
+    cy.expect("> ").await;
+    alex.expect("* Cy has joined Resilient\n> ").await;
+    // dev2 holds one of the room's replicas (three replicas on three nodes): stop it.
+    let ring = cluster.node(1).ring();
+    let replicas = ring.preflist(&ringcore::chash_key(b"chat", b"Resilient"), 3);
+    assert!(
+        replicas.iter().any(|v| v.node == cluster.name(2)),
+        "the room has a replica on dev2"
+    );
+    cluster.stop_node(2).await;
+    let dev2 = cluster.name(2);
+    wait_until("dev1 and dev3 see dev2 down", || async {
+        !cluster.node(1).is_up(&dev2) && !cluster.node(3).is_up(&dev2)
+    })
+    .await;
+    alex.send("say Resilient still here?").await;
+    alex.expect("Resilient - Alex: still here?\n> ").await;
+    cy.expect("Resilient - Alex: still here?\n> ").await;
+    cy.send("say Resilient yes!").await;
+    alex.expect("Resilient - Cy: yes!\n> ").await;
+    cluster.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn step_3_a_client_that_never_reads_does_not_delay_the_others() {
+    let cluster = TestCluster::<ChatApp>::start_joined(3).await;
+    // The sleeper joins, then never reads again; a tiny receive buffer fills at once.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let sleeper = socket.connect(chat(&cluster, 2)).await.unwrap();
+    let (mut sleeper_reader, mut sleeper_writer) = sleeper.into_split();
+    sleeper_writer
+        .write_all(b"set-name Zed\njoin Busy\n")
+        .await
+        .unwrap();
+    // Six talkers on dev1 and dev3 say 600 long lines in all (each within the flood limit).
+    let mut talkers = Vec::new();
+    for t in 0..6u32 {
+        let k = if t % 2 == 0 { 1 } else { 3 };
+        let mut talker = Client::connect(&format!("talker{t}"), chat(&cluster, k)).await;
+        enter(&mut talker, &format!("T{t}"), "Busy").await;
+        talker.expect("> ").await;
+        talkers.push(talker);
+    }
+    let long = "x".repeat(900);
+    for round in 0..100 {
+        for (t, talker) in talkers.iter_mut().enumerate() {
+            talker.send(&format!("say Busy {round} {long}")).await;
+            talker.expect(&format!("Busy - T{t}: {round} ")).await;
+        }
+    }
+    // Every talker got its 100 messages through while Zed read nothing. Zed's connection
+    // is eventually closed by the server rather than holding the room back.
+    let mut drained = Vec::new();
+    let closed = tokio::time::timeout(PATIENCE, sleeper_reader.read_to_end(&mut drained)).await;
+    assert!(
+        closed.is_ok(),
+        "the server disconnects a client that cannot keep up"
+    );
+    assert!(String::from_utf8_lossy(&drained).contains("joined Busy"));
+    cluster.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn step_1_bad_input_gets_clear_answers_and_floods_are_cut() {
+    let cluster = TestCluster::<ChatApp>::start_joined(3).await;
+    let mut client = Client::connect("client", chat(&cluster, 1)).await;
+    client.send("dance").await;
+    client.expect("sorry, I don't understand 'dance'\n> ").await;
+    client.send("say CoolRoom HI!").await;
+    client
+        .expect("must set a name before joining/chatting\n> ")
+        .await;
+    client.send("").await;
+    client.expect("> ").await;
+    client
+        .send_bytes("a".repeat(5000).as_bytes(), "<5000 times a>")
+        .await;
+    client
+        .expect("sorry, that line is too long (the limit is 1024 bytes)\n> ")
+        .await;
+    client
+        .send_bytes(b"join \xff\xfe", "join <bytes ff fe>")
+        .await;
+    client.expect("sorry, lines must be UTF-8 text\n> ").await;
+    client.send("set-name Alex").await;
+    client.expect("ok your name is Alex\n> ").await;
+    client.send("say Nowhere hi").await;
+    client
+        .expect("you are not in Nowhere: 'join Nowhere' first\n> ")
+        .await;
+    insta::assert_snapshot!("bad_input", client.transcript.clone());
+    // A flood: the client is cut off, with a notice; the server is fine.
+    let mut flooder = Client::connect("flooder", chat(&cluster, 1)).await;
+    flooder
+        .writer
+        .write_all("dance\n".repeat(500).as_bytes())
+        .await
+        .unwrap();
+    let rest = flooder.until_closed().await;
+    assert!(rest.contains("too many lines at once"), "{rest}");
+    let mut after = Client::connect("after", chat(&cluster, 1)).await;
+    after.send("set-name Still").await;
+    after.expect("ok your name is Still\n> ").await;
+    cluster.stop().await;
+}
