@@ -68,7 +68,13 @@ impl Chat {
 
     /// Step 2: `join ROOM` — the members learn of it, the joiner gets the recent history.
     pub async fn join(&self, session: &mut Session, room: &str) -> Result<Vec<String>, Error> {
-        let _ = (session, room, HISTORY_ON_JOIN);
+        let Some(me) = member(session) else {
+            return Ok(vec![NAME_FIRST.to_string()]);
+        };
+        // Step 2: read the room's recent history (`self.history.last`), tell the room's
+        // replicas `RoomCommand::Join` (`self.tell_room`), remember the room in the session,
+        // and answer `joined ROOM! …` followed by the history.
+        let _ = (me, room, HISTORY_ON_JOIN);
         Err(Error::not_implemented(
             "write Chat::join in src/service.rs (README step 2)",
         ))
@@ -82,7 +88,17 @@ impl Chat {
         room: &str,
         text: &str,
     ) -> Result<Option<Vec<String>>, Error> {
-        let _ = (session, room, text);
+        let Some(me) = member(session) else {
+            return Ok(Some(vec![NAME_FIRST.to_string()]));
+        };
+        if !session.rooms.contains(room) {
+            return Ok(Some(vec![format!(
+                "you are not in {room}: 'join {room}' first"
+            )]));
+        }
+        // Step 3: append `Name: text` to the room's history stream (`self.history.post`), then
+        // tell the replicas `RoomCommand::Deliver` with the line and the entry's number.
+        let _ = (me, text);
         Err(Error::not_implemented(
             "write Chat::say in src/service.rs (README step 3)",
         ))
