@@ -56,8 +56,7 @@ impl Vnode for Recorder {
 
 async fn start() -> (Node, Service<Recorder>, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = NodeConfig::dev(1);
-    config.data_dir = dir.path().to_path_buf();
+    let mut config = NodeConfig::for_test(1, dir.path());
     config.ring_size = 16;
     let node = Node::start(config).await.unwrap();
     let service = node.register::<Recorder>("recorder");
