@@ -1,62 +1,15 @@
 //! Three real node processes of this exercise's binary: started, joined through `admin`,
 //! one killed with SIGKILL, and the others report it down.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Output, Stdio};
+use ringcore::testing::{NodeProcess, run_tool};
 use std::time::{Duration, Instant};
 
 const BINARY: &str = env!(concat!("CARGO_BIN_EXE_", env!("CARGO_PKG_NAME")));
 
-/// A node process, killed when dropped so that a failing test leaves nothing behind.
-struct NodeProcess {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for NodeProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start(k: u32, data: &std::path::Path) -> NodeProcess {
-    let mut child = Command::new(BINARY)
-        .args(["start", "--node", &format!("dev{k}"), "--cluster-port", "0"])
-        .args(["--data-dir", data.join(format!("dev{k}")).to_str().unwrap()])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the node binary runs");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let port = ringcore::testing::parse_started_line(&line)
-        .and_then(|places| Some(places.get("cluster")?.port()))
-        .unwrap_or_else(|| panic!("dev{k} did not say where it listens: {line:?}"));
-    NodeProcess { child, port }
-}
-
-fn tool(k: u32, port: u16, args: &[&str]) -> Output {
-    Command::new(BINARY)
-        .args(args)
-        .args([
-            "--node",
-            &format!("dev{k}"),
-            "--cluster-port",
-            &port.to_string(),
-        ])
-        .output()
-        .expect("the tool runs")
-}
-
 fn admin(k: u32, port: u16, words: &str) -> String {
     let mut args = vec!["admin"];
     args.extend(words.split_whitespace());
-    let output = tool(k, port, &args);
-    String::from_utf8(output.stdout).unwrap()
+    run_tool(BINARY, k, port, &args, "").0
 }
 
 /// Polls an admin command until its output satisfies `done`, for at most 60 s.
@@ -78,12 +31,13 @@ fn wait_for(k: u32, port: u16, words: &str, what: &str, done: impl Fn(&str) -> b
 #[test]
 fn three_processes_join_and_see_a_killed_node_down() {
     let data = tempfile::tempdir().unwrap();
-    let mut nodes: Vec<NodeProcess> = (1..=3).map(|k| start(k, data.path())).collect();
-    let ports: Vec<u16> = nodes.iter().map(|n| n.port).collect();
+    let mut nodes: Vec<NodeProcess> = (1..=3)
+        .map(|k| NodeProcess::start(BINARY, k, data.path(), 0, &[], None))
+        .collect();
+    let ports: Vec<u16> = nodes.iter().map(NodeProcess::port).collect();
     let port = |k: u32| ports[k as usize - 1];
     for k in 1..=3 {
-        let ping = tool(k, port(k), &["ping"]);
-        assert_eq!(String::from_utf8_lossy(&ping.stdout), "pong\n");
+        assert_eq!(run_tool(BINARY, k, port(k), &["ping"], "").0, "pong\n");
     }
     for k in 2..=3 {
         let joined = admin(
@@ -138,10 +92,7 @@ fn three_processes_join_and_see_a_killed_node_down() {
             "{ring_status}"
         );
     }
-    let ping = tool(3, dev3.port, &["ping"]);
-    assert_eq!(
-        String::from_utf8_lossy(&ping.stdout),
-        "Node 'dev3@127.0.0.1' not responding to pings.\n"
-    );
-    assert!(!ping.status.success());
+    let (answer, succeeded) = run_tool(BINARY, 3, port(3), &["ping"], "");
+    assert_eq!(answer, "Node 'dev3@127.0.0.1' not responding to pings.\n");
+    assert!(!succeeded);
 }

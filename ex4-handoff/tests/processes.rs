@@ -2,74 +2,19 @@
 //! transfer and started again; the transfer is retried and completes, with nothing lost and
 //! nothing duplicated.
 
-use std::io::{BufRead, BufReader, Write};
+use ringcore::testing::{NodeProcess, run_tool};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const BINARY: &str = env!(concat!("CARGO_BIN_EXE_", env!("CARGO_PKG_NAME")));
 
-/// A node process, killed when dropped so that a failing test leaves nothing behind.
-struct NodeProcess {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for NodeProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// Starts devK; `port` 0 means any free port. Its log goes to `log`.
 fn start(k: u32, data: &Path, port: u16, extra: &[&str], log: &Path) -> NodeProcess {
-    let mut child = Command::new(BINARY)
-        .args([
-            "start",
-            "--node",
-            &format!("dev{k}"),
-            "--cluster-port",
-            &port.to_string(),
-        ])
-        .args(["--data-dir", data.join(format!("dev{k}")).to_str().unwrap()])
-        .args(extra)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(log).unwrap())
-        .spawn()
-        .expect("the node binary runs");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let port = ringcore::testing::parse_started_line(&line)
-        .and_then(|places| Some(places.get("cluster")?.port()))
-        .unwrap_or_else(|| panic!("dev{k} did not say where it listens: {line:?}"));
-    NodeProcess { child, port }
+    NodeProcess::start(BINARY, k, data, port, extra, Some(log))
 }
 
 fn run(k: u32, port: u16, args: &[&str], input: &str) -> String {
-    let mut child = Command::new(BINARY)
-        .args(args)
-        .args([
-            "--node",
-            &format!("dev{k}"),
-            "--cluster-port",
-            &port.to_string(),
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("the tool runs");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
-    String::from_utf8(output.stdout).unwrap()
+    run_tool(BINARY, k, port, args, input).0
 }
 
 fn admin(k: u32, port: u16, words: &str) -> String {
@@ -105,7 +50,7 @@ fn a_receiver_killed_mid_transfer_gets_everything_exactly_once() {
     let (streams, messages, bytes) = (8, 200, 16384);
     let written = run(
         1,
-        dev1.port,
+        dev1.port(),
         &["attach"],
         &format!("populate 1 {streams} {messages} {bytes} n=1\n"),
     );
@@ -115,21 +60,21 @@ fn a_receiver_killed_mid_transfer_gets_everything_exactly_once() {
     );
 
     let mut dev2 = start(2, data.path(), 0, &[], &log(2));
-    let dev2_port = dev2.port;
+    let dev2_port = dev2.port();
     admin(
         2,
         dev2_port,
-        &format!("cluster join dev1@127.0.0.1:{}", dev1.port),
+        &format!("cluster join dev1@127.0.0.1:{}", dev1.port()),
     );
-    admin(1, dev1.port, "cluster plan");
+    admin(1, dev1.port(), "cluster plan");
     assert_eq!(
-        admin(1, dev1.port, "cluster commit"),
+        admin(1, dev1.port(), "cluster commit"),
         "Cluster changes committed\n"
     );
 
     // Kill dev2 once a transfer to it is under way but not done.
     wait_for("a transfer is half-way", || {
-        objects_transferred(&admin(1, dev1.port, "transfers"))
+        objects_transferred(&admin(1, dev1.port(), "transfers"))
             .iter()
             .any(|(sent, total)| *sent > 0 && sent < total)
     });
@@ -137,7 +82,7 @@ fn a_receiver_killed_mid_transfer_gets_everything_exactly_once() {
     dev2.child.wait().unwrap();
     drop(dev2);
     wait_for("dev1 sees dev2 down", || {
-        admin(1, dev1.port, "member-status").contains("down")
+        admin(1, dev1.port(), "member-status").contains("down")
     });
 
     // Back on the same port, with the data it had: the transfer starts again and completes.
@@ -149,12 +94,12 @@ fn a_receiver_killed_mid_transfer_gets_everything_exactly_once() {
         &log(2).with_extension("restarted.log"),
     );
     wait_for("the ring settles", || {
-        let status = admin(1, dev1.port, "member-status");
+        let status = admin(1, dev1.port(), "member-status");
         status.matches("valid      50.0%      --").count() == 2
     });
 
     // Every stream has every message exactly once, read from either node.
-    for (k, port) in [(1, dev1.port), (2, dev2.port)] {
+    for (k, port) in [(1, dev1.port()), (2, dev2.port())] {
         for stream in 1..=streams {
             let listing = run(
                 k,
@@ -174,7 +119,7 @@ fn a_receiver_killed_mid_transfer_gets_everything_exactly_once() {
             );
         }
     }
-    let stats = run(1, dev1.port, &["attach"], "stats\n");
+    let stats = run(1, dev1.port(), &["attach"], "stats\n");
     assert!(
         stats.contains(&format!("entries={}\n", streams * messages)),
         "the cluster holds each message once: {stats}"

@@ -228,6 +228,104 @@ where
     }
 }
 
+/// A node process of an exercise's binary (`start --node devK`), killed when dropped so that a
+/// failing test leaves nothing running.
+pub struct NodeProcess {
+    pub child: std::process::Child,
+    /// Where it serves, from the line it printed: `cluster`, and `http`, `chat`… if any.
+    pub places: std::collections::BTreeMap<String, SocketAddr>,
+}
+
+impl NodeProcess {
+    /// Runs `binary start --node devK --cluster-port PORT --data-dir DATA/devK EXTRA…` (port
+    /// 0: any free one), its log in `log` (or dropped), and waits for the line saying where
+    /// it listens.
+    pub fn start(
+        binary: &str,
+        k: u32,
+        data: &Path,
+        port: u16,
+        extra: &[&str],
+        log: Option<&Path>,
+    ) -> NodeProcess {
+        use std::io::BufRead;
+        use std::process::{Command, Stdio};
+        let stderr = match log {
+            Some(path) => Stdio::from(std::fs::File::create(path).expect("log file")),
+            None => Stdio::null(),
+        };
+        let mut child = Command::new(binary)
+            .args([
+                "start",
+                "--node",
+                &format!("dev{k}"),
+                "--cluster-port",
+                &port.to_string(),
+            ])
+            .args([
+                "--data-dir",
+                data.join(format!("dev{k}")).to_str().expect("UTF-8 path"),
+            ])
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .expect("the node binary runs");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("the node prints where it listens");
+        let places =
+            parse_started_line(&line).unwrap_or_else(|| panic!("dev{k} did not start: {line:?}"));
+        NodeProcess { child, places }
+    }
+
+    /// The node's cluster port.
+    pub fn port(&self) -> u16 {
+        self.places["cluster"].port()
+    }
+}
+
+impl Drop for NodeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs a tool of an exercise's binary against a node (`binary ARGS… --node devK
+/// --cluster-port PORT`), with `input` on its standard input; returns what it printed and
+/// whether it succeeded.
+pub fn run_tool(binary: &str, k: u32, port: u16, args: &[&str], input: &str) -> (String, bool) {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(binary)
+        .args(args)
+        .args([
+            "--node",
+            &format!("dev{k}"),
+            "--cluster-port",
+            &port.to_string(),
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the tool runs");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.as_bytes())
+        .expect("input");
+    let output = child.wait_with_output().expect("the tool ends");
+    (
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        output.status.success(),
+    )
+}
+
 /// Reads the line a node prints when it starts (`devK@127.0.0.1 started: cluster ADDR, http
 /// ADDR, …`) into (name, address) pairs: `cluster` first.
 pub fn parse_started_line(line: &str) -> Option<std::collections::BTreeMap<String, SocketAddr>> {

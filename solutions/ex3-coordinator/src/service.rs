@@ -22,6 +22,11 @@ impl Db {
         }
     }
 
+    /// The database, waiting for quorums with your coordinator.
+    pub fn streams(&self) -> &Streams<YourQuorum> {
+        &self.streams
+    }
+
     /// Appends VALUE to the stream of KEY.
     pub async fn store(&self, key: &str, value: &str, nwr: Nwr) -> Result<Written, Error> {
         self.post(KV_BUCKET, key, value, nwr).await
