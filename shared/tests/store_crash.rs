@@ -7,7 +7,7 @@
 //! there after recovery.
 //!
 //! `torn_write_at_every_offset` fabricates the crash instead: it cuts the
-//! last record of a segment at every possible byte and checks each time
+//! last record of the partition log at every possible byte and checks each time
 //! that recovery drops exactly that record.
 
 use std::fs;
@@ -174,10 +174,10 @@ fn read_acks(stdout: impl std::io::Read, acks: mpsc::Sender<u64>) {
     }
 }
 
-/// The only segment file of the test stream.
+/// The only segment file of the partition log.
 fn only_segment(dir: &Path) -> PathBuf {
-    let stream_dir = dir.join("_crash").join("_log");
-    let mut files: Vec<PathBuf> = fs::read_dir(stream_dir)
+    let log_dir = dir.join("log");
+    let mut files: Vec<PathBuf> = fs::read_dir(log_dir)
         .unwrap()
         .map(|e| e.unwrap().path())
         .collect();
@@ -211,7 +211,7 @@ fn torn_write_at_every_offset() {
         let mut store = PartitionStore::open(dir.path(), StoreConfig::default()).unwrap();
         let report = store.recovery_report();
         let torn = cut - last_start;
-        assert_eq!(report.truncated_bytes(BUCKET, STREAM), torn, "cut at {cut}");
+        assert_eq!(report.total_truncated_bytes(), torn, "cut at {cut}");
         if torn > 0 {
             assert_eq!(report.problems.len(), 1, "cut at {cut}: {report:?}");
             assert_eq!(report.problems[0].damage, Damage::ShortRecord);

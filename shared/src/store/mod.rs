@@ -1,4 +1,4 @@
-//! The storage engine of one vnode: an append-only log per stream.
+//! The storage engine of one vnode: one append-only log per partition.
 //!
 //! A [`PartitionStore`] owns one directory (one ring partition) and stores
 //! any number of streams in it. A stream is named by a `(bucket, stream)`
@@ -10,49 +10,60 @@
 //! # On disk
 //!
 //! ```text
-//! <dir>/LOCK                                  held while a store has the directory open
-//! <dir>/<bucket>/<stream>/00000000000000000001.seg
-//! <dir>/<bucket>/<stream>/00000000000000000002.seg   ...
+//! <dir>/LOCK                              held while a store has the directory open
+//! <dir>/log/00000000000000000001.seg
+//! <dir>/log/00000000000000000002.seg      ...
 //! ```
 //!
-//! Bucket and stream names are encoded into safe, reversible file names
-//! (see `names.rs`). Each stream is split into segment files of about
-//! [`StoreConfig::segment_bytes`]; a segment starts with a small header and
-//! holds checksummed records (see `record.rs` for the exact bytes).
+//! All the streams of a partition share one log: every append, whatever its
+//! stream, is one record written at the end of the newest segment file,
+//! through a handle that stays open. Appending to a new stream therefore
+//! costs no more than appending to an old one: no file or directory is
+//! created per stream, and there is only one file to fsync. Each record
+//! carries its bucket and stream names (arbitrary UTF-8 of at most 65,535
+//! bytes each), its sequence number, its timestamp, its payload and a
+//! checksum (see `record.rs` for the exact bytes). The log is split into
+//! segment files of about [`StoreConfig::segment_bytes`], each starting with
+//! a small header.
+//!
+//! A partition with no data has no directory: it is created (and locked) by
+//! the first write.
 //!
 //! # Durability policy
 //!
 //! * [`Durability::Buffered`] (the default): every append is handed to the
-//!   operating system with `write(2)` before `append` returns; no bytes wait
-//!   in a user-space buffer. A crash or `SIGKILL` of the process therefore
-//!   loses nothing that was acknowledged. A power loss or kernel crash can
-//!   lose the writes made since the last fsync. Fsync happens on
-//!   [`PartitionStore::flush`], when a stream rolls to a new segment (the
+//!   operating system with one `write(2)` before `append` returns; no bytes
+//!   wait in a user-space buffer. A crash or `SIGKILL` of the process
+//!   therefore loses nothing that was acknowledged. A power loss or kernel
+//!   crash can lose the writes made since the last fsync. Fsync happens on
+//!   [`PartitionStore::flush`], when the log rolls to a new segment (the
 //!   old segment is fsynced), and when the store is closed or dropped.
-//! * [`Durability::Fsync`]: every append is fsynced (data and, for new
-//!   files, the directory entry) before `append` returns. Slower, but an
-//!   acknowledged entry survives a power loss too.
+//! * [`Durability::Fsync`]: every append is fsynced (the segment and, for
+//!   new files, the directory entries) before `append` returns. Slower, but
+//!   an acknowledged entry survives a power loss too.
 //!
 //! # Recovery
 //!
-//! [`PartitionStore::open`] reads every segment back and verifies every
-//! record's checksum. A crash in the middle of a write leaves a torn record
-//! at the end of the newest segment of a stream; it is cut off so the next
-//! append goes right after the last good record, and never served. (A
-//! record can't be trusted once one before it is bad, so a damaged record
-//! anywhere in the newest segment is handled the same way: it and
-//! everything after it are cut.) Damage that a crash cannot explain, inside
-//! an older segment say, is left on disk; the good records before it are
-//! kept and served. Everything found is listed in
-//! the [`RecoveryReport`]; the store itself never prints.
+//! [`PartitionStore::open`] reads every segment back in order and verifies
+//! every record's checksum (see `recovery.rs`). A crash in the middle of a
+//! write leaves a torn record at the end of the newest segment; it is cut
+//! off so the next append goes right after the last good record, and never
+//! served. (A record can't be trusted once one before it is bad, so a
+//! damaged record anywhere in the newest segment is handled the same way:
+//! it and everything after it are cut.) Damage that a crash cannot explain,
+//! inside an older segment say, is left on disk; the good records before it
+//! are kept and served, and appends go to a new segment. A sequence number
+//! seen twice in a stream keeps its first record. Everything found is
+//! listed in the [`RecoveryReport`]; the store itself never prints.
 //!
 //! # Memory and files
 //!
 //! Each stream keeps an index of all its records (sequence number → place
-//! on disk) and a cache of its newest [`StoreConfig::cache_entries`]
-//! entries, so "the last few messages" are served from memory. At most
-//! [`StoreConfig::max_open_files`] files are open at once, however many
-//! streams there are.
+//! in the log) and a cache of its newest [`StoreConfig::cache_entries`]
+//! entries, so "the last few messages" are served from memory, and
+//! listings and counts never touch disk. At most
+//! [`StoreConfig::max_open_files`] segment files are open at once: the one
+//! receiving appends, plus read handles on older segments.
 //!
 //! # Concurrency
 //!
@@ -63,8 +74,8 @@
 
 mod cache;
 mod files;
-mod names;
 mod record;
+mod recovery;
 mod report;
 mod segment;
 mod stream;
@@ -77,6 +88,7 @@ use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use self::files::{Files, annotate};
+use self::record::MAX_NAME_BYTES;
 use self::stream::{Stream, StreamName};
 
 pub use self::record::MAX_PAYLOAD_BYTES;
@@ -107,13 +119,14 @@ pub enum Durability {
 /// Tuning knobs of a [`PartitionStore`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoreConfig {
-    /// A stream starts a new segment file once the current one would grow
-    /// past this many bytes. Default 8 MiB.
+    /// The partition log starts a new segment file once the current one
+    /// would grow past this many bytes. Default 8 MiB.
     pub segment_bytes: u64,
     /// Newest entries kept in memory per stream. Default 64.
     pub cache_entries: usize,
     pub durability: Durability,
-    /// Most segment files kept open at once. Default 64.
+    /// Most segment files kept open at once (the one receiving appends
+    /// included). Default 64.
     pub max_open_files: usize,
 }
 
@@ -140,6 +153,8 @@ pub struct StoreStats {
 
 /// Name of the lock file in the partition directory.
 const LOCK_FILE: &str = "LOCK";
+/// Name of the directory holding the segments of the partition log.
+const LOG_DIR: &str = "log";
 
 type Buckets = BTreeMap<String, BTreeMap<String, Stream>>;
 
@@ -150,8 +165,8 @@ pub struct PartitionStore {
     dir: PathBuf,
     config: StoreConfig,
     /// Every stream known, by bucket then stream name (sorted, which gives
-    /// listings and folds their order). Streams without entries are kept
-    /// (their directory may exist) but never listed.
+    /// listings and folds their order). A stream whose first write failed is
+    /// kept, empty, but never listed.
     buckets: Buckets,
     files: Files,
     report: RecoveryReport,
@@ -164,16 +179,14 @@ impl PartitionStore {
     /// `data/dev1/<partition>/`, and recovers every stream found.
     pub fn open(dir: impl AsRef<Path>, config: StoreConfig) -> io::Result<Self> {
         let dir = dir.as_ref().to_path_buf();
-        let mut files = Files::new(config.max_open_files);
+        let mut files = Files::new(dir.join(LOG_DIR), config.max_open_files);
         let mut report = RecoveryReport::default();
         // A partition with no data has no directory: it is created (and locked) by the first
         // write, so that vnodes started only to be asked questions leave no trace on disk.
         let (lock, buckets) = if dir.exists() {
             let lock = lock_dir(&dir)?;
-            (
-                Some(lock),
-                recover_buckets(&dir, config.cache_entries, &mut report)?,
-            )
+            let buckets = recovery::recover(&dir, config.cache_entries, &mut files, &mut report)?;
+            (Some(lock), buckets)
         } else {
             // Creating the directory adds an entry to its parent, which is
             // fsynced with everything else on the first flush.
@@ -218,15 +231,9 @@ impl PartitionStore {
     /// Appends a message with the next sequence number of the stream and
     /// the current time, and returns the stored entry.
     pub fn append(&mut self, bucket: &str, stream: &str, payload: &[u8]) -> io::Result<Entry> {
-        check_payload(payload.len())?;
+        check_write(bucket, stream, payload)?;
         self.ensure_locked()?;
-        let target = stream_for_write(
-            &mut self.buckets,
-            &self.dir,
-            self.config.cache_entries,
-            bucket,
-            stream,
-        )?;
+        let target = stream_entry(&mut self.buckets, bucket, stream, self.config.cache_entries);
         let seq = match target.last_seq() {
             None => 1,
             Some(last) => last.checked_add(1).ok_or_else(|| {
@@ -240,7 +247,11 @@ impl PartitionStore {
             ts_ms: now_ms(),
             payload: payload.to_vec(),
         };
-        target.write(&entry, &mut self.files, &self.config)?;
+        // The entry becomes visible to reads only once its bytes are in the log.
+        let pos = self
+            .files
+            .append(&record::encode_record(bucket, stream, &entry), &self.config)?;
+        target.add(&entry, pos);
         Ok(entry)
     }
 
@@ -258,19 +269,16 @@ impl PartitionStore {
                 "sequence numbers start at 1, got 0".to_owned(),
             ));
         }
-        check_payload(entry.payload.len())?;
+        check_write(bucket, stream, &entry.payload)?;
         self.ensure_locked()?;
-        let target = stream_for_write(
-            &mut self.buckets,
-            &self.dir,
-            self.config.cache_entries,
-            bucket,
-            stream,
-        )?;
+        let target = stream_entry(&mut self.buckets, bucket, stream, self.config.cache_entries);
         if target.contains(entry.seq) {
             return Ok(false);
         }
-        target.write(entry, &mut self.files, &self.config)?;
+        let pos = self
+            .files
+            .append(&record::encode_record(bucket, stream, entry), &self.config)?;
+        target.add(entry, pos);
         Ok(true)
     }
 
@@ -285,12 +293,9 @@ impl PartitionStore {
         from: u64,
         limit: usize,
     ) -> io::Result<Vec<Entry>> {
-        match self
-            .buckets
-            .get(bucket)
-            .and_then(|streams| streams.get(stream))
-        {
-            Some(found) => found.read_from(from, limit, &mut self.files),
+        let name = StreamName { bucket, stream };
+        match find(&self.buckets, bucket, stream) {
+            Some(found) => found.read_from(name, from, limit, &mut self.files),
             None => Ok(Vec::new()),
         }
     }
@@ -299,19 +304,16 @@ impl PartitionStore {
     /// included. Served from memory, without touching disk, when `n` is at
     /// most [`StoreConfig::cache_entries`].
     pub fn last(&mut self, bucket: &str, stream: &str, n: usize) -> io::Result<Vec<Entry>> {
-        match self
-            .buckets
-            .get(bucket)
-            .and_then(|streams| streams.get(stream))
-        {
-            Some(found) => found.last(n, &mut self.files),
+        let name = StreamName { bucket, stream };
+        match find(&self.buckets, bucket, stream) {
+            Some(found) => found.last(name, n, &mut self.files),
             None => Ok(Vec::new()),
         }
     }
 
     /// The highest sequence number of the stream, if it has any entry.
     pub fn last_seq(&self, bucket: &str, stream: &str) -> Option<u64> {
-        self.buckets.get(bucket)?.get(stream)?.last_seq()
+        find(&self.buckets, bucket, stream)?.last_seq()
     }
 
     /// Buckets with at least one non-empty stream, sorted.
@@ -353,8 +355,8 @@ impl PartitionStore {
     /// order, entries in `seq` order. The visitor returns
     /// `ControlFlow::Break(())` to stop early. Used by handoff.
     ///
-    /// Entries are read in batches, so memory use does not depend on the
-    /// size of the partition.
+    /// Entries are read (and their checksums verified) in batches, so memory
+    /// use does not depend on the size of the partition.
     pub fn fold(
         &mut self,
         visit: &mut dyn FnMut(&str, &str, &Entry) -> ControlFlow<()>,
@@ -362,9 +364,13 @@ impl PartitionStore {
         const BATCH: usize = 256;
         for (bucket, streams) in &self.buckets {
             for (name, stream) in streams {
+                let stream_name = StreamName {
+                    bucket,
+                    stream: name,
+                };
                 let mut from = 0;
                 loop {
-                    let batch = stream.read_from(from, BATCH, &mut self.files)?;
+                    let batch = stream.read_from(stream_name, from, BATCH, &mut self.files)?;
                     for entry in &batch {
                         if visit(bucket, name, entry).is_break() {
                             return Ok(());
@@ -380,8 +386,8 @@ impl PartitionStore {
         Ok(())
     }
 
-    /// Makes everything written so far durable (fsync of every file written
-    /// since its last fsync, and of the directories that gained entries).
+    /// Makes everything written so far durable (fsync of the segment being
+    /// appended to, and of the directories that gained entries).
     pub fn flush(&mut self) -> io::Result<()> {
         self.files.sync_all()
     }
@@ -419,8 +425,8 @@ impl PartitionStore {
         })
     }
 
-    /// Takes the directory back after [`delete`](Self::delete), before
-    /// writing to it again.
+    /// Creates and locks the directory before the first write (or the first
+    /// write after [`delete`](Self::delete)).
     fn ensure_locked(&mut self) -> io::Result<()> {
         if self.lock.is_none() {
             self.lock = Some(lock_dir(&self.dir)?);
@@ -429,33 +435,30 @@ impl PartitionStore {
     }
 }
 
-/// The stream to write to, created (in memory; on disk at its first write)
-/// if it does not exist yet. A free function so that it borrows only the
-/// buckets, leaving the store's files free for the write itself.
-fn stream_for_write<'a>(
+/// The stream `bucket`/`stream`, created (empty, in memory only) if it does
+/// not exist yet. A free function so that it borrows only the buckets,
+/// leaving the store's files free for the write itself. The names are
+/// copied only when the stream is new.
+fn stream_entry<'a>(
     buckets: &'a mut Buckets,
-    root: &Path,
-    cache_entries: usize,
     bucket: &str,
     stream: &str,
-) -> io::Result<&'a mut Stream> {
-    let exists = buckets
-        .get(bucket)
-        .is_some_and(|streams| streams.contains_key(stream));
-    if !exists {
-        let dir = root
-            .join(names::encode_name(bucket)?)
-            .join(names::encode_name(stream)?);
-        let created = Stream::new(dir, cache_entries);
-        buckets
-            .entry(bucket.to_owned())
-            .or_default()
-            .insert(stream.to_owned(), created);
+    cache_entries: usize,
+) -> &'a mut Stream {
+    if !buckets.contains_key(bucket) {
+        buckets.insert(bucket.to_owned(), BTreeMap::new());
     }
-    buckets
-        .get_mut(bucket)
-        .and_then(|streams| streams.get_mut(stream))
-        .ok_or_else(|| io::Error::other("stream missing right after being created"))
+    let streams = buckets.get_mut(bucket).expect("bucket inserted above");
+    if !streams.contains_key(stream) {
+        streams.insert(stream.to_owned(), Stream::new(cache_entries));
+    }
+    streams.get_mut(stream).expect("stream inserted above")
+}
+
+/// The stream `bucket`/`stream`, if it exists. A free function for the same
+/// reason as [`stream_entry`].
+fn find<'a>(buckets: &'a Buckets, bucket: &str, stream: &str) -> Option<&'a Stream> {
+    buckets.get(bucket)?.get(stream)
 }
 
 impl Drop for PartitionStore {
@@ -489,53 +492,20 @@ fn lock_dir(dir: &Path) -> io::Result<File> {
     }
 }
 
-/// Loads every bucket directory found in the partition directory.
-fn recover_buckets(
-    root: &Path,
-    cache_entries: usize,
-    report: &mut RecoveryReport,
-) -> io::Result<Buckets> {
-    let mut buckets = Buckets::new();
-    for (bucket, bucket_dir) in named_subdirs(root, report)? {
-        let mut streams = BTreeMap::new();
-        for (stream, stream_dir) in named_subdirs(&bucket_dir, report)? {
-            let name = StreamName {
-                bucket: &bucket,
-                stream: &stream,
-            };
-            let recovered = Stream::recover(stream_dir, name, cache_entries, report)?;
-            streams.insert(stream, recovered);
-        }
-        buckets.insert(bucket, streams);
-    }
-    Ok(buckets)
-}
-
-/// The subdirectories of `dir` whose names decode as bucket or stream
-/// names, with the decoded name. Anything else (except the lock file) is
-/// reported as ignored.
-fn named_subdirs(dir: &Path, report: &mut RecoveryReport) -> io::Result<Vec<(String, PathBuf)>> {
-    let mut found = Vec::new();
-    for item in fs::read_dir(dir).map_err(|e| annotate(e, "cannot list directory", dir))? {
-        let item = item.map_err(|e| annotate(e, "cannot list directory", dir))?;
-        let file_name = item.file_name();
-        if file_name == LOCK_FILE {
-            continue;
-        }
-        let decoded = file_name.to_str().and_then(names::decode_name);
-        let is_dir = item.file_type().map(|t| t.is_dir()).unwrap_or(false);
-        match decoded {
-            Some(name) if is_dir => found.push((name, item.path())),
-            _ => report.ignored_paths.push(item.path()),
+/// Refuses names and payloads too long to be encoded in a record.
+fn check_write(bucket: &str, stream: &str, payload: &[u8]) -> io::Result<()> {
+    for (what, name) in [("bucket", bucket), ("stream", stream)] {
+        if name.len() > MAX_NAME_BYTES {
+            return Err(invalid_input(format!(
+                "{what} name of {} bytes is longer than the limit of {MAX_NAME_BYTES}",
+                name.len()
+            )));
         }
     }
-    Ok(found)
-}
-
-fn check_payload(len: usize) -> io::Result<()> {
-    if len > MAX_PAYLOAD_BYTES {
+    if payload.len() > MAX_PAYLOAD_BYTES {
         return Err(invalid_input(format!(
-            "payload of {len} bytes is larger than the limit of {MAX_PAYLOAD_BYTES}"
+            "payload of {} bytes is larger than the limit of {MAX_PAYLOAD_BYTES}",
+            payload.len()
         )));
     }
     Ok(())

@@ -1,35 +1,62 @@
 //! Byte layout of segment files: the file header and the records after it.
 //!
 //! ```text
-//! segment file = header record*
-//! header       = magic "RCSG" (4 bytes) | format version (u32 LE) = 1
-//! record       = length (u32 LE) | crc32 (u32 LE) | seq (u64 LE) | ts_ms (u64 LE) | payload
+//! segment header:  magic "RCPL" | format version u32 LE          (8 bytes)
+//! record:          length u32 LE | crc32 u32 LE | body
+//! body:            bucket length u16 LE | bucket bytes
+//!                  stream length u16 LE | stream bytes
+//!                  seq u64 LE | ts_ms u64 LE | payload
 //! ```
 //!
-//! `length` counts the bytes after the crc field (16 + payload length) and
-//! `crc32` covers exactly those bytes. A record is only believed when its
-//! length is plausible and its checksum matches: this is what lets recovery
-//! tell a complete record from one torn by a crash, or from garbage.
+//! `length` counts the body bytes; `crc32` covers the whole body. Every
+//! record of a partition goes to the same log, so each one carries the names
+//! of the stream it belongs to. The checksum is what lets recovery tell a
+//! complete record from one torn by a crash, or from garbage.
 //!
-//! This file only converts between bytes and [`Entry`] values; it does no I/O.
+//! This file only converts between bytes and records; it does no I/O.
 
 use super::Entry;
 use super::report::Damage;
 
-/// Identifies a segment file.
-pub(super) const SEGMENT_MAGIC: [u8; 4] = *b"RCSG";
+/// Identifies a segment file of the partition log ("Ring Core Partition Log").
+pub(super) const SEGMENT_MAGIC: [u8; 4] = *b"RCPL";
 /// Bumped whenever the byte layout changes.
 pub(super) const FORMAT_VERSION: u32 = 1;
 /// Bytes of the segment header.
 pub(super) const SEGMENT_HEADER_LEN: u64 = 8;
 /// Bytes of the `length` and `crc32` fields that start every record.
 pub(super) const FRAME_LEN: usize = 8;
-/// Bytes of `seq` and `ts_ms`, the fixed part covered by the checksum.
-const FIXED_BODY_LEN: usize = 16;
+/// Longest bucket or stream name, in bytes: its length is stored in a u16.
+pub(super) const MAX_NAME_BYTES: usize = u16::MAX as usize;
+/// Bytes of the two name lengths, `seq` and `ts_ms`: the smallest body.
+const FIXED_BODY_LEN: usize = 2 + 2 + 8 + 8;
+/// Largest body a valid record can have.
+const MAX_BODY_LEN: usize = FIXED_BODY_LEN + 2 * MAX_NAME_BYTES + MAX_PAYLOAD_BYTES;
 /// Largest payload accepted. Anything announcing more is treated as
 /// corruption, so a flipped bit in a length field cannot make recovery
 /// allocate gigabytes.
 pub const MAX_PAYLOAD_BYTES: usize = 64 * 1024 * 1024;
+
+/// A decoded record, borrowing from the bytes it was decoded from, so that
+/// reads can check the names without allocating.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct RecordRef<'a> {
+    pub(super) bucket: &'a str,
+    pub(super) stream: &'a str,
+    pub(super) seq: u64,
+    pub(super) ts_ms: u64,
+    pub(super) payload: &'a [u8],
+}
+
+impl RecordRef<'_> {
+    pub(super) fn to_entry(self) -> Entry {
+        Entry {
+            seq: self.seq,
+            ts_ms: self.ts_ms,
+            payload: self.payload.to_vec(),
+        }
+    }
+}
 
 /// Result of looking at the first bytes of a segment file.
 #[derive(Debug, PartialEq, Eq)]
@@ -64,21 +91,26 @@ pub(super) fn check_segment_header(bytes: &[u8]) -> HeaderCheck {
     }
 }
 
-/// Total bytes a record with this payload takes on disk.
-pub(super) fn record_len(payload_len: usize) -> usize {
-    FRAME_LEN + FIXED_BODY_LEN + payload_len
+/// Total bytes a record takes on disk.
+pub(super) fn record_len(bucket: &str, stream: &str, payload_len: usize) -> usize {
+    FRAME_LEN + FIXED_BODY_LEN + bucket.len() + stream.len() + payload_len
 }
 
-/// Serialises one entry as a complete record.
+/// Serialises one entry of stream `bucket`/`stream` as a complete record.
 ///
-/// The caller must have checked `entry.payload.len() <= MAX_PAYLOAD_BYTES`.
-pub(super) fn encode_record(entry: &Entry) -> Vec<u8> {
-    let mut bytes = Vec::with_capacity(record_len(entry.payload.len()));
+/// The caller must have checked the names against [`MAX_NAME_BYTES`] and the
+/// payload against [`MAX_PAYLOAD_BYTES`].
+pub(super) fn encode_record(bucket: &str, stream: &str, entry: &Entry) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(record_len(bucket, stream, entry.payload.len()));
     bytes.extend_from_slice(&[0; FRAME_LEN]); // filled in below
+    for name in [bucket, stream] {
+        bytes.extend_from_slice(&(name.len() as u16).to_le_bytes());
+        bytes.extend_from_slice(name.as_bytes());
+    }
     bytes.extend_from_slice(&entry.seq.to_le_bytes());
     bytes.extend_from_slice(&entry.ts_ms.to_le_bytes());
     bytes.extend_from_slice(&entry.payload);
-    let body_len = (bytes.len() - FRAME_LEN) as u32; // fits: payload <= 64 MiB
+    let body_len = (bytes.len() - FRAME_LEN) as u32; // fits: at most MAX_BODY_LEN
     let crc = crc32fast::hash(&bytes[FRAME_LEN..]);
     bytes[..4].copy_from_slice(&body_len.to_le_bytes());
     bytes[4..FRAME_LEN].copy_from_slice(&crc.to_le_bytes());
@@ -92,31 +124,37 @@ pub(super) fn parse_frame(frame: &[u8; FRAME_LEN]) -> Result<(usize, u32), Damag
     let body_len = u32::from_le_bytes([frame[0], frame[1], frame[2], frame[3]]);
     let crc = u32::from_le_bytes([frame[4], frame[5], frame[6], frame[7]]);
     let len = body_len as usize;
-    if !(FIXED_BODY_LEN..=FIXED_BODY_LEN + MAX_PAYLOAD_BYTES).contains(&len) {
+    if !(FIXED_BODY_LEN..=MAX_BODY_LEN).contains(&len) {
         return Err(Damage::BadLength(body_len));
     }
     Ok((len, crc))
 }
 
 /// Verifies and decodes the body of a record (everything after the frame).
-pub(super) fn decode_body(body: &[u8], expected_crc: u32) -> Result<Entry, Damage> {
+pub(super) fn decode_body(body: &[u8], expected_crc: u32) -> Result<RecordRef<'_>, Damage> {
     if body.len() < FIXED_BODY_LEN {
         return Err(Damage::ShortRecord);
     }
     if crc32fast::hash(body) != expected_crc {
         return Err(Damage::BadChecksum);
     }
-    let (seq, rest) = body.split_at(8);
-    let (ts_ms, payload) = rest.split_at(8);
-    Ok(Entry {
-        seq: u64::from_le_bytes(seq.try_into().map_err(|_| Damage::ShortRecord)?),
-        ts_ms: u64::from_le_bytes(ts_ms.try_into().map_err(|_| Damage::ShortRecord)?),
-        payload: payload.to_vec(),
+    // The checksum matched, so the bytes are the ones a writer produced; the
+    // checks below only guard against a checksum collision on garbage.
+    let (bucket, rest) = take_name(body)?;
+    let (stream, rest) = take_name(rest)?;
+    let (seq, rest) = take_u64(rest)?;
+    let (ts_ms, payload) = take_u64(rest)?;
+    Ok(RecordRef {
+        bucket,
+        stream,
+        seq,
+        ts_ms,
+        payload,
     })
 }
 
 /// Verifies and decodes one complete record (frame included).
-pub(super) fn decode_record(bytes: &[u8]) -> Result<Entry, Damage> {
+pub(super) fn decode_record(bytes: &[u8]) -> Result<RecordRef<'_>, Damage> {
     let frame: &[u8; FRAME_LEN] = bytes
         .get(..FRAME_LEN)
         .and_then(|f| f.try_into().ok())
@@ -127,6 +165,24 @@ pub(super) fn decode_record(bytes: &[u8]) -> Result<Entry, Damage> {
         return Err(Damage::ShortRecord);
     }
     decode_body(body, crc)
+}
+
+/// Splits a length-prefixed UTF-8 name off the front of `bytes`.
+fn take_name(bytes: &[u8]) -> Result<(&str, &[u8]), Damage> {
+    let (len, rest) = bytes.split_first_chunk::<2>().ok_or(Damage::ShortRecord)?;
+    let len = u16::from_le_bytes(*len);
+    if rest.len() < usize::from(len) {
+        return Err(Damage::BadLength(u32::from(len)));
+    }
+    let (name, rest) = rest.split_at(usize::from(len));
+    // Names are written from `&str`: bytes that are not UTF-8 are corrupt.
+    let name = std::str::from_utf8(name).map_err(|_| Damage::BadChecksum)?;
+    Ok((name, rest))
+}
+
+fn take_u64(bytes: &[u8]) -> Result<(u64, &[u8]), Damage> {
+    let (value, rest) = bytes.split_first_chunk::<8>().ok_or(Damage::ShortRecord)?;
+    Ok((u64::from_le_bytes(*value), rest))
 }
 
 #[cfg(test)]
@@ -143,17 +199,22 @@ mod tests {
 
     #[test]
     fn round_trip() {
-        for payload in [&b""[..], b"x", b"hello world", &[0xff; 1000]] {
-            let e = entry(42, payload);
-            let bytes = encode_record(&e);
-            assert_eq!(bytes.len(), record_len(payload.len()));
-            assert_eq!(decode_record(&bytes), Ok(e));
+        let names = [("", ""), ("alice", "inbox"), ("../etc", "日本 🎉")];
+        for (bucket, stream) in names {
+            for payload in [&b""[..], b"x", b"hello world", &[0xff; 1000]] {
+                let e = entry(42, payload);
+                let bytes = encode_record(bucket, stream, &e);
+                assert_eq!(bytes.len(), record_len(bucket, stream, payload.len()));
+                let decoded = decode_record(&bytes).unwrap();
+                assert_eq!((decoded.bucket, decoded.stream), (bucket, stream));
+                assert_eq!(decoded.to_entry(), e);
+            }
         }
     }
 
     #[test]
     fn every_flipped_bit_is_detected() {
-        let bytes = encode_record(&entry(7, b"payload"));
+        let bytes = encode_record("b", "s", &entry(7, b"payload"));
         for i in 0..bytes.len() * 8 {
             let mut damaged = bytes.clone();
             damaged[i / 8] ^= 1 << (i % 8);
@@ -163,7 +224,7 @@ mod tests {
 
     #[test]
     fn every_truncation_is_detected() {
-        let bytes = encode_record(&entry(7, b"payload"));
+        let bytes = encode_record("b", "s", &entry(7, b"payload"));
         for cut in 0..bytes.len() {
             assert!(decode_record(&bytes[..cut]).is_err(), "cut at {cut}");
         }
@@ -175,6 +236,15 @@ mod tests {
         frame[..4].copy_from_slice(&u32::MAX.to_le_bytes());
         assert_eq!(parse_frame(&frame), Err(Damage::BadLength(u32::MAX)));
         assert_eq!(parse_frame(&[0; FRAME_LEN]), Err(Damage::BadLength(0)));
+    }
+
+    #[test]
+    fn name_lengths_past_the_body_are_rejected() {
+        // A body whose bucket length points past its end, with a good checksum.
+        let mut body = vec![0xff, 0xff];
+        body.resize(FIXED_BODY_LEN, 0);
+        let crc = crc32fast::hash(&body);
+        assert_eq!(decode_body(&body, crc), Err(Damage::BadLength(0xffff)));
     }
 
     #[test]
@@ -190,7 +260,7 @@ mod tests {
             HeaderCheck::Damaged(Damage::BadMagic)
         );
         assert_eq!(
-            check_segment_header(b"RCSG\x02\0\0\0"),
+            check_segment_header(b"RCPL\x02\0\0\0"),
             HeaderCheck::UnsupportedVersion(2)
         );
     }

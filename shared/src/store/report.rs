@@ -2,7 +2,7 @@
 //! opened.
 //!
 //! The store never prints anything. Instead every problem met while reading
-//! the segment files back is written down in a [`RecoveryReport`], which the
+//! the partition log back is written down in a [`RecoveryReport`], which the
 //! owner (the vnode) can log, expose in metrics or assert on in tests.
 
 use std::fmt;
@@ -54,6 +54,9 @@ pub enum Repair {
 /// One problem found during recovery.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecoveryProblem {
+    /// The stream concerned, when it is known: for a duplicate record. Damage
+    /// in the partition log cannot be trusted to name its stream, so for it
+    /// `bucket` and `stream` are empty.
     pub bucket: String,
     pub stream: String,
     /// The segment file concerned.
@@ -86,7 +89,10 @@ impl RecoveryReport {
         self.problems.is_empty() && self.ignored_paths.is_empty()
     }
 
-    /// Bytes truncated from the given stream's files (a torn tail).
+    /// Bytes truncated from records attributed to the given stream. Torn
+    /// tails of the partition log are not attributed to any stream (see
+    /// [`RecoveryProblem::bucket`]); use
+    /// [`total_truncated_bytes`](Self::total_truncated_bytes) for them.
     pub fn truncated_bytes(&self, bucket: &str, stream: &str) -> u64 {
         self.problems
             .iter()

@@ -1,18 +1,18 @@
-//! Segment files: how they are named and how recovery reads them back.
+//! Segment files of the partition log: how they are named and how recovery
+//! reads them back.
 //!
-//! Each stream is a directory of segment files named after their number,
-//! zero-padded so that sorting names sorts numbers:
+//! The log of a partition is a directory of segment files named after their
+//! number, zero-padded so that sorting names sorts numbers:
 //! `00000000000000000001.seg`, `00000000000000000002.seg`, ... Only the
 //! newest (highest-numbered) segment is ever appended to; older ones are
-//! immutable once the stream has rolled past them.
+//! immutable once the log has rolled past them.
 
 use std::fs::File;
 use std::io::{self, BufReader, Read};
 use std::path::{Path, PathBuf};
 
-use super::Entry;
 use super::files::annotate;
-use super::record::{self, FRAME_LEN, HeaderCheck, SEGMENT_HEADER_LEN};
+use super::record::{self, FRAME_LEN, HeaderCheck, RecordRef, SEGMENT_HEADER_LEN};
 use super::report::Damage;
 
 const EXTENSION: &str = ".seg";
@@ -23,9 +23,9 @@ pub(super) fn file_name(number: u64) -> String {
     format!("{number:0NUMBER_DIGITS$}{EXTENSION}")
 }
 
-/// The path of segment `number` inside `stream_dir`.
-pub(super) fn path(stream_dir: &Path, number: u64) -> PathBuf {
-    stream_dir.join(file_name(number))
+/// The path of segment `number` inside `log_dir`.
+pub(super) fn path(log_dir: &Path, number: u64) -> PathBuf {
+    log_dir.join(file_name(number))
 }
 
 /// The segment number encoded in a file name, or `None` if the file is not
@@ -40,8 +40,8 @@ pub(super) fn parse_file_name(name: &str) -> Option<u64> {
 
 /// A record found while scanning a segment.
 #[derive(Debug)]
-pub(super) struct ScannedRecord {
-    pub(super) entry: Entry,
+pub(super) struct ScannedRecord<'a> {
+    pub(super) record: RecordRef<'a>,
     /// Byte offset of the record (its frame) in the file.
     pub(super) offset: u64,
     /// Total bytes of the record, frame included.
@@ -69,14 +69,14 @@ pub(super) struct ScanOutcome {
 /// is reported in the outcome.
 pub(super) fn scan(
     path: &Path,
-    on_record: &mut dyn FnMut(ScannedRecord),
+    on_record: &mut dyn FnMut(ScannedRecord<'_>),
 ) -> io::Result<ScanOutcome> {
     let file = File::open(path).map_err(|e| annotate(e, "cannot open segment", path))?;
     let file_len = file
         .metadata()
         .map_err(|e| annotate(e, "cannot stat", path))?
         .len();
-    let mut reader = BufReader::with_capacity(64 * 1024, file);
+    let mut reader = BufReader::with_capacity(256 * 1024, file);
     let read_error = |e| annotate(e, "cannot read segment", path);
 
     let mut header = [0u8; SEGMENT_HEADER_LEN as usize];
@@ -125,8 +125,8 @@ pub(super) fn scan(
             break Some(Damage::ShortRecord);
         }
         match record::decode_body(&body, crc) {
-            Ok(entry) => on_record(ScannedRecord {
-                entry,
+            Ok(record) => on_record(ScannedRecord {
+                record,
                 offset,
                 len: record_len as u32,
             }),
@@ -158,6 +158,7 @@ fn read_up_to(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::Entry;
     use std::fs;
 
     fn entry(seq: u64) -> Entry {
@@ -168,11 +169,14 @@ mod tests {
         }
     }
 
+    /// Writes a segment holding `entries`, alternating between two streams,
+    /// followed by `tail`; returns the end offset of every record.
     fn write_segment(path: &Path, entries: &[Entry], tail: &[u8]) -> Vec<u64> {
         let mut bytes = record::segment_header().to_vec();
         let mut ends = Vec::new();
         for e in entries {
-            bytes.extend(record::encode_record(e));
+            let stream = if e.seq % 2 == 0 { "even" } else { "odd" };
+            bytes.extend(record::encode_record("b", stream, e));
             ends.push(bytes.len() as u64);
         }
         bytes.extend_from_slice(tail);
@@ -180,10 +184,17 @@ mod tests {
         ends
     }
 
-    fn scan_all(path: &Path) -> (Vec<Entry>, ScanOutcome) {
+    fn scan_all(path: &Path) -> (Vec<(String, Entry)>, ScanOutcome) {
         let mut found = Vec::new();
-        let outcome = scan(path, &mut |r| found.push(r.entry)).unwrap();
+        let outcome = scan(path, &mut |r| {
+            found.push((r.record.stream.to_owned(), r.record.to_entry()))
+        })
+        .unwrap();
         (found, outcome)
+    }
+
+    fn entries_of(found: &[(String, Entry)]) -> Vec<Entry> {
+        found.iter().map(|(_, e)| e.clone()).collect()
     }
 
     #[test]
@@ -207,7 +218,9 @@ mod tests {
         let entries: Vec<Entry> = (1..=5).map(entry).collect();
         let ends = write_segment(&path, &entries, b"");
         let (found, outcome) = scan_all(&path);
-        assert_eq!(found, entries);
+        assert_eq!(entries_of(&found), entries);
+        assert_eq!(found[0].0, "odd");
+        assert_eq!(found[1].0, "even");
         assert_eq!(
             outcome,
             ScanOutcome {
@@ -225,7 +238,7 @@ mod tests {
         let entries: Vec<Entry> = (1..=3).map(entry).collect();
         let ends = write_segment(&path, &entries, &[0xAB; 37]);
         let (found, outcome) = scan_all(&path);
-        assert_eq!(found, entries);
+        assert_eq!(entries_of(&found), entries);
         assert_eq!(outcome.valid_len, ends[2]);
         assert_eq!(outcome.file_len, ends[2] + 37);
         assert!(outcome.damage.is_some());
@@ -235,11 +248,11 @@ mod tests {
     fn short_and_foreign_headers() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(file_name(1));
-        fs::write(&path, b"RCS").unwrap();
+        fs::write(&path, b"RCP").unwrap();
         assert_eq!(scan_all(&path).1.damage, Some(Damage::ShortHeader));
         fs::write(&path, b"hello, world").unwrap();
         assert_eq!(scan_all(&path).1.damage, Some(Damage::BadMagic));
-        fs::write(&path, b"RCSG\x09\0\0\0").unwrap();
+        fs::write(&path, b"RCPL\x09\0\0\0").unwrap();
         let err = scan(&path, &mut |_| {}).unwrap_err();
         assert!(err.to_string().contains("version 9"), "{err}");
     }

@@ -187,7 +187,7 @@ fn cache_serves_without_disk() {
     append_n(&mut store, "b", "s", 100);
     let before = store.stats().disk_reads;
     // Remove the files behind the store's back: the cache must not care.
-    fs::remove_dir_all(dir.path().join("_b")).unwrap();
+    fs::remove_dir_all(dir.path().join(LOG_DIR)).unwrap();
     assert_eq!(seqs(&store.last("b", "s", 1).unwrap()), [100]);
     assert_eq!(store.last("b", "s", 64).unwrap().len(), 64);
     assert_eq!(
@@ -360,9 +360,13 @@ fn invalid_writes_are_refused() {
         store.append("b", "s", &huge).unwrap_err().kind(),
         io::ErrorKind::InvalidInput
     );
-    let long_name = "x".repeat(300);
+    let long_name = "x".repeat(MAX_NAME_BYTES + 1);
     assert_eq!(
         store.append(&long_name, "s", b"").unwrap_err().kind(),
+        io::ErrorKind::InvalidInput
+    );
+    assert_eq!(
+        store.append("b", &long_name, b"").unwrap_err().kind(),
         io::ErrorKind::InvalidInput
     );
     let last = Entry {
@@ -425,7 +429,7 @@ fn assert_recovered_to_four(dir: &Path, file: &Path, last_start: u64, damage: Da
         (problem.damage, problem.repair, problem.offset),
         (damage, Repair::Truncated, last_start)
     );
-    assert_eq!(report.truncated_bytes("b", "s"), problem.bytes);
+    assert_eq!(report.total_truncated_bytes(), problem.bytes);
     assert_eq!(
         file_len(file),
         last_start,
@@ -537,7 +541,7 @@ fn corruption_in_an_older_segment_keeps_the_rest() {
     assert!(files.len() >= 3);
     // Flip a byte in the second record of the first segment.
     let mut bytes = fs::read(&files[0]).unwrap();
-    let first_record_len = record::record_len(payload(1).len());
+    let first_record_len = record::record_len("b", "s", payload(1).len());
     let target = record::SEGMENT_HEADER_LEN as usize + first_record_len + 20;
     bytes[target] ^= 0xff;
     fs::write(&files[0], &bytes).unwrap();
@@ -566,10 +570,10 @@ fn corruption_in_an_older_segment_keeps_the_rest() {
 fn foreign_segment_is_left_alone_and_appends_go_elsewhere() {
     let dir = tempfile::tempdir().unwrap();
     append_n(&mut open(dir.path()), "b", "s", 3);
-    let stream_dir = dir.path().join("_b").join("_s");
-    let foreign = stream_dir.join(segment::file_name(2));
+    let log_dir = dir.path().join(LOG_DIR);
+    let foreign = log_dir.join(segment::file_name(2));
     fs::write(&foreign, b"this is not a segment at all").unwrap();
-    fs::write(stream_dir.join("notes.txt"), b"hello").unwrap();
+    fs::write(log_dir.join("notes.txt"), b"hello").unwrap();
     fs::write(dir.path().join("README"), b"hello").unwrap();
 
     let mut store = open(dir.path());
@@ -583,7 +587,7 @@ fn foreign_segment_is_left_alone_and_appends_go_elsewhere() {
     assert_eq!(store.append("b", "s", b"x").unwrap().seq, 4);
     drop(store);
     assert_eq!(fs::read(&foreign).unwrap(), b"this is not a segment at all");
-    assert!(stream_dir.join(segment::file_name(3)).exists());
+    assert!(log_dir.join(segment::file_name(3)).exists());
     assert_eq!(
         open(dir.path()).read_from("b", "s", 0, 10).unwrap().len(),
         4
@@ -692,9 +696,10 @@ fn weird_names_round_trip() {
     drop(store);
     assert_eq!(
         fs::read_dir(dir.path()).unwrap().count(),
-        names.len() + 1,
-        "one dir per bucket + LOCK"
+        2,
+        "names are inside records: only LOCK and log/ on disk"
     );
+    assert_eq!(segment_files(dir.path()).len(), 1);
     assert!(!dir.path().parent().unwrap().join("etc").exists());
 
     let mut store = open(dir.path());
@@ -760,15 +765,113 @@ fn few_open_files_many_segments() {
 }
 
 #[test]
-fn empty_stream_directories_are_not_listed() {
+fn an_empty_log_lists_nothing() {
     let dir = tempfile::tempdir().unwrap();
     drop(open(dir.path()));
-    fs::create_dir_all(dir.path().join("_b").join("_s")).unwrap();
+    let log_dir = dir.path().join(LOG_DIR);
+    fs::create_dir_all(&log_dir).unwrap();
+    fs::write(
+        log_dir.join(segment::file_name(1)),
+        record::segment_header(),
+    )
+    .unwrap();
     let mut store = open(dir.path());
+    assert!(store.recovery_report().is_clean());
     assert!(store.list_buckets().is_empty() && store.list_streams("b").is_empty());
     assert_eq!(store.stream_count(), 0);
     assert_eq!(store.append("b", "s", b"x").unwrap().seq, 1);
     assert_eq!(store.list_streams("b"), ["s"]);
+    drop(store);
+    // The header-only segment received the append: no new file.
+    assert_eq!(segment_files(dir.path()).len(), 1);
+}
+
+#[test]
+fn no_directory_until_the_first_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("partition-7");
+    let mut store = open(&root);
+    assert!(store.read_from("b", "s", 0, 10).unwrap().is_empty());
+    assert!(!root.exists());
+    store.append("b", "s", b"x").unwrap();
+    assert!(root.join(LOCK_FILE).exists());
+    assert_eq!(segment_files(&root).len(), 1);
+}
+
+#[test]
+fn streams_share_one_log_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = open_with(
+        dir.path(),
+        &StoreConfig {
+            cache_entries: 0,
+            ..StoreConfig::default()
+        },
+    );
+    for i in 1..=10 {
+        for stream in ["a", "b", "c"] {
+            store.append("x", stream, &payload(i)).unwrap();
+        }
+    }
+    assert_eq!(segment_files(dir.path()).len(), 1);
+    assert_eq!(store.stats().open_files, 1);
+    for stream in ["a", "b", "c"] {
+        let got = store.read_from("x", stream, 3, 4).unwrap();
+        assert_eq!(seqs(&got), [3, 4, 5, 6]);
+        assert!(got.iter().all(|e| e.payload == payload(e.seq)));
+    }
+}
+
+#[test]
+fn longest_names_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let long = "é".repeat(MAX_NAME_BYTES / 2); // 65,534 bytes
+    let mut store = open(dir.path());
+    store.append(&long, &long, b"far").unwrap();
+    drop(store);
+    let mut store = open(dir.path());
+    assert_eq!(store.last(&long, &long, 1).unwrap()[0].payload, b"far");
+}
+
+#[test]
+fn a_duplicate_seq_in_a_later_segment_is_ignored() {
+    let dir = tempfile::tempdir().unwrap();
+    let entry = |seq: u64, payload: &[u8]| Entry {
+        seq,
+        ts_ms: 1_000 + seq,
+        payload: payload.to_vec(),
+    };
+    let mut store = open(dir.path());
+    store.put_entry("b", "s", &entry(1, b"first")).unwrap();
+    drop(store);
+    // A second segment repeating seq 1 (a replayed write), then seq 2.
+    let mut bytes = record::segment_header().to_vec();
+    bytes.extend(record::encode_record("b", "s", &entry(1, b"second")));
+    let duplicate_len = bytes.len() as u64 - record::SEGMENT_HEADER_LEN;
+    bytes.extend(record::encode_record("b", "s", &entry(2, b"two")));
+    let second = dir.path().join(LOG_DIR).join(segment::file_name(2));
+    fs::write(&second, bytes).unwrap();
+
+    let mut store = open(dir.path());
+    let problems = store.recovery_report().problems.clone();
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert_eq!(
+        (problems[0].damage, problems[0].repair),
+        (Damage::DuplicateSeq(1), Repair::Ignored)
+    );
+    assert_eq!(
+        (problems[0].bucket.as_str(), problems[0].stream.as_str()),
+        ("b", "s")
+    );
+    assert_eq!(
+        (problems[0].offset, problems[0].bytes),
+        (record::SEGMENT_HEADER_LEN, duplicate_len)
+    );
+    assert_eq!(
+        store.read_from("b", "s", 0, 10).unwrap(),
+        vec![entry(1, b"first"), entry(2, b"two")]
+    );
+    assert_eq!(store.append("b", "s", b"3").unwrap().seq, 3);
 }
 
 #[test]
