@@ -164,7 +164,7 @@ async fn run(ops: usize) {
         "ringcore node stop (stores fsync and close) took {:.1} s",
         stopping.elapsed().as_secs_f64()
     );
-    // Likewise the clean-up: every stream written is a directory and a file to unlink.
+    // Likewise the clean-up of everything the run wrote.
     let removing = Instant::now();
     drop(scratch);
     println!(
