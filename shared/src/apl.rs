@@ -61,6 +61,11 @@ pub fn primary_apl(
 /// The key's `n` replicas with fallbacks standing in for primaries that are down (riak's
 /// `get_apl_ann`). Fewer than `n` entries come back only when too few nodes are up.
 pub fn apl(ring: &Ring, hash: &KeyHash, n: usize, is_up: impl Fn(&NodeName) -> bool) -> Preflist {
+    // The common case, every primary up, needs only the first n partitions.
+    let primaries = primary_apl(ring, hash, n, &is_up);
+    if primaries.len() == n.min(ring.size() as usize) {
+        return primaries;
+    }
     let whole_ring = ring.preflist(hash, ring.size() as usize);
     let (primaries, further) = whole_ring.split_at(n.min(whole_ring.len()));
     let mut list = Vec::with_capacity(n);
