@@ -74,9 +74,16 @@ impl<R> Replies<R> {
     /// The next reply, or `None` once every vnode has answered or the deadline has passed.
     pub async fn next(&mut self) -> Option<Reply<R>> {
         while self.received < self.asked {
-            let reply = timeout_at(self.deadline, self.receiver.recv())
-                .await
-                .ok()??;
+            // A reply already waiting needs no timer: under load most of them are.
+            let reply = match self.receiver.try_recv() {
+                Ok(reply) => reply,
+                Err(mpsc::error::TryRecvError::Disconnected) => return None,
+                Err(mpsc::error::TryRecvError::Empty) => {
+                    timeout_at(self.deadline, self.receiver.recv())
+                        .await
+                        .ok()??
+                }
+            };
             // Replies to an earlier request on the same channel are not ours.
             if reply.request == self.request {
                 self.received += 1;
