@@ -2,7 +2,7 @@
 //! one at a time, in the order they were sent (riak_core's vnode process).
 //!
 //! The vnode starts (`init`) on its first request. A callback that panics answers that
-//! request with an error and the vnode goes on: an exercise's `todo!()` never takes a node
+//! request with an error and the vnode goes on: a `todo` macro left in an exercise never takes a node
 //! down.
 //!
 //! During a handoff the task also keeps the handoff's bookkeeping, because only the task sees
@@ -322,7 +322,7 @@ fn fail<V: Vnode>(request: VnodeRequest<V>, error: Error) {
 }
 
 /// Runs a callback, turning a panic into an error so that one bad request (or an exercise's
-/// `todo!()`) answers with a message instead of taking the vnode and the node down.
+/// a `todo` macro left in an exercise) answers with a message instead of taking the vnode and the node down.
 fn guarded<T>(callback: impl FnOnce() -> T) -> Result<T, String> {
     catch_unwind(AssertUnwindSafe(callback)).map_err(|payload| panic_message(&*payload))
 }
