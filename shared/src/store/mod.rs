@@ -80,7 +80,7 @@ mod report;
 mod segment;
 mod stream;
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io;
 use std::ops::ControlFlow;
@@ -156,7 +156,10 @@ const LOCK_FILE: &str = "LOCK";
 /// Name of the directory holding the segments of the partition log.
 const LOG_DIR: &str = "log";
 
-type Buckets = BTreeMap<String, BTreeMap<String, Stream>>;
+/// Streams by bucket, then by stream name. Hash maps, not trees: a partition may hold many
+/// thousands of streams and every write looks one up, while only listings and folds need the
+/// names in order (they sort them).
+type Buckets = HashMap<String, HashMap<String, Stream>>;
 
 /// The streams of one partition, stored in one directory. See the module
 /// documentation for the on-disk layout and the durability policy.
@@ -164,9 +167,8 @@ type Buckets = BTreeMap<String, BTreeMap<String, Stream>>;
 pub struct PartitionStore {
     dir: PathBuf,
     config: StoreConfig,
-    /// Every stream known, by bucket then stream name (sorted, which gives
-    /// listings and folds their order). A stream whose first write failed is
-    /// kept, empty, but never listed.
+    /// Every stream known, by bucket then stream name. A stream whose first
+    /// write failed is kept, empty, but never listed.
     buckets: Buckets,
     files: Files,
     report: RecoveryReport,
@@ -231,10 +233,23 @@ impl PartitionStore {
     /// Appends a message with the next sequence number of the stream and
     /// the current time, and returns the stored entry.
     pub fn append(&mut self, bucket: &str, stream: &str, payload: &[u8]) -> io::Result<Entry> {
-        check_write(bucket, stream, payload)?;
+        self.append_at_least(bucket, stream, payload.to_vec(), 1)
+    }
+
+    /// Like [`append`](Self::append), but the sequence number is at least
+    /// `at_least`: a coordinating replica that learnt of higher numbers on
+    /// other replicas skips past them.
+    pub fn append_at_least(
+        &mut self,
+        bucket: &str,
+        stream: &str,
+        payload: Vec<u8>,
+        at_least: u64,
+    ) -> io::Result<Entry> {
+        check_write(bucket, stream, &payload)?;
         self.ensure_locked()?;
         let target = stream_entry(&mut self.buckets, bucket, stream, self.config.cache_entries);
-        let seq = match target.last_seq() {
+        let next = match target.last_seq() {
             None => 1,
             Some(last) => last.checked_add(1).ok_or_else(|| {
                 invalid_input(format!(
@@ -243,9 +258,9 @@ impl PartitionStore {
             })?,
         };
         let entry = Entry {
-            seq,
+            seq: next.max(at_least),
             ts_ms: now_ms(),
-            payload: payload.to_vec(),
+            payload,
         };
         // The entry becomes visible to reads only once its bytes are in the log.
         let pos = self
@@ -318,11 +333,14 @@ impl PartitionStore {
 
     /// Buckets with at least one non-empty stream, sorted.
     pub fn list_buckets(&self) -> Vec<String> {
-        self.buckets
+        let mut names: Vec<String> = self
+            .buckets
             .iter()
             .filter(|(_, streams)| streams.values().any(|s| !s.is_empty()))
             .map(|(bucket, _)| bucket.clone())
-            .collect()
+            .collect();
+        names.sort_unstable();
+        names
     }
 
     /// Non-empty streams of `bucket`, sorted.
@@ -330,11 +348,13 @@ impl PartitionStore {
         let Some(streams) = self.buckets.get(bucket) else {
             return Vec::new();
         };
-        streams
+        let mut names: Vec<String> = streams
             .iter()
             .filter(|(_, s)| !s.is_empty())
             .map(|(name, _)| name.clone())
-            .collect()
+            .collect();
+        names.sort_unstable();
+        names
     }
 
     /// Number of non-empty streams in the partition.
@@ -362,8 +382,8 @@ impl PartitionStore {
         visit: &mut dyn FnMut(&str, &str, &Entry) -> ControlFlow<()>,
     ) -> io::Result<()> {
         const BATCH: usize = 256;
-        for (bucket, streams) in &self.buckets {
-            for (name, stream) in streams {
+        for (bucket, streams) in sorted(&self.buckets) {
+            for (name, stream) in sorted(streams) {
                 let stream_name = StreamName {
                     bucket,
                     stream: name,
@@ -416,7 +436,7 @@ impl PartitionStore {
         }
     }
 
-    /// Every stream with its bucket and name, in sorted order.
+    /// Every stream with its bucket and name, in no particular order.
     fn streams(&self) -> impl Iterator<Item = (&str, &str, &Stream)> {
         self.buckets.iter().flat_map(|(bucket, streams)| {
             streams
@@ -446,13 +466,20 @@ fn stream_entry<'a>(
     cache_entries: usize,
 ) -> &'a mut Stream {
     if !buckets.contains_key(bucket) {
-        buckets.insert(bucket.to_owned(), BTreeMap::new());
+        buckets.insert(bucket.to_owned(), HashMap::new());
     }
     let streams = buckets.get_mut(bucket).expect("bucket inserted above");
     if !streams.contains_key(stream) {
         streams.insert(stream.to_owned(), Stream::new(cache_entries));
     }
     streams.get_mut(stream).expect("stream inserted above")
+}
+
+/// The entries of a map, sorted by name.
+fn sorted<T>(map: &HashMap<String, T>) -> Vec<(&String, &T)> {
+    let mut entries: Vec<_> = map.iter().collect();
+    entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    entries
 }
 
 /// The stream `bucket`/`stream`, if it exists. A free function for the same

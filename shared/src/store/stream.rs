@@ -4,11 +4,17 @@
 //! The index maps every sequence number of the stream to the place of its
 //! record in the log (segment number, byte offset, length), so `read_from`
 //! goes straight to the wanted records instead of scanning the log. It costs
-//! a few dozen bytes of memory per entry, a trade-off that keeps the code
+//! about 32 bytes of memory per entry, a trade-off that keeps the code
 //! simple; a sparse index would be the next step for partitions of hundreds
 //! of millions of entries.
+//!
+//! The index is a vector sorted by sequence number rather than a tree: a
+//! partition holds many small streams, and a vector of one entry costs one
+//! small allocation where a tree node costs several hundred bytes. Entries
+//! almost always arrive in order (appends), which is a push at the end; one
+//! that arrives late (replication, read repair, handoff) is inserted in its
+//! place, moving the newer ones.
 
-use std::collections::BTreeMap;
 use std::io;
 
 use super::Entry;
@@ -29,7 +35,8 @@ pub(super) struct StreamName<'a> {
 
 #[derive(Debug)]
 pub(super) struct Stream {
-    index: BTreeMap<u64, RecordPos>,
+    /// Sorted by sequence number, each number once.
+    index: Vec<(u64, RecordPos)>,
     recent: RecentEntries,
 }
 
@@ -37,7 +44,7 @@ impl Stream {
     /// A stream with no entries yet.
     pub(super) fn new(cache_entries: usize) -> Self {
         Stream {
-            index: BTreeMap::new(),
+            index: Vec::new(),
             recent: RecentEntries::new(cache_entries),
         }
     }
@@ -51,17 +58,32 @@ impl Stream {
     }
 
     pub(super) fn contains(&self, seq: u64) -> bool {
-        self.index.contains_key(&seq)
+        match self.last_seq() {
+            Some(last) if seq < last => self.index.binary_search_by_key(&seq, |e| e.0).is_ok(),
+            Some(last) => seq == last,
+            None => false,
+        }
     }
 
     pub(super) fn last_seq(&self) -> Option<u64> {
-        self.index.last_key_value().map(|(&seq, _)| seq)
+        self.index.last().map(|&(seq, _)| seq)
+    }
+
+    /// Where the entries with `seq >= from` start in the index.
+    fn position_of(&self, from: u64) -> usize {
+        self.index.partition_point(|&(seq, _)| seq < from)
     }
 
     /// Indexes an entry whose record is at `pos` in the log (just written,
     /// or found by recovery). The caller checked that `entry.seq` is new.
     pub(super) fn add(&mut self, entry: &Entry, pos: RecordPos) {
-        self.index.insert(entry.seq, pos);
+        match self.last_seq() {
+            Some(last) if entry.seq < last => {
+                let at = self.position_of(entry.seq);
+                self.index.insert(at, (entry.seq, pos));
+            }
+            _ => self.index.push((entry.seq, pos)),
+        }
         self.recent.insert(entry);
     }
 
@@ -76,7 +98,7 @@ impl Stream {
         // No `with_capacity(limit)`: the limit may be usize::MAX.
         let mut out = Vec::new();
         let mut run = Run::default();
-        for (&seq, &pos) in self.index.range(from..).take(limit) {
+        for &(seq, pos) in self.index[self.position_of(from)..].iter().take(limit) {
             if let Some(cached) = self.recent.get(seq) {
                 // Cached entries are the newest ones, so everything from here
                 // on is cached: finish the pending disk read first.
@@ -104,10 +126,9 @@ impl Stream {
         if n <= self.recent.len() {
             return Ok(self.recent.newest(n));
         }
-        match self.index.keys().rev().nth(n - 1) {
-            Some(&first) => self.read_from(name, first, n, files),
-            None => Ok(Vec::new()),
-        }
+        // Here 1 <= n <= len: n = 0 is always served by the cache above.
+        let (first, _) = self.index[self.index.len() - n];
+        self.read_from(name, first, n, files)
     }
 }
 

@@ -343,6 +343,35 @@ fn put_entry_is_idempotent_and_accepts_any_order() {
 }
 
 #[test]
+fn append_at_least_skips_past_numbers_seen_elsewhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = open(dir.path());
+    let first = store.append_at_least("b", "s", b"a".to_vec(), 0).unwrap();
+    assert_eq!(first.seq, 1);
+    // Another replica reported 9: the next entry is 10, and the one after follows on.
+    assert_eq!(
+        store
+            .append_at_least("b", "s", b"b".to_vec(), 10)
+            .unwrap()
+            .seq,
+        10
+    );
+    assert_eq!(
+        store
+            .append_at_least("b", "s", b"c".to_vec(), 2)
+            .unwrap()
+            .seq,
+        11
+    );
+    assert_eq!(store.append("b", "s", b"d").unwrap().seq, 12);
+    assert_eq!(
+        seqs(&store.read_from("b", "s", 0, usize::MAX).unwrap()),
+        [1, 10, 11, 12]
+    );
+    assert_eq!(seqs(&store.read_from("b", "s", 5, 2).unwrap()), [10, 11]);
+}
+
+#[test]
 fn invalid_writes_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = open(dir.path());
