@@ -23,7 +23,9 @@
 //! operation's duration. No figure is checked against anything: this program only prints.
 //!
 //! Run it with `cargo bench -p ringcore` (a few minutes on 2 cores), or for a quick smoke run
-//! `RINGCORE_BENCH_OPS=2000 cargo bench -p ringcore`.
+//! `RINGCORE_BENCH_OPS=2000 cargo bench -p ringcore`. Line names after `--` pick lines:
+//! `cargo bench -p ringcore --bench runtime -- store_n3w2` (a `fetch_n1` also runs
+//! `store_n1`, which writes the keys it reads).
 
 use ringcore::store::{Durability, StoreConfig};
 use ringcore::streams::{Nwr, StreamCommand, Streams};
@@ -110,7 +112,26 @@ fn main() {
         .enable_all()
         .build()
         .expect("a tokio runtime");
-    runtime.block_on(run(ops_per_line()));
+    runtime.block_on(run(ops_per_line(), Lines::from_args()));
+}
+
+/// Which lines to run: those named on the command line, or all of them.
+struct Lines(Vec<String>);
+
+impl Lines {
+    fn from_args() -> Self {
+        // `cargo bench` adds `--bench`; every other word names a line.
+        Lines(
+            std::env::args()
+                .skip(1)
+                .filter(|arg| !arg.starts_with("--"))
+                .collect(),
+        )
+    }
+
+    fn wants(&self, line: &str) -> bool {
+        self.0.is_empty() || self.0.iter().any(|word| word == line)
+    }
 }
 
 /// 200,000, or `RINGCORE_BENCH_OPS` for a quicker run.
@@ -126,7 +147,7 @@ fn ops_per_line() -> usize {
     }
 }
 
-async fn run(ops: usize) {
+async fn run(ops: usize, lines: Lines) {
     let scratch = ScratchDir::new("bench");
     let mut config = NodeConfig::for_test(1, scratch.path().join("dev1"));
     config.ring_size = RING_SIZE;
@@ -137,22 +158,32 @@ async fn run(ops: usize) {
     print_header(ops);
 
     let mut results = Vec::new();
-    for callers in CALLERS {
-        results.push(ping_line(&pings, ops, callers).await);
-    }
-    for callers in CALLERS {
-        results.push(ping_onevnode_line(&pings, ops, callers).await);
-    }
     let n1 = Nwr::ONE;
     let n3w2 = Nwr { n: 3, w: 2, r: 2 };
     for callers in CALLERS {
-        results.push(store_line("store_n1", &streams, n1, ops, callers).await);
+        if lines.wants("ping") {
+            results.push(ping_line(&pings, ops, callers).await);
+        }
     }
     for callers in CALLERS {
-        results.push(fetch_line(&streams, ops, callers).await);
+        if lines.wants("ping_onevnode") {
+            results.push(ping_onevnode_line(&pings, ops, callers).await);
+        }
     }
     for callers in CALLERS {
-        results.push(store_line("store_n3w2", &streams, n3w2, ops, callers).await);
+        if lines.wants("store_n1") || lines.wants("fetch_n1") {
+            results.push(store_line("store_n1", &streams, n1, ops, callers).await);
+        }
+    }
+    for callers in CALLERS {
+        if lines.wants("fetch_n1") {
+            results.push(fetch_line(&streams, ops, callers).await);
+        }
+    }
+    for callers in CALLERS {
+        if lines.wants("store_n3w2") {
+            results.push(store_line("store_n3w2", &streams, n3w2, ops, callers).await);
+        }
     }
     print_comparison(&results);
 
@@ -364,9 +395,10 @@ fn print_comparison(results: &[Measured]) {
             results
                 .iter()
                 .find(|m| m.line == name && m.callers == callers)
-                .expect("every line was measured")
         };
-        let (one, eight) = (find(1), find(8));
+        let (Some(one), Some(eight)) = (find(1), find(8)) else {
+            continue;
+        };
         println!(
             "{:<14} {:>24} {:>24} {:>20} {:>20}",
             name,

@@ -9,11 +9,10 @@
 //! behind; this one always ends.)
 
 use crate::error::Error;
+use crate::reply::{Reply, ReplyInbox, RequestId};
 use crate::ring::IndexNode;
-use crate::vnode_host::{Reply, RequestId};
 use std::future::Future;
 use std::time::Duration;
-use tokio::sync::mpsc;
 use tokio::time::{Instant, timeout_at};
 
 /// One replica's successful answer.
@@ -27,7 +26,7 @@ pub struct Answer<R> {
 pub struct Replies<R> {
     what: &'static str,
     request: RequestId,
-    receiver: mpsc::UnboundedReceiver<Reply<R>>,
+    receiver: ReplyInbox<R>,
     asked: usize,
     received: usize,
     deadline: Instant,
@@ -43,7 +42,7 @@ impl<R> Replies<R> {
     pub fn new(
         what: &'static str,
         request: RequestId,
-        receiver: mpsc::UnboundedReceiver<Reply<R>>,
+        receiver: ReplyInbox<R>,
         asked: usize,
         wait: Duration,
     ) -> Self {
@@ -76,13 +75,10 @@ impl<R> Replies<R> {
         while self.received < self.asked {
             // A reply already waiting needs no timer: under load most of them are.
             let reply = match self.receiver.try_recv() {
-                Ok(reply) => reply,
-                Err(mpsc::error::TryRecvError::Disconnected) => return None,
-                Err(mpsc::error::TryRecvError::Empty) => {
-                    timeout_at(self.deadline, self.receiver.recv())
-                        .await
-                        .ok()??
-                }
+                Some(reply) => reply,
+                None => timeout_at(self.deadline, self.receiver.recv())
+                    .await
+                    .ok()??,
             };
             // Replies to an earlier request on the same channel are not ours.
             if reply.request == self.request {
@@ -189,6 +185,7 @@ impl QuorumWaiter for Quorum {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::reply::ReplyTo;
     use crate::ring::Partition;
 
     fn vnode(i: u32) -> IndexNode {
@@ -199,21 +196,19 @@ mod tests {
     }
 
     fn replies(results: Vec<Result<u32, Error>>, asked: usize, wait_ms: u64) -> Replies<u32> {
-        let (tx, rx) = mpsc::unbounded_channel();
+        let (tx, rx) = ReplyTo::channel();
         // A stale reply of another request is ignored.
         tx.send(Reply {
             request: 99,
             from: vnode(7),
             result: Ok(0),
-        })
-        .unwrap();
+        });
         for (i, result) in results.into_iter().enumerate() {
             tx.send(Reply {
                 request: 1,
                 from: vnode(i as u32),
                 result,
-            })
-            .unwrap();
+            });
         }
         // Keep the sender alive so that missing replies time out rather than end the channel.
         std::mem::forget(tx);

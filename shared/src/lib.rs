@@ -34,6 +34,7 @@ pub mod http;
 mod liveness;
 pub mod membership;
 pub mod node;
+mod reply;
 pub mod ring;
 mod ring_file;
 mod server;
@@ -53,9 +54,9 @@ pub use coverage::CoverageResult;
 pub use error::Error;
 pub use hash::{KeyHash, chash_key};
 pub use node::{Node, NodeConfig};
+pub use reply::{Reply, ReplyInbox, ReplyTo, RequestId};
 pub use ring::{IndexNode, NodeName, Partition, Ring};
 pub use service::Service;
 /// The logging macros the runtime uses, for applications to log the same way.
 pub use tracing;
 pub use vnode::{HandoffKind, HandoffTarget, Vnode, VnodeContext};
-pub use vnode_host::{Reply, ReplyTo, RequestId};

@@ -7,6 +7,7 @@
 
 use crate::error::Error;
 use crate::node::Mailer;
+use crate::reply::{Reply, ReplyTo, RequestId};
 use crate::ring::{IndexNode, NodeName, Partition};
 use crate::vnode::{HandoffTarget, Vnode, VnodeContext};
 use crate::vnode_task::{HandoffCall, SpillSummary, VnodeRequest, run_vnode};
@@ -17,40 +18,6 @@ use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::task::TaskTracker;
-
-/// Identifies one request among the replies sent to a [`ReplyTo`].
-pub type RequestId = u64;
-
-/// One vnode's answer to a request sent with [`crate::Service::command`].
-#[derive(Debug)]
-pub struct Reply<R> {
-    pub request: RequestId,
-    pub from: IndexNode,
-    pub result: Result<R, Error>,
-}
-
-/// Where vnodes send the replies of asynchronous requests (riak's `Sender`).
-pub struct ReplyTo<R>(mpsc::UnboundedSender<Reply<R>>);
-
-impl<R> Clone for ReplyTo<R> {
-    fn clone(&self) -> Self {
-        ReplyTo(self.0.clone())
-    }
-}
-
-impl<R> ReplyTo<R> {
-    /// A new reply address and the receiver its replies arrive on.
-    pub fn channel() -> (ReplyTo<R>, mpsc::UnboundedReceiver<Reply<R>>) {
-        let (tx, rx) = mpsc::unbounded_channel();
-        (ReplyTo(tx), rx)
-    }
-
-    pub(crate) fn send(&self, reply: Reply<R>) {
-        // The caller may have stopped waiting (a quorum was reached, or it timed out): a reply
-        // nobody reads is simply dropped.
-        let _ = self.0.send(reply);
-    }
-}
 
 /// How a vnode's answer gets back to whoever asked.
 pub(crate) enum ReplySink<R> {

@@ -137,13 +137,9 @@ impl StreamState {
                 payload,
                 at_least,
             } => {
-                let next = self.store.last_seq(&bucket, &stream).unwrap_or(0) + 1;
-                let entry = Entry {
-                    seq: next.max(at_least),
-                    ts_ms: now_ms(),
-                    payload,
-                };
-                self.store.put_entry(&bucket, &stream, &entry)?;
+                let entry = self
+                    .store
+                    .append_at_least(&bucket, &stream, payload, at_least)?;
                 self.writes += 1;
                 StreamReply::Appended(entry)
             }
