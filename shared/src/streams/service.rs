@@ -4,11 +4,18 @@
 //! A write goes in three steps, so that every replica stores the entry under the same
 //! sequence number:
 //!
-//! 1. ask the key's N replicas (fallbacks included) for the stream's last sequence number, and
-//!    wait for W of them;
+//! 1. ask the other replicas of the key's N (fallbacks included) for the stream's last
+//!    sequence number, and wait for W−1 of them;
 //! 2. have the first replica of the preference list (the *coordinating* replica) append the
-//!    entry with the next number — at least one more than any replica reported;
+//!    entry with the next number: one more than its own last, and than any other replica
+//!    reported;
 //! 3. send the entry to the other replicas and wait until W replicas in all hold it.
+//!
+//! Steps 1 and 2 together hear from W replicas (the coordinating one knows its own last
+//! number), and any W replicas share one with the W that acknowledged the previous write, so
+//! the new entry's number is above every acknowledged one. (With W=1 there is no step 1: the
+//! coordinating replica alone decides, and an entry written through another one meanwhile
+//! may share its number.)
 //!
 //! A read asks N replicas, waits for R, returns the union of what they hold (by sequence
 //! number), says whether they disagreed, and sends what a replica lacked back to it (read
@@ -34,6 +41,10 @@ use std::time::Duration;
 
 /// The vnode type the stream database registers.
 pub const VNODE_TYPE: &str = "stream_vnode";
+
+/// What a write's errors call its first and last steps (they ask the other replicas only).
+const ASK_LAST_SEQ: &str = "write (asking the other replicas for the last sequence number)";
+const COPY_ENTRY: &str = "write (copying the entry to the other replicas)";
 
 /// Replication settings of one request: N replicas, W acknowledgements for a write, R answers
 /// for a read.
@@ -216,13 +227,14 @@ impl<Q: QuorumWaiter, V: StreamsVnode> Streams<Q, V> {
     ) -> Result<Written, Error> {
         nwr.check()?;
         let replicas = self.replicas(bucket, stream, nwr.n, nwr.w, "write")?;
-        // 1. The highest sequence number any of W replicas knows.
-        let at_least = if replicas.len() > 1 {
+        // 1. The highest sequence number W−1 of the other replicas know.
+        let at_least = if nwr.w > 1 {
             let command = StreamCommand::LastSeq {
                 bucket: bucket.into(),
                 stream: stream.into(),
             };
-            let answers = self.ask(&replicas, command, nwr.w, "write").await?;
+            let others = &replicas[1..];
+            let answers = self.ask(others, command, nwr.w - 1, ASK_LAST_SEQ).await?;
             answers
                 .iter()
                 .filter_map(|a| match a.reply {
@@ -257,7 +269,7 @@ impl<Q: QuorumWaiter, V: StreamsVnode> Streams<Q, V> {
             stream: stream.into(),
             entry: entry.clone(),
         };
-        let stored = self.ask(others, put, nwr.w - 1, "write").await?;
+        let stored = self.ask(others, put, nwr.w - 1, COPY_ENTRY).await?;
         Ok(Written {
             entry,
             acks: 1 + stored.len(),

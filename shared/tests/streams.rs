@@ -1,0 +1,112 @@
+//! How replicated writes number their entries, on one node whose N=3 replicas are three
+//! vnodes: every acknowledged entry keeps its own sequence number, whoever coordinated it.
+
+use ringcore::streams::{Nwr, StreamCommand, StreamReply, Streams};
+use ringcore::testing::ScratchDir;
+use ringcore::{Node, NodeConfig};
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+const N3W2: Nwr = Nwr { n: 3, w: 2, r: 2 };
+const ALL_THREE: Nwr = Nwr { n: 3, w: 3, r: 3 };
+
+async fn start(scratch: &ScratchDir) -> (Node, Streams) {
+    let mut config = NodeConfig::for_test(1, scratch.path().join("dev1"));
+    config.ring_size = 8;
+    let node = Node::start(config).await.expect("the node starts");
+    let streams = Streams::start(&node);
+    (node, streams)
+}
+
+fn payloads(entries: &[ringcore::store::Entry]) -> Vec<String> {
+    entries
+        .iter()
+        .map(|e| String::from_utf8_lossy(&e.payload).into_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_coordinating_replica_that_missed_writes_numbers_after_the_others() {
+    let scratch = ScratchDir::new("streams-behind");
+    let (node, streams) = start(&scratch).await;
+    for text in ["one", "two", "three"] {
+        let written = streams.post("b", "s", text.into(), N3W2).await.unwrap();
+        assert!(written.acks >= 2);
+    }
+    // Entries 4 and 5 reach the two other replicas but not the first one, as when a fallback
+    // coordinated them while the first replica's node was down.
+    let replicas: Vec<_> = streams.preflist("b", "s", 3).into_iter().collect();
+    for seq in [4, 5] {
+        let entry = ringcore::store::Entry {
+            seq,
+            ts_ms: 1,
+            payload: format!("elsewhere {seq}").into_bytes(),
+        };
+        for replica in &replicas[1..] {
+            let put = StreamCommand::Put {
+                bucket: "b".into(),
+                stream: "s".into(),
+                entry: entry.clone(),
+            };
+            let reply = streams.vnodes().sync_command(&replica.target, put).await;
+            assert_eq!(reply.unwrap(), StreamReply::Stored { new: true });
+        }
+    }
+
+    let written = streams.post("b", "s", "six".into(), N3W2).await.unwrap();
+    assert_eq!(written.entry.seq, 6, "numbered after what the others hold");
+
+    let read = streams.read("b", "s", 0, 100, ALL_THREE).await.unwrap();
+    let seqs: Vec<u64> = read.entries.iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, [1, 2, 3, 4, 5, 6]);
+    assert_eq!(
+        payloads(&read.entries),
+        ["one", "two", "three", "elsewhere 4", "elsewhere 5", "six"]
+    );
+    assert!(read.disagreed, "the first replica lacked 4 and 5");
+    node.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_writers_to_one_stream_get_distinct_numbers() {
+    let scratch = ScratchDir::new("streams-concurrent");
+    let (node, streams) = start(&scratch).await;
+    let streams = Arc::new(streams);
+    const WRITERS: usize = 8;
+    const EACH: usize = 50;
+    let writers: Vec<_> = (0..WRITERS)
+        .map(|writer| {
+            let streams = Arc::clone(&streams);
+            tokio::spawn(async move {
+                let mut seqs = Vec::new();
+                for i in 0..EACH {
+                    let text = format!("{writer}-{i}");
+                    let written = streams.post("room", "lobby", text.into(), N3W2).await;
+                    seqs.push(written.expect("every write is acknowledged").entry.seq);
+                }
+                seqs
+            })
+        })
+        .collect();
+    let mut acknowledged = BTreeSet::new();
+    for writer in writers {
+        for seq in writer.await.unwrap() {
+            assert!(
+                acknowledged.insert(seq),
+                "sequence number {seq} given twice"
+            );
+        }
+    }
+    let total = (WRITERS * EACH) as u64;
+    assert_eq!(acknowledged, (1..=total).collect());
+
+    // Every replica holds every entry under the number its writer was told.
+    let read = streams
+        .read("room", "lobby", 0, usize::MAX, ALL_THREE)
+        .await
+        .unwrap();
+    assert_eq!(read.entries.len() as u64, total);
+    let texts: BTreeSet<String> = payloads(&read.entries).into_iter().collect();
+    assert_eq!(texts.len() as u64, total, "each message stored once");
+    node.stop().await;
+}
