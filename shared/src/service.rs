@@ -118,7 +118,10 @@ impl<V: Vnode> Service<V> {
         V::Command: Clone,
     {
         let request = self.node.next_request_id();
-        for target in targets {
+        let Some((last, others)) = targets.split_last() else {
+            return request;
+        };
+        for target in others {
             let call = (
                 VnodeCall::Command,
                 command.clone(),
@@ -126,6 +129,13 @@ impl<V: Vnode> Service<V> {
             );
             self.send_tagged(target, request, call, reply_to);
         }
+        // The last target gets the command itself rather than a copy.
+        let call = (
+            VnodeCall::Command,
+            command,
+            command_request as fn(_, _) -> _,
+        );
+        self.send_tagged(last, request, call, reply_to);
         request
     }
 

@@ -248,26 +248,32 @@ impl PartitionStore {
     ) -> io::Result<Entry> {
         check_write(bucket, stream, &payload)?;
         self.ensure_locked()?;
-        let target = stream_entry(&mut self.buckets, bucket, stream, self.config.cache_entries);
-        let next = match target.last_seq() {
-            None => 1,
-            Some(last) => last.checked_add(1).ok_or_else(|| {
-                invalid_input(format!(
-                    "stream {bucket:?}/{stream:?} has no sequence number left"
-                ))
-            })?,
-        };
-        let entry = Entry {
-            seq: next.max(at_least),
-            ts_ms: now_ms(),
-            payload,
-        };
-        // The entry becomes visible to reads only once its bytes are in the log.
-        let pos = self
-            .files
-            .append(&record::encode_record(bucket, stream, &entry), &self.config)?;
-        target.add(&entry, pos);
-        Ok(entry)
+        let (files, config) = (&mut self.files, &self.config);
+        with_stream(
+            &mut self.buckets,
+            bucket,
+            stream,
+            config.cache_entries,
+            |target| {
+                let next = match target.last_seq() {
+                    None => 1,
+                    Some(last) => last.checked_add(1).ok_or_else(|| {
+                        invalid_input(format!(
+                            "stream {bucket:?}/{stream:?} has no sequence number left"
+                        ))
+                    })?,
+                };
+                let entry = Entry {
+                    seq: next.max(at_least),
+                    ts_ms: now_ms(),
+                    payload,
+                };
+                // The entry becomes visible to reads only once its bytes are in the log.
+                let pos = files.append(&record::encode_record(bucket, stream, &entry), config)?;
+                target.add(&entry, pos);
+                Ok(entry)
+            },
+        )
     }
 
     /// Stores an entry whose sequence number was decided elsewhere
@@ -286,15 +292,21 @@ impl PartitionStore {
         }
         check_write(bucket, stream, &entry.payload)?;
         self.ensure_locked()?;
-        let target = stream_entry(&mut self.buckets, bucket, stream, self.config.cache_entries);
-        if target.contains(entry.seq) {
-            return Ok(false);
-        }
-        let pos = self
-            .files
-            .append(&record::encode_record(bucket, stream, entry), &self.config)?;
-        target.add(entry, pos);
-        Ok(true)
+        let (files, config) = (&mut self.files, &self.config);
+        with_stream(
+            &mut self.buckets,
+            bucket,
+            stream,
+            config.cache_entries,
+            |target| {
+                if target.contains(entry.seq) {
+                    return Ok(false);
+                }
+                let pos = files.append(&record::encode_record(bucket, stream, entry), config)?;
+                target.add(entry, pos);
+                Ok(true)
+            },
+        )
     }
 
     /// Entries with `seq >= from`, in `seq` order, at most `limit` of them.
@@ -455,24 +467,27 @@ impl PartitionStore {
     }
 }
 
-/// The stream `bucket`/`stream`, created (empty, in memory only) if it does
-/// not exist yet. A free function so that it borrows only the buckets,
-/// leaving the store's files free for the write itself. The names are
-/// copied only when the stream is new.
-fn stream_entry<'a>(
-    buckets: &'a mut Buckets,
+/// Runs `f` on the stream `bucket`/`stream`, created first (empty, in memory
+/// only) if it does not exist yet. A free function so that it borrows only the
+/// buckets, leaving the store's files free for the write itself; a closure
+/// rather than a returned reference so that finding an existing stream hashes
+/// each name once. The names are copied only when the stream is new.
+fn with_stream<T>(
+    buckets: &mut Buckets,
     bucket: &str,
     stream: &str,
     cache_entries: usize,
-) -> &'a mut Stream {
-    if !buckets.contains_key(bucket) {
-        buckets.insert(bucket.to_owned(), HashMap::new());
+    f: impl FnOnce(&mut Stream) -> T,
+) -> T {
+    if let Some(found) = buckets.get_mut(bucket).and_then(|s| s.get_mut(stream)) {
+        return f(found);
     }
-    let streams = buckets.get_mut(bucket).expect("bucket inserted above");
-    if !streams.contains_key(stream) {
-        streams.insert(stream.to_owned(), Stream::new(cache_entries));
-    }
-    streams.get_mut(stream).expect("stream inserted above")
+    let created = buckets
+        .entry(bucket.to_owned())
+        .or_default()
+        .entry(stream.to_owned())
+        .or_insert_with(|| Stream::new(cache_entries));
+    f(created)
 }
 
 /// The entries of a map, sorted by name.
@@ -483,7 +498,7 @@ fn sorted<T>(map: &HashMap<String, T>) -> Vec<(&String, &T)> {
 }
 
 /// The stream `bucket`/`stream`, if it exists. A free function for the same
-/// reason as [`stream_entry`].
+/// reason as [`with_stream`].
 fn find<'a>(buckets: &'a Buckets, bucket: &str, stream: &str) -> Option<&'a Stream> {
     buckets.get(bucket)?.get(stream)
 }

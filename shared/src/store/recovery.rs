@@ -26,7 +26,7 @@ use std::path::Path;
 use super::files::{Files, RecordPos, annotate};
 use super::report::{Damage, RecoveryProblem, RecoveryReport, Repair};
 use super::segment::{self, ScanOutcome, ScannedRecord};
-use super::{Buckets, LOCK_FILE, LOG_DIR, stream_entry};
+use super::{Buckets, LOCK_FILE, LOG_DIR, with_stream};
 
 /// Loads every stream of the partition in `dir`, preparing `files` to
 /// append after the last good record.
@@ -66,8 +66,25 @@ fn index_record(
     report: &mut RecoveryReport,
 ) {
     let record = found.record;
-    let stream = stream_entry(buckets, record.bucket, record.stream, cache_entries);
-    if stream.contains(record.seq) {
+    let pos = RecordPos {
+        segment: number,
+        offset: found.offset,
+        len: found.len,
+    };
+    let added = with_stream(
+        buckets,
+        record.bucket,
+        record.stream,
+        cache_entries,
+        |stream| {
+            if stream.contains(record.seq) {
+                return false;
+            }
+            stream.add(&record.to_entry(), pos);
+            true
+        },
+    );
+    if !added {
         report.problems.push(RecoveryProblem {
             bucket: record.bucket.to_owned(),
             stream: record.stream.to_owned(),
@@ -77,14 +94,7 @@ fn index_record(
             damage: Damage::DuplicateSeq(record.seq),
             repair: Repair::Ignored,
         });
-        return;
     }
-    let pos = RecordPos {
-        segment: number,
-        offset: found.offset,
-        len: found.len,
-    };
-    stream.add(&record.to_entry(), pos);
 }
 
 /// Decides what happens to a scanned segment: the newest sound one receives
