@@ -22,8 +22,12 @@
 //! caller, routing (SHA-1, preference list) included; the percentiles come from every single
 //! operation's duration. No figure is checked against anything: this program only prints.
 //!
-//! Run it with `cargo bench -p ringcore` (a few minutes on 2 cores), or for a quick smoke run
-//! `RINGCORE_BENCH_OPS=2000 cargo bench -p ringcore`. Line names after `--` pick lines:
+//! The whole sequence runs 5 times, each time on a fresh node with an empty data directory,
+//! and the figures printed last are the medians of the 5 runs, as riak_core_lite's were: on a
+//! shared 2-core machine one run can be 30% off the next.
+//!
+//! Run it with `cargo bench -p ringcore` (about a minute on 2 cores, after the build), or for
+//! a quick smoke run `RINGCORE_BENCH_OPS=2000 RINGCORE_BENCH_RUNS=1 cargo bench -p ringcore`. Line names after `--` pick lines:
 //! `cargo bench -p ringcore --bench runtime -- store_n3w2` (a `fetch_n1` also runs
 //! `store_n1`, which writes the keys it reads).
 
@@ -37,6 +41,7 @@ use std::time::{Duration, Instant};
 
 const RING_SIZE: u32 = 64;
 const DEFAULT_OPS: usize = 200_000;
+const DEFAULT_RUNS: usize = 5;
 const VALUE_BYTES: usize = 64;
 const CALLERS: [usize; 2] = [1, 8];
 const BUCKET: &str = "bench";
@@ -87,11 +92,12 @@ impl Figures {
     }
 }
 
-/// A finished line, kept for the comparison table.
+/// A finished line of one run.
 struct Measured {
     line: &'static str,
     callers: usize,
     ops_s: f64,
+    p50_us: f64,
     p99_us: f64,
 }
 
@@ -112,7 +118,68 @@ fn main() {
         .enable_all()
         .build()
         .expect("a tokio runtime");
-    runtime.block_on(run(ops_per_line(), Lines::from_args()));
+    let (ops, runs, lines) = (
+        number_from_env("RINGCORE_BENCH_OPS", DEFAULT_OPS, CALLERS[1]),
+        number_from_env("RINGCORE_BENCH_RUNS", DEFAULT_RUNS, 1),
+        Lines::from_args(),
+    );
+    print_header(ops, runs);
+    let mut every_run = Vec::new();
+    for run in 1..=runs {
+        every_run.push(runtime.block_on(one_run(ops, &lines, format!("run {run}/{runs}"))));
+    }
+    let medians = medians(&every_run);
+    println!();
+    println!("ringcore medians of {runs} run(s):");
+    for m in &medians {
+        println!(
+            "ringcore {}_{}caller(s) ops_s={:.0} p50_us={:.1} p99_us={:.1}",
+            m.line, m.callers, m.ops_s, m.p50_us, m.p99_us
+        );
+    }
+    print_comparison(&medians, runs);
+}
+
+/// `name` from the environment (at least `min`), or `default`.
+fn number_from_env(name: &str, default: usize, min: usize) -> usize {
+    match std::env::var(name) {
+        Ok(text) => text
+            .trim()
+            .parse()
+            .ok()
+            .filter(|&n: &usize| n >= min)
+            .unwrap_or_else(|| panic!("{name} must be a number ≥ {min}, not {text:?}")),
+        Err(_) => default,
+    }
+}
+
+/// For every line, the median of each figure over the runs (taken separately).
+fn medians(runs: &[Vec<Measured>]) -> Vec<Measured> {
+    let median = |mut values: Vec<f64>| {
+        values.sort_by(f64::total_cmp);
+        let middle = values.len() / 2;
+        match values.len() % 2 {
+            1 => values[middle],
+            _ => (values[middle - 1] + values[middle]) / 2.0,
+        }
+    };
+    runs[0]
+        .iter()
+        .map(|first| {
+            let same: Vec<&Measured> = runs
+                .iter()
+                .flat_map(|run| run.iter())
+                .filter(|m| m.line == first.line && m.callers == first.callers)
+                .collect();
+            Measured {
+                line: first.line,
+                callers: first.callers,
+                ops_s: median(same.iter().map(|m| m.ops_s).collect()),
+                p50_us: median(same.iter().map(|m| m.p50_us).collect()),
+                p99_us: median(same.iter().map(|m| m.p99_us).collect()),
+            }
+        })
+        .collect()
 }
 
 /// Which lines to run: those named on the command line, or all of them.
@@ -134,20 +201,8 @@ impl Lines {
     }
 }
 
-/// 200,000, or `RINGCORE_BENCH_OPS` for a quicker run.
-fn ops_per_line() -> usize {
-    match std::env::var("RINGCORE_BENCH_OPS") {
-        Ok(text) => text
-            .trim()
-            .parse()
-            .ok()
-            .filter(|&ops: &usize| ops >= CALLERS[1])
-            .unwrap_or_else(|| panic!("RINGCORE_BENCH_OPS must be a number ≥ 8, not {text:?}")),
-        Err(_) => DEFAULT_OPS,
-    }
-}
-
-async fn run(ops: usize, lines: Lines) {
+/// Every line once, on a fresh node; prints each line as it is measured, tagged with `run`.
+async fn one_run(ops: usize, lines: &Lines, run: String) -> Vec<Measured> {
     let scratch = ScratchDir::new("bench");
     let mut config = NodeConfig::for_test(1, scratch.path().join("dev1"));
     config.ring_size = RING_SIZE;
@@ -155,53 +210,50 @@ async fn run(ops: usize, lines: Lines) {
     let pings = node.register::<PingVnode>("ping_vnode");
     let streams = Arc::new(Streams::start(&node));
     start_every_vnode(&node, &pings, &streams).await;
-    print_header(ops);
+    let run = run.as_str();
 
     let mut results = Vec::new();
     let n1 = Nwr::ONE;
     let n3w2 = Nwr { n: 3, w: 2, r: 2 };
     for callers in CALLERS {
         if lines.wants("ping") {
-            results.push(ping_line(&pings, ops, callers).await);
+            results.push(ping_line(run, &pings, ops, callers).await);
         }
     }
     for callers in CALLERS {
         if lines.wants("ping_onevnode") {
-            results.push(ping_onevnode_line(&pings, ops, callers).await);
+            results.push(ping_onevnode_line(run, &pings, ops, callers).await);
         }
     }
     for callers in CALLERS {
         if lines.wants("store_n1") || lines.wants("fetch_n1") {
-            results.push(store_line("store_n1", &streams, n1, ops, callers).await);
+            results.push(store_line(run, "store_n1", &streams, n1, ops, callers).await);
         }
     }
     for callers in CALLERS {
         if lines.wants("fetch_n1") {
-            results.push(fetch_line(&streams, ops, callers).await);
+            results.push(fetch_line(run, &streams, ops, callers).await);
         }
     }
     for callers in CALLERS {
         if lines.wants("store_n3w2") {
-            results.push(store_line("store_n3w2", &streams, n3w2, ops, callers).await);
+            results.push(store_line(run, "store_n3w2", &streams, n3w2, ops, callers).await);
         }
     }
-    print_comparison(&results);
-
     // Stopping closes every partition store, which fsyncs what was written since the last
-    // fsync: part of the cost of a store-heavy run, so it is shown rather than hidden.
+    // fsync: part of the cost of a store-heavy run, so it is shown rather than hidden. Likewise
+    // the clean-up of everything the run wrote.
     let stopping = Instant::now();
     node.stop().await;
-    println!(
-        "ringcore node stop (stores fsync and close) took {:.1} s",
-        stopping.elapsed().as_secs_f64()
-    );
-    // Likewise the clean-up of everything the run wrote.
+    let stopped = stopping.elapsed();
     let removing = Instant::now();
     drop(scratch);
     println!(
-        "ringcore scratch data directory removed in {:.1} s",
+        "  {run}: node stop (stores fsync and close) took {:.1} s, data directory removed in {:.1} s",
+        stopped.as_secs_f64(),
         removing.elapsed().as_secs_f64()
     );
+    results
 }
 
 /// Sends one command to every partition of both vnode types, so that no measured operation
@@ -228,7 +280,7 @@ async fn start_every_vnode(node: &Node, pings: &Service<PingVnode>, streams: &St
     }
 }
 
-fn print_header(ops: usize) {
+fn print_header(ops: usize, runs: usize) {
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     let durability = match StoreConfig::default().durability {
         Durability::Buffered => {
@@ -238,11 +290,11 @@ fn print_header(ops: usize) {
     };
     println!(
         "ringcore bench: cores={cores} (tokio workers={cores}) ring_size={RING_SIZE} \
-         ops_per_line={ops} value_bytes={VALUE_BYTES} durability={durability}"
+         ops_per_line={ops} value_bytes={VALUE_BYTES} runs={runs} durability={durability}"
     );
 }
 
-async fn ping_line(pings: &Service<PingVnode>, ops: usize, callers: usize) -> Measured {
+async fn ping_line(run: &str, pings: &Service<PingVnode>, ops: usize, callers: usize) -> Measured {
     let service = pings.clone();
     let op = move |key: String| {
         let service = service.clone();
@@ -255,10 +307,15 @@ async fn ping_line(pings: &Service<PingVnode>, ops: usize, callers: usize) -> Me
                 .expect("ping");
         }
     };
-    line("ping", ops, callers, op).await
+    line(run, "ping", ops, callers, op).await
 }
 
-async fn ping_onevnode_line(pings: &Service<PingVnode>, ops: usize, callers: usize) -> Measured {
+async fn ping_onevnode_line(
+    run: &str,
+    pings: &Service<PingVnode>,
+    ops: usize,
+    callers: usize,
+) -> Measured {
     let service = pings.clone();
     let target = Arc::new(IndexNode {
         partition: Partition::new(0, RING_SIZE),
@@ -270,10 +327,11 @@ async fn ping_onevnode_line(pings: &Service<PingVnode>, ops: usize, callers: usi
             service.sync_command(&target, ()).await.expect("ping");
         }
     };
-    line("ping_onevnode", ops, callers, op).await
+    line(run, "ping_onevnode", ops, callers, op).await
 }
 
 async fn store_line(
+    run: &str,
     name: &'static str,
     streams: &Arc<Streams>,
     nwr: Nwr,
@@ -290,10 +348,10 @@ async fn store_line(
             streams.post(BUCKET, &key, payload, nwr).await.expect(name);
         }
     };
-    line(name, ops, callers, op).await
+    line(run, name, ops, callers, op).await
 }
 
-async fn fetch_line(streams: &Arc<Streams>, ops: usize, callers: usize) -> Measured {
+async fn fetch_line(run: &str, streams: &Arc<Streams>, ops: usize, callers: usize) -> Measured {
     let streams = Arc::clone(streams);
     let op = move |key: String| {
         let streams = Arc::clone(&streams);
@@ -306,12 +364,12 @@ async fn fetch_line(streams: &Arc<Streams>, ops: usize, callers: usize) -> Measu
             assert_eq!(found.entries.len(), 1, "{key} was not stored");
         }
     };
-    line("fetch_n1", ops, callers, op).await
+    line(run, "fetch_n1", ops, callers, op).await
 }
 
 /// Runs a warm-up pass (keys `warm-C-I`, a tenth of the operations; `store_n1`'s warm-up
 /// writes the keys `fetch_n1`'s reads), then the measured pass, and prints its line.
-async fn line<F, Fut>(name: &'static str, ops: usize, callers: usize, op: F) -> Measured
+async fn line<F, Fut>(run: &str, name: &'static str, ops: usize, callers: usize, op: F) -> Measured
 where
     F: Fn(String) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = ()> + Send + 'static,
@@ -325,12 +383,13 @@ where
         figures.percentile_us(99.0),
     );
     println!(
-        "ringcore {name}_{callers}caller(s) ops_s={ops_s:.0} p50_us={p50_us:.1} p99_us={p99_us:.1}"
+        "  {run}: {name}_{callers}caller(s) ops_s={ops_s:.0} p50_us={p50_us:.1} p99_us={p99_us:.1}"
     );
     Measured {
         line: name,
         callers,
         ops_s,
+        p50_us,
         p99_us,
     }
 }
@@ -379,9 +438,11 @@ where
 
 /// Our figures next to riak_core_lite's, with ours/theirs: above 1 is better for ops/s, below
 /// 1 is better for p99.
-fn print_comparison(results: &[Measured]) {
+fn print_comparison(results: &[Measured], runs: usize) {
     println!();
-    println!("ringcore vs riak_core_lite (same 2-core machine, riak: median of 5 runs)");
+    println!(
+        "ringcore (median of {runs} run(s)) vs riak_core_lite (median of 5 runs), same 2-core machine"
+    );
     println!(
         "{:<14} {:>24} {:>24} {:>20} {:>20}",
         "line", "ops/s 1 caller", "ops/s 8 callers", "p99 µs 1 caller", "p99 µs 8 callers"
