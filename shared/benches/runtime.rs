@@ -35,6 +35,7 @@ use ringcore::store::{Durability, StoreConfig};
 use ringcore::streams::{Nwr, StreamCommand, Streams};
 use ringcore::testing::ScratchDir;
 use ringcore::{IndexNode, Node, NodeConfig, Partition, Service, Vnode, VnodeContext, chash_key};
+use std::fmt::Write;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -427,7 +428,10 @@ where
 {
     let mut durations = Vec::with_capacity(ops);
     for i in 0..ops {
-        let key = format!("{prefix}-{caller}-{i}");
+        // Room for the whole key up front: growing a string goes through `realloc`, which
+        // takes the allocator's lock, and the callers share the runtime's two threads.
+        let mut key = String::with_capacity(32);
+        write!(key, "{prefix}-{caller}-{i}").expect("writing to a string");
         let started = Instant::now();
         op(key).await;
         let ns = started.elapsed().as_nanos();

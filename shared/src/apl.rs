@@ -41,6 +41,13 @@ pub struct PreflistEntry {
 /// A key's vnodes, in priority order.
 pub type Preflist = Vec<PreflistEntry>;
 
+/// The vnodes of a preference list, in its order.
+pub fn targets(preflist: &[PreflistEntry]) -> Vec<IndexNode> {
+    // A new vector rather than `into_iter().map(..).collect()`: that would reuse the list's
+    // memory and shrink it with `realloc`, which takes the allocator's lock on every request.
+    preflist.iter().map(|entry| entry.target.clone()).collect()
+}
+
 /// The primaries of the key that are up (riak's `get_primary_apl`): at most `n` entries.
 pub fn primary_apl(
     ring: &Ring,

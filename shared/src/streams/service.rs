@@ -383,11 +383,7 @@ impl<Q: QuorumWaiter, V: StreamsVnode> Streams<Q, V> {
         needed: usize,
         what: &str,
     ) -> Result<Vec<IndexNode>, Error> {
-        let replicas: Vec<IndexNode> = self
-            .preflist(bucket, stream, n)
-            .into_iter()
-            .map(|e| e.target)
-            .collect();
+        let replicas = crate::apl::targets(&self.preflist(bucket, stream, n));
         if replicas.len() < needed {
             return Err(Error::Quorum {
                 what: what.to_string(),

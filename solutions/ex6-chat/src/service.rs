@@ -7,7 +7,7 @@ use ringcore::chat::protocol::{NAME_FIRST, not_understood, said};
 use ringcore::chat::{ChatCommand, ChatHandler, Session};
 use ringcore::coordinator::{Answer, Replies, wait_for_quorum};
 use ringcore::streams::{Nwr, ShowEntry, Streams};
-use ringcore::{Error, IndexNode, Node, ReplyTo, Service, chash_key};
+use ringcore::{Error, IndexNode, Node, ReplyTo, Service, apl, chash_key};
 
 /// The bucket of the rooms' history streams.
 pub const HISTORY_BUCKET: &str = "chat";
@@ -33,11 +33,7 @@ impl Chat {
     /// The room's replicas: N vnodes, fallbacks for those that are down.
     fn replicas(&self, room: &str) -> Vec<IndexNode> {
         let hash = chash_key(HISTORY_BUCKET.as_bytes(), room.as_bytes());
-        self.rooms
-            .apl(&hash, ROOMS.n)
-            .into_iter()
-            .map(|e| e.target)
-            .collect()
+        apl::targets(&self.rooms.apl(&hash, ROOMS.n))
     }
 
     /// Sends a command to the room's replicas — `notify` only to the first, so that members
