@@ -17,6 +17,7 @@
 //! The building blocks ([`ApiError`], [`EntryJson`], [`Params`], [`json_body`], [`feed`]) are
 //! public so that an exercise can write its own routes with them.
 
+mod body_limit;
 mod error;
 pub mod feed;
 mod json;
@@ -33,7 +34,9 @@ use std::net::SocketAddr;
 /// The largest request body accepted (a larger one is answered 413).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
-/// Serves `router` on `addr` until the node stops; returns the address it listens on.
+/// Serves `router` on `addr` until the node stops; returns the address it listens on. A
+/// request body over [`MAX_BODY_BYTES`] is answered 413 before any route sees it, once the
+/// client has sent it (see `body_limit.rs`).
 pub async fn serve(node: &Node, addr: SocketAddr, router: Router) -> std::io::Result<SocketAddr> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -42,6 +45,8 @@ pub async fn serve(node: &Node, addr: SocketAddr, router: Router) -> std::io::Re
     let shutdown = node.shutdown_token();
     let name = node.name().clone();
     tokio::spawn(async move {
+        // The body limit wraps every route, an exercise's own included.
+        let router = router.layer(axum::middleware::from_fn(body_limit::limit_body));
         let server = axum::serve(listener, router)
             .with_graceful_shutdown(async move { shutdown.cancelled().await });
         if let Err(error) = server.await {

@@ -1,0 +1,108 @@
+//! The HTTP server's handling of request bodies over the limit, seen from a raw TCP client:
+//! the client gets to send its whole body and then reads a 413, and the node serves on.
+
+use ringcore::http::MAX_BODY_BYTES;
+use ringcore::streams::Streams;
+use ringcore::testing::ScratchDir;
+use ringcore::{Node, NodeConfig};
+use std::net::SocketAddr;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+async fn start(scratch: &ScratchDir) -> (Node, SocketAddr) {
+    let mut config = NodeConfig::for_test(1, scratch.path().join("dev1"));
+    config.ring_size = 8;
+    let node = Node::start(config).await.expect("the node starts");
+    let db = Streams::start(&node);
+    let addr = ringcore::http::serve(
+        &node,
+        "127.0.0.1:0".parse().unwrap(),
+        ringcore::http::router(db),
+    )
+    .await
+    .expect("the HTTP server starts");
+    (node, addr)
+}
+
+/// Sends `head` then `body` in 64 KiB writes (every write must succeed), then reads the whole
+/// answer until the server closes or the answer is complete.
+async fn exchange(addr: SocketAddr, head: String, body: &[u8]) -> String {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream.write_all(head.as_bytes()).await.unwrap();
+    for piece in body.chunks(64 * 1024) {
+        stream
+            .write_all(piece)
+            .await
+            .expect("the server reads the whole body before it answers");
+    }
+    stream.flush().await.unwrap();
+    let mut answer = Vec::new();
+    let mut buf = [0; 4096];
+    loop {
+        match stream.read(&mut buf).await {
+            Ok(0) => break,
+            Ok(n) => answer.extend_from_slice(&buf[..n]),
+            Err(error) => panic!("reading the answer: {error}"),
+        }
+        let text = String::from_utf8_lossy(&answer);
+        if text.contains("\r\n\r\n") && text.trim_end().ends_with('}') {
+            break;
+        }
+    }
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+fn status_and_body(answer: &str) -> (&str, &str) {
+    let status = answer.lines().next().unwrap_or("");
+    let body = answer.split("\r\n\r\n").nth(1).unwrap_or("");
+    (status, body)
+}
+
+const TOO_LARGE: &str = r#""type":"body-too-large""#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_body_is_read_then_answered_413() {
+    let scratch = ScratchDir::new("http-oversized");
+    let (node, addr) = start(&scratch).await;
+    let body = vec![b'x'; 12 * MAX_BODY_BYTES];
+    let head = format!(
+        "POST /msgs/ann/a HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\n\r\n",
+        body.len()
+    );
+    let answer = exchange(addr, head, &body).await;
+    let (status, reply) = status_and_body(&answer);
+    assert_eq!(status, "HTTP/1.1 413 Payload Too Large");
+    assert!(reply.contains(TOO_LARGE), "{answer}");
+
+    // A chunked body with no declared length is measured as it arrives.
+    let mut chunked = Vec::new();
+    for piece in body.chunks(256 * 1024) {
+        chunked.extend_from_slice(format!("{:x}\r\n", piece.len()).as_bytes());
+        chunked.extend_from_slice(piece);
+        chunked.extend_from_slice(b"\r\n");
+    }
+    chunked.extend_from_slice(b"0\r\n\r\n");
+    let head = "POST /msgs/ann/a HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n\
+                Transfer-Encoding: chunked\r\n\r\n"
+        .to_string();
+    let answer = exchange(addr, head, &chunked).await;
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(answer.contains(TOO_LARGE), "{answer}");
+
+    // Nothing was stored, and a body within the limit still goes through.
+    let msg = br#"{"msg": "small"}"#;
+    let head = format!(
+        "POST /msgs/ann/a HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n",
+        msg.len()
+    );
+    let answer = exchange(addr, head, msg).await;
+    let (status, reply) = status_and_body(&answer);
+    assert_eq!(status, "HTTP/1.1 201 Created");
+    assert!(
+        reply.contains(r#""id":1"#),
+        "the first entry of the stream: {answer}"
+    );
+    node.stop().await;
+}
