@@ -8,13 +8,10 @@ use ex4_handoff::HandoffApp;
 use ex4_handoff::vnode::KvVnode;
 use ringcore::store::Entry;
 use ringcore::streams::{HandoffEntry, Nwr, StreamCommand, StreamReply};
-use ringcore::testing::{TestCluster, wait_until};
+use ringcore::testing::{self, SteadyWriter, TestCluster, assert_acknowledged_stored, wait_until};
 use ringcore::{App, Partition, Vnode, VnodeContext};
-use std::collections::BTreeMap;
 use std::ops::ControlFlow;
 use std::path::Path;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 /// A vnode of partition 7 with its data in `dir`, as the runtime would start it.
 fn vnode_in(dir: &Path) -> KvVnode {
@@ -181,16 +178,9 @@ async fn assert_demo_data(cluster: &TestCluster<HandoffApp>, nodes: &[u32], nwr:
     }
 }
 
-/// The partition directories of the kv vnodes on a node's disk.
+/// The partitions with kv vnode data on a node's disk.
 fn partition_dirs(data_dir: &Path) -> Vec<Partition> {
-    std::fs::read_dir(data_dir.join("kv_vnode"))
-        .map(|entries| {
-            entries
-                .filter_map(Result::ok)
-                .filter_map(|e| Partition::from_id(&e.file_name().to_string_lossy(), 64))
-                .collect()
-        })
-        .unwrap_or_default()
+    testing::partition_dirs(data_dir, "kv_vnode", 64)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -299,69 +289,17 @@ async fn step_4_hinted_handoff_returns_writes_to_a_returning_node() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn step_4_writes_during_a_join_are_neither_lost_nor_duplicated() {
-    let cluster = Arc::new(TestCluster::<HandoffApp>::start(3).await);
-    let stop = Arc::new(AtomicBool::new(false));
-    let progress = Arc::new(AtomicUsize::new(0));
-    let writer = {
-        let (cluster, stop, progress) = (
-            Arc::clone(&cluster),
-            Arc::clone(&stop),
-            Arc::clone(&progress),
-        );
-        tokio::spawn(async move {
-            let mut acked: BTreeMap<String, Vec<u64>> = BTreeMap::new();
-            let mut i = 0u64;
-            while !stop.load(Ordering::Relaxed) {
-                let stream = format!("s{}", i % 20);
-                let payload = format!("write {i}").into_bytes();
-                if let Ok(written) = cluster
-                    .app(1)
-                    .db
-                    .post("load", &stream, payload, Nwr::default())
-                    .await
-                {
-                    acked.entry(stream).or_default().push(written.entry.seq);
-                    progress.fetch_add(1, Ordering::Relaxed);
-                }
-                i += 1;
-            }
-            acked
-        })
-    };
-    wait_until("the writer has 50 writes in", || async {
-        progress.load(Ordering::Relaxed) >= 50
-    })
-    .await;
+    let cluster = TestCluster::<HandoffApp>::start(3).await;
+    // A client writing steadily to 20 streams through dev1, remembering what was acknowledged.
+    let writer = SteadyWriter::start(cluster.app(1).db.clone(), "load", 20);
+    writer.wait_for_more(50).await;
     cluster.join_all().await;
-    stop.store(true, Ordering::Relaxed);
-    let acked = writer.await.unwrap();
-    let total: usize = acked.values().map(Vec::len).sum();
-    assert!(
-        total >= 20,
-        "the writer made progress during the join: {total} writes"
-    );
-    for (stream, seqs) in &acked {
-        for k in 1..=3 {
-            let read = cluster
-                .app(k)
-                .db
-                .read("load", stream, 1, usize::MAX, Nwr { n: 3, w: 2, r: 3 })
-                .await
-                .unwrap();
-            let stored: Vec<u64> = read.entries.iter().map(|e| e.seq).collect();
-            let missing: Vec<&u64> = seqs.iter().filter(|s| !stored.contains(s)).collect();
-            assert!(
-                missing.is_empty(),
-                "acknowledged writes of {stream} missing on dev{k}: {missing:?}"
-            );
-            let mut unique = stored.clone();
-            unique.dedup();
-            assert_eq!(unique, stored, "{stream} has duplicates");
-        }
+    // Writes go on once the ring has moved, through the new owners.
+    writer.wait_for_more(20).await;
+    let acked = writer.stop().await;
+    for k in 1..=3 {
+        let on = format!("dev{k}");
+        assert_acknowledged_stored(&cluster.app(k).db, "load", &acked, &on).await;
     }
-    Arc::try_unwrap(cluster)
-        .ok()
-        .expect("the writer is done")
-        .stop()
-        .await;
+    cluster.stop().await;
 }

@@ -2,10 +2,14 @@
 //! data directory, talking over real TCP. Tests join, stop, restart and query them, and wait
 //! for conditions with deadlines instead of sleeping.
 
+mod writer;
+
+pub use writer::{Acknowledged, SteadyWriter, assert_acknowledged_stored};
+
 use crate::app::App;
 use crate::error::Error;
 use crate::node::{Node, NodeConfig};
-use crate::ring::NodeName;
+use crate::ring::{NodeName, Partition};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -198,6 +202,21 @@ impl<A: App> TestCluster<A> {
             self.stop_node(k).await;
         }
     }
+}
+
+/// The partitions whose `vnode_type` data has a directory on a node's disk, in ring order: a
+/// vnode creates its directory on its first write, and deletes it once handed off.
+pub fn partition_dirs(data_dir: &Path, vnode_type: &str, ring_size: u32) -> Vec<Partition> {
+    let mut found: Vec<Partition> = std::fs::read_dir(data_dir.join(vnode_type))
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .filter_map(|e| Partition::from_id(&e.file_name().to_string_lossy(), ring_size))
+                .collect()
+        })
+        .unwrap_or_default();
+    found.sort_by_key(|p| p.index());
+    found
 }
 
 /// Waits until `condition` holds, checking every 20 ms, for at most [`DEFAULT_DEADLINE`];

@@ -4,12 +4,10 @@
 mod common;
 
 use common::DbApp;
+use ringcore::Partition;
 use ringcore::streams::Nwr;
-use ringcore::testing::{TestCluster, wait_until};
-use std::collections::BTreeMap;
+use ringcore::testing::{self, SteadyWriter, TestCluster, assert_acknowledged_stored, wait_until};
 use std::path::Path;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 const USERS: [&str; 4] = ["alice", "bob", "carol", "dave"];
 const TOPICS: [&str; 4] = ["rust", "erlang", "riak", "chat"];
@@ -57,18 +55,9 @@ async fn assert_demo_data_everywhere(cluster: &TestCluster<DbApp>, nodes: &[u32]
     }
 }
 
-/// Partition directories of the stream vnodes on a node's disk.
-fn partition_dirs(data_dir: &Path) -> Vec<String> {
-    let mut dirs: Vec<String> = std::fs::read_dir(data_dir.join("stream_vnode"))
-        .map(|entries| {
-            entries
-                .filter_map(Result::ok)
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    dirs.sort();
-    dirs
+/// The partitions with stream vnode data on a node's disk.
+fn partition_dirs(data_dir: &Path) -> Vec<Partition> {
+    testing::partition_dirs(data_dir, "stream_vnode", 64)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -86,9 +75,9 @@ async fn the_tutorial_demo_data_moves_to_the_new_node() {
     wait_until(
         "dev1's handed-off partition directories are deleted",
         || async {
-            partition_dirs(&cluster.data_dir(1)).iter().all(|id| {
-                ring.owner(ringcore::Partition::from_id(id, 64).unwrap()) == &cluster.name(1)
-            })
+            partition_dirs(&cluster.data_dir(1))
+                .iter()
+                .all(|p| ring.owner(*p) == &cluster.name(1))
         },
     )
     .await;
@@ -134,10 +123,9 @@ async fn hinted_handoff_gives_the_returning_node_its_data() {
     let fallback_data = |cluster: &TestCluster<DbApp>| {
         let ring = cluster.node(1).ring();
         [1, 2, 3].iter().any(|k| {
-            partition_dirs(&cluster.data_dir(*k)).iter().any(|id| {
-                let partition = ringcore::Partition::from_id(id, 64).unwrap();
-                ring.owner(partition) == &dev4
-            })
+            partition_dirs(&cluster.data_dir(*k))
+                .iter()
+                .any(|p| ring.owner(*p) == &dev4)
         })
     };
     assert!(fallback_data(&cluster), "the fallbacks hold dev4's writes");
@@ -184,65 +172,17 @@ async fn hinted_handoff_gives_the_returning_node_its_data() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn writes_during_a_join_are_neither_lost_nor_duplicated() {
-    let cluster = Arc::new(TestCluster::<DbApp>::start(3).await);
-    let stop = Arc::new(AtomicBool::new(false));
-    let progress = Arc::new(AtomicUsize::new(0));
-    // A client writing steadily to 20 streams through dev1, counting acknowledged writes.
-    let writer = {
-        let (cluster, stop, progress) = (
-            Arc::clone(&cluster),
-            Arc::clone(&stop),
-            Arc::clone(&progress),
-        );
-        tokio::spawn(async move {
-            let mut acked: BTreeMap<String, Vec<u64>> = BTreeMap::new();
-            let mut i = 0u64;
-            while !stop.load(Ordering::Relaxed) {
-                let stream = format!("s{}", i % 20);
-                if let Ok(written) = cluster
-                    .app(1)
-                    .db
-                    .post("load", &stream, i.to_be_bytes().to_vec(), Nwr::default())
-                    .await
-                {
-                    acked.entry(stream).or_default().push(written.entry.seq);
-                    progress.fetch_add(1, Ordering::Relaxed);
-                }
-                i += 1;
-            }
-            acked
-        })
-    };
-    wait_until("the writer has 100 writes in", || async {
-        progress.load(Ordering::Relaxed) >= 100
-    })
-    .await;
+    let cluster = TestCluster::<DbApp>::start(3).await;
+    // A client writing steadily to 20 streams through dev1, remembering what was acknowledged.
+    let writer = SteadyWriter::start(cluster.app(1).db.clone(), "load", 20);
+    writer.wait_for_more(100).await;
     cluster.join_all().await;
-    stop.store(true, Ordering::Relaxed);
-    let acked = writer.await.unwrap();
-    let total: usize = acked.values().map(Vec::len).sum();
-    assert!(total >= 100, "the writer made progress: {total}");
-    for (stream, seqs) in &acked {
-        let read = cluster
-            .app(2)
-            .db
-            .read("load", stream, 1, usize::MAX, Nwr { n: 3, w: 2, r: 3 })
-            .await
-            .unwrap();
-        let stored: Vec<u64> = read.entries.iter().map(|e| e.seq).collect();
-        for seq in seqs {
-            assert!(
-                stored.contains(seq),
-                "acknowledged {stream} #{seq} is missing"
-            );
-        }
-        let mut unique = stored.clone();
-        unique.dedup();
-        assert_eq!(unique, stored, "{stream} has duplicates");
+    // Writes go on once the ring has moved, through the new owners.
+    writer.wait_for_more(50).await;
+    let acked = writer.stop().await;
+    for k in 1..=3 {
+        let on = format!("dev{k}");
+        assert_acknowledged_stored(&cluster.app(k).db, "load", &acked, &on).await;
     }
-    Arc::try_unwrap(cluster)
-        .ok()
-        .expect("the writer is done")
-        .stop()
-        .await;
+    cluster.stop().await;
 }
