@@ -22,6 +22,7 @@ pub mod chat;
 pub mod claim;
 mod claimant;
 pub mod cli;
+mod clock;
 pub mod console;
 pub mod coordinator;
 pub mod coverage;

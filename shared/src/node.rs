@@ -27,7 +27,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -170,7 +170,7 @@ impl Node {
         let addr = listener
             .local_addr()
             .map_err(|e| Error::bad_request(e.to_string()))?;
-        let incarnation = now_ms();
+        let incarnation = crate::clock::now_ms();
         addresses.insert(config.name.clone(), PeerAddr { addr, incarnation });
         let shutdown = CancellationToken::new();
         let config_concurrency = config.handoff_concurrency.max(1);
@@ -625,11 +625,4 @@ impl std::fmt::Debug for Node {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Node({})", self.name())
     }
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_millis() as u64
 }

@@ -141,7 +141,7 @@ pub async fn serve<H: ChatHandler>(
     tokio::spawn(async move {
         // Connection ids start from the time the server started, so that a restarted node
         // never reuses the id of a connection other nodes still remember.
-        let ids = AtomicU64::new(crate::streams::vnode::now_ms() << 16);
+        let ids = AtomicU64::new(crate::clock::now_ms() << 16);
         let shutdown = node.shutdown_token();
         loop {
             let accepted = tokio::select! {

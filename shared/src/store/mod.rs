@@ -85,7 +85,6 @@ use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use self::files::{Files, annotate};
 use self::record::MAX_NAME_BYTES;
@@ -265,7 +264,7 @@ impl PartitionStore {
                 };
                 let entry = Entry {
                     seq: next.max(at_least),
-                    ts_ms: now_ms(),
+                    ts_ms: crate::clock::now_ms(),
                     payload,
                 };
                 // The entry becomes visible to reads only once its bytes are in the log.
@@ -555,13 +554,6 @@ fn check_write(bucket: &str, stream: &str, payload: &[u8]) -> io::Result<()> {
 
 fn invalid_input(message: String) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidInput, message)
-}
-
-/// Milliseconds since the Unix epoch (0 if the clock is before 1970).
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }
 
 #[cfg(test)]

@@ -302,10 +302,3 @@ impl Vnode for StreamVnode {
         }
     }
 }
-
-pub(crate) fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_millis() as u64
-}
