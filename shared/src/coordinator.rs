@@ -132,6 +132,9 @@ pub async fn wait_for_quorum<R>(
     needed: usize,
 ) -> Result<Vec<Answer<R>>, Error> {
     let mut answers = Vec::with_capacity(needed);
+    if needed == 0 {
+        return Ok(answers);
+    }
     if needed > replies.asked() {
         return Err(replies.not_enough(0, needed));
     }
@@ -258,6 +261,13 @@ mod tests {
             error.to_string(),
             "write timed out after 50 ms: 1 of 3 replicas answered"
         );
+    }
+
+    #[tokio::test]
+    async fn needing_no_answer_returns_at_once() {
+        let failed = vec![Err(Error::Stopping), Err(Error::Stopping)];
+        let answers = wait_for_quorum(replies(failed, 2, 5000), 0).await.unwrap();
+        assert!(answers.is_empty());
     }
 
     #[tokio::test]

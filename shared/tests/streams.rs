@@ -1,11 +1,16 @@
 //! How replicated writes number their entries, on one node whose N=3 replicas are three
 //! vnodes: every acknowledged entry keeps its own sequence number, whoever coordinated it.
+//! And what W=1 promises on a cluster whose other replicas cannot answer.
 
+mod common;
+
+use common::DbApp;
 use ringcore::streams::{Nwr, StreamCommand, StreamReply, Streams};
-use ringcore::testing::ScratchDir;
+use ringcore::testing::{ScratchDir, TestCluster};
 use ringcore::{Node, NodeConfig};
 use std::collections::BTreeSet;
 use std::sync::Arc;
+use std::time::Duration;
 
 const N3W2: Nwr = Nwr { n: 3, w: 2, r: 2 };
 const ALL_THREE: Nwr = Nwr { n: 3, w: 3, r: 3 };
@@ -109,4 +114,34 @@ async fn concurrent_writers_to_one_stream_get_distinct_numbers() {
     let texts: BTreeSet<String> = payloads(&read.entries).into_iter().collect();
     assert_eq!(texts.len() as u64, total, "each message stored once");
     node.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_w1_write_needs_only_its_coordinating_replica() {
+    // Liveness checks slowed right down: the stopped nodes stay "up" in dev1's eyes, so the
+    // write is really sent to them and they really cannot answer.
+    let mut cluster =
+        TestCluster::<DbApp>::start_with(3, |config| config.heartbeat = Duration::from_secs(3600))
+            .await;
+    cluster.join_all().await;
+    let db = cluster.app(1).db.clone();
+    // A stream whose first replica is on dev1, so dev1 coordinates the write.
+    let dev1 = cluster.name(1);
+    let stream = (0..)
+        .map(|i| format!("s{i}"))
+        .find(|s| db.preflist("b", s, 3)[0].target.node == dev1)
+        .unwrap();
+    cluster.stop_node(2).await;
+    cluster.stop_node(3).await;
+    let w1 = Nwr { n: 3, w: 1, r: 1 };
+    let written = db.post("b", &stream, "alone".into(), w1).await;
+    let written = written.expect("one replica is all W=1 asks for");
+    assert_eq!((written.entry.seq, written.acks), (1, 1));
+    // W=2 cannot be met, and says so.
+    let error = db
+        .post("b", &stream, "again".into(), N3W2)
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("0 succeeded"), "{error}");
+    cluster.stop().await;
 }

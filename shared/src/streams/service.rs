@@ -269,6 +269,13 @@ impl<Q: QuorumWaiter, V: StreamsVnode> Streams<Q, V> {
             stream: stream.into(),
             entry: entry.clone(),
         };
+        if nwr.w == 1 {
+            // The coordinating replica's copy is the one acknowledgement asked for: the others
+            // get theirs without anyone waiting (or failing the write) for their answers.
+            let (reply_to, _nobody_reads) = ReplyTo::channel();
+            self.vnodes.command(others, put, &reply_to);
+            return Ok(Written { entry, acks: 1 });
+        }
         let stored = self.ask(others, put, nwr.w - 1, COPY_ENTRY).await?;
         Ok(Written {
             entry,
