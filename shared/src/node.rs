@@ -600,6 +600,12 @@ impl Mailer {
         }
     }
 
+    /// The node, while it runs (for the vnode task, which passes requests on after a
+    /// handoff).
+    pub(crate) fn node(&self) -> Option<Node> {
+        self.node.upgrade().map(|inner| Node { inner })
+    }
+
     /// Sends `payload` to `mailbox` on node `to`, in the background.
     pub fn send(&self, to: &NodeName, mailbox: &str, payload: Vec<u8>) {
         let Some(inner) = self.node.upgrade() else {

@@ -287,7 +287,7 @@ fn coverage_request<V: Vnode>(
 }
 
 /// Sends one vnode request to the node that hosts the vnode and decodes its answer.
-async fn remote<R: Message>(
+pub(crate) async fn remote<R: Message>(
     node: &Node,
     vnode_type: &str,
     target: &IndexNode,

@@ -2,8 +2,8 @@
 //! one at a time, in the order they were sent (riak_core's vnode process).
 //!
 //! The vnode starts (`init`) on its first request. A callback that panics answers that
-//! request with an error and the vnode goes on: a `todo` macro left in an exercise never takes a node
-//! down.
+//! request with an error and the vnode goes on: a `todo` macro left in an exercise never takes
+//! a node down.
 //!
 //! During a handoff the task also keeps the handoff's bookkeeping, because only the task sees
 //! every change in order:
@@ -11,14 +11,19 @@
 //! - from the snapshot (`fold`) until the handoff is finished, every command goes through
 //!   `handle_handoff_command`, and the items it changed — and items received by handoff from
 //!   elsewhere — are *forwarded*: sent on to the receiving vnode after the snapshot;
-//! - after it is finished and before the data is deleted, a change marks the vnode *dirty*,
-//!   and then it is not deleted: what changed stays here, in a partition this node does not
-//!   own, and the handoff manager hands it over on a later tick.
+//! - once it is finished the receiving vnode holds everything, and this one *passes on* every
+//!   command and coverage request that still reaches it (from nodes whose ring has not caught
+//!   up yet) to the receiving vnode, as riak's vnodes do in forwarding mode. Answering them
+//!   here would answer from data that is being deleted, or store a write where nobody reads
+//!   it. Only when the receiving node is seen down does this vnode answer itself, as the
+//!   fallback it then is.
 
 use crate::error::Error;
+use crate::node::Node;
 use crate::ring::IndexNode;
-use crate::vnode::{HandoffTarget, Vnode, VnodeContext};
+use crate::vnode::{HandoffTarget, Message, Vnode, VnodeContext};
 use crate::vnode_host::ReplySink;
+use crate::wire::{self, VnodeCall};
 use std::any::Any;
 use std::io::{self, BufWriter, Write};
 use std::ops::ControlFlow;
@@ -83,7 +88,8 @@ pub(crate) struct SpillSummary {
 enum Phase {
     Idle,
     Forwarding(mpsc::UnboundedSender<Vec<u8>>),
-    Finished { dirty: bool },
+    /// The handoff to this vnode is finished: requests are passed on to it.
+    HandedOff(IndexNode),
 }
 
 struct VnodeTask<V: Vnode> {
@@ -125,25 +131,23 @@ impl<V: Vnode> VnodeTask<V> {
             fail(request, self.failed(format!("could not start: {reason}")));
             return;
         }
+        let request = match self.pass_on(request) {
+            Ok(()) => return,
+            Err(request) => request,
+        };
         let vnode = self.vnode.as_mut().expect("started above");
         match request {
             VnodeRequest::Command { command, reply } => {
                 let result = match &mut self.phase {
-                    Phase::Idle => guarded(AssertUnwindSafe(|| vnode.handle_command(command))),
+                    Phase::Idle | Phase::HandedOff(_) => {
+                        guarded(AssertUnwindSafe(|| vnode.handle_command(command)))
+                    }
                     Phase::Forwarding(forward) => {
                         guarded(AssertUnwindSafe(|| vnode.handle_handoff_command(command))).map(
                             |(reply, changed)| {
                                 for item in &changed {
                                     let _ = forward.send(V::encode_handoff_item(item));
                                 }
-                                reply
-                            },
-                        )
-                    }
-                    Phase::Finished { dirty } => {
-                        guarded(AssertUnwindSafe(|| vnode.handle_handoff_command(command))).map(
-                            |(reply, changed)| {
-                                *dirty |= !changed.is_empty();
                                 reply
                             },
                         )
@@ -213,7 +217,8 @@ impl<V: Vnode> VnodeTask<V> {
                                 let _ = forward.send(item);
                             }
                         }
-                        Phase::Finished { dirty } => *dirty |= !items.is_empty(),
+                        // Data handed back here: this vnode holds the partition again.
+                        Phase::HandedOff(_) => self.phase = Phase::Idle,
                         Phase::Idle => {}
                     }
                 }
@@ -221,14 +226,15 @@ impl<V: Vnode> VnodeTask<V> {
             }
             HandoffCall::Finish { target, reply } => {
                 // Dropping the forwarding sender lets the sender drain what is left and see the end.
-                self.phase = Phase::Finished { dirty: false };
+                self.phase = Phase::HandedOff(target.to.clone());
                 let result = guarded(AssertUnwindSafe(|| vnode.handoff_finished(&target)));
                 let _ = reply.send(result.map_err(|reason| self.failed(reason)));
             }
             HandoffCall::Delete { reply } => {
-                let clean = matches!(self.phase, Phase::Finished { dirty: false });
-                self.phase = Phase::Idle;
-                let result = if clean {
+                // Requests go on being passed on: rings that have not caught up still send
+                // them here.
+                let handed_off = matches!(self.phase, Phase::HandedOff(_));
+                let result = if handed_off {
                     guarded(AssertUnwindSafe(|| vnode.delete())).map(|()| true)
                 } else {
                     Ok(false)
@@ -243,12 +249,59 @@ impl<V: Vnode> VnodeTask<V> {
         }
     }
 
+    /// After a finished handoff, sends a command or coverage request on to the vnode that
+    /// has the data now; its answer goes straight back to the asker. Gives the request back
+    /// when it is to be handled here: no handoff, or the receiving node is seen down.
+    fn pass_on(&self, request: VnodeRequest<V>) -> Result<(), VnodeRequest<V>> {
+        let Phase::HandedOff(to) = &self.phase else {
+            return Err(request);
+        };
+        let elsewhere_and_up = |node: &Node| to.node != self.me.node && node.is_up(&to.node);
+        let Some(node) = self.ctx.mailer.node().filter(elsewhere_and_up) else {
+            return Err(request);
+        };
+        let vnode_type = self.ctx.vnode_type;
+        match request {
+            VnodeRequest::Command { command, reply } => {
+                pass_on(node, vnode_type, to, VnodeCall::Command, &command, reply);
+            }
+            VnodeRequest::Coverage { request, reply } => {
+                pass_on(node, vnode_type, to, VnodeCall::Coverage, &request, reply);
+            }
+            other => return Err(other),
+        }
+        Ok(())
+    }
+
     fn failed(&self, reason: String) -> Error {
         Error::VnodeFailed {
             vnode: self.me.clone(),
             reason,
         }
     }
+}
+
+/// Sends `message` to vnode `to` in the background and its answer (or the error) to `reply`.
+fn pass_on<Q: Message, R: Message>(
+    node: Node,
+    vnode_type: &'static str,
+    to: &IndexNode,
+    call: VnodeCall,
+    message: &Q,
+    reply: ReplySink<R>,
+) {
+    let to = to.clone();
+    let payload = wire::encode(message);
+    tokio::spawn(async move {
+        let wait = node.config().request_timeout;
+        let result = match payload {
+            Ok(payload) => {
+                crate::service::remote(&node, vnode_type, &to, call, payload, wait).await
+            }
+            Err(error) => Err(error),
+        };
+        reply.send(result);
+    });
 }
 
 /// Writes every item of the vnode to the spill file: a 4-byte big-endian length, then the
@@ -321,8 +374,8 @@ fn fail<V: Vnode>(request: VnodeRequest<V>, error: Error) {
     }
 }
 
-/// Runs a callback, turning a panic into an error so that one bad request (or an exercise's
-/// a `todo` macro left in an exercise) answers with a message instead of taking the vnode and the node down.
+/// Runs a callback, turning a panic into an error so that one bad request (or a `todo` macro
+/// left in an exercise) answers with a message instead of taking the vnode and the node down.
 fn guarded<T>(callback: impl FnOnce() -> T) -> Result<T, String> {
     catch_unwind(AssertUnwindSafe(callback)).map_err(|payload| panic_message(&*payload))
 }

@@ -130,7 +130,7 @@ async fn send(
     }
     let deleted = host.handoff_delete(partition).await?;
     if !deleted {
-        tracing::info!(%partition, "data changed after the handoff finished: kept, to hand over again");
+        tracing::warn!(%partition, "the vnode did not see the handoff finish: its data is kept");
     }
     let kind = match progress.kind {
         HandoffKind::Ownership => TransferKind::Ownership,
