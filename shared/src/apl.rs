@@ -75,7 +75,7 @@ pub fn apl(ring: &Ring, hash: &KeyHash, n: usize, is_up: impl Fn(&NodeName) -> b
     }
     let whole_ring = ring.preflist(hash, ring.size() as usize);
     let (primaries, further) = whole_ring.split_at(n.min(whole_ring.len()));
-    let mut list = Vec::with_capacity(n);
+    let mut list = Vec::with_capacity(n.min(whole_ring.len()));
     let mut down = Vec::new();
     for target in primaries {
         if is_up(&target.node) {

@@ -80,7 +80,8 @@ impl<R> Replies<R> {
                     .await
                     .ok()??,
             };
-            // Replies to an earlier request on the same channel are not ours.
+            // Replies tagged with another request are not ours: an inbox may be handed to
+            // several requests.
             if reply.request == self.request {
                 self.received += 1;
                 let failure = reply.result.as_ref().ok().and_then(self.failure_of);

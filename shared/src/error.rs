@@ -25,7 +25,8 @@ pub enum Error {
         asked: usize,
         reasons: Vec<String>,
     },
-    /// The vnode could not handle the request (it failed to start or panicked).
+    /// The vnode could not handle the request: it failed to start, panicked, or reported a
+    /// failure of its own (a disk error, say).
     VnodeFailed { vnode: IndexNode, reason: String },
     /// The node that hosts a vnode cannot be reached.
     Unreachable(NodeName),

@@ -11,7 +11,7 @@ use crate::error::Error;
 use crate::hash::KeyHash;
 use crate::node::Node;
 use crate::reply::{Reply, ReplyTo, RequestId};
-use crate::ring::{IndexNode, Partition};
+use crate::ring::IndexNode;
 use crate::vnode::{Message, Vnode};
 use crate::vnode_host::{ReplySink, VnodeHost};
 use crate::vnode_task::VnodeRequest;
@@ -214,15 +214,6 @@ impl<V: Vnode> Service<V> {
         }
         result.replies.sort_by_key(|(v, _)| v.partition);
         result
-    }
-
-    /// The partitions whose vnode has been started on this node.
-    pub fn started_partitions(&self) -> Vec<Partition> {
-        let size = self.node.config().ring_size;
-        self.host
-            .started()
-            .map(|i| Partition::new(i, size))
-            .collect()
     }
 
     /// Sends a command or coverage request to one vnode, local or remote; its answer (or the

@@ -72,6 +72,31 @@ async fn a_coordinating_replica_that_missed_writes_numbers_after_the_others() {
     node.stop().await;
 }
 
+#[tokio::test]
+async fn more_replicas_than_partitions_is_refused() {
+    let scratch = ScratchDir::new("streams-huge-n");
+    let (node, streams) = start(&scratch).await;
+    let huge = Nwr {
+        n: 1_000_000_000_000,
+        w: 1,
+        r: 1,
+    };
+    let error = streams.post("b", "s", "x".into(), huge).await.unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "n (1000000000000) cannot be more than the ring's 8 partitions"
+    );
+    let error = streams.read("b", "s", 0, 10, huge).await.unwrap_err();
+    assert!(
+        error.to_string().starts_with("n (1000000000000)"),
+        "{error}"
+    );
+    // The node is still there.
+    let written = streams.post("b", "s", "x".into(), N3W2).await.unwrap();
+    assert_eq!(written.entry.seq, 1);
+    node.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_writers_to_one_stream_get_distinct_numbers() {
     let scratch = ScratchDir::new("streams-concurrent");

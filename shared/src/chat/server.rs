@@ -107,15 +107,6 @@ impl Connections {
             }
         }
     }
-
-    /// How many connections are open.
-    pub fn len(&self) -> usize {
-        self.table.lock().expect("connections").len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 /// Serves the chat on `addr` until the node stops; returns where it listens and the table of

@@ -46,7 +46,7 @@ pub fn entries_after<Q: QuorumWaiter, V: StreamsVnode>(
         bucket,
         stream,
         nwr,
-        next: after + 1,
+        next: after.saturating_add(1),
         ready: VecDeque::new(),
         gap_since: None,
     };

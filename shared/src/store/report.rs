@@ -89,18 +89,6 @@ impl RecoveryReport {
         self.problems.is_empty() && self.ignored_paths.is_empty()
     }
 
-    /// Bytes truncated from records attributed to the given stream. Torn
-    /// tails of the partition log are not attributed to any stream (see
-    /// [`RecoveryProblem::bucket`]); use
-    /// [`total_truncated_bytes`](Self::total_truncated_bytes) for them.
-    pub fn truncated_bytes(&self, bucket: &str, stream: &str) -> u64 {
-        self.problems
-            .iter()
-            .filter(|p| p.repair == Repair::Truncated && p.bucket == bucket && p.stream == stream)
-            .map(|p| p.bytes)
-            .sum()
-    }
-
     /// Bytes truncated over all streams.
     pub fn total_truncated_bytes(&self) -> u64 {
         self.problems

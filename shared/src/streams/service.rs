@@ -12,10 +12,12 @@
 //! 3. send the entry to the other replicas and wait until W replicas in all hold it.
 //!
 //! Steps 1 and 2 together hear from W replicas (the coordinating one knows its own last
-//! number), and any W replicas share one with the W that acknowledged the previous write, so
-//! the new entry's number is above every acknowledged one. (With W=1 there is no step 1: the
-//! coordinating replica alone decides, and an entry written through another one meanwhile
-//! may share its number.)
+//! number). When W + W > N, any W replicas share one with the W that acknowledged the previous
+//! write, so the new entry's number is above every acknowledged one. That holds while the
+//! preference list moves too: a vnode that has handed its partition over passes requests on
+//! to the new owner (see `vnode_task.rs`). With W=1 there is no step 1: the coordinating
+//! replica alone decides, and an entry written through another one meanwhile may share its
+//! number.
 //!
 //! A read asks N replicas, waits for R, returns the union of what they hold (by sequence
 //! number), says whether they disagreed, and sends what a replica lacked back to it (read
@@ -390,6 +392,12 @@ impl<Q: QuorumWaiter, V: StreamsVnode> Streams<Q, V> {
         needed: usize,
         what: &str,
     ) -> Result<Vec<IndexNode>, Error> {
+        let partitions = self.vnodes.node().config().ring_size as usize;
+        if n > partitions {
+            return Err(Error::bad_request(format!(
+                "n ({n}) cannot be more than the ring's {partitions} partitions"
+            )));
+        }
         let replicas = crate::apl::targets(&self.preflist(bucket, stream, n));
         if replicas.len() < needed {
             return Err(Error::Quorum {

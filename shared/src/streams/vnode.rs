@@ -225,7 +225,8 @@ impl StreamState {
         }
     }
 
-    /// Visits every entry of the partition, for handoff.
+    /// Visits every entry of the partition, for handoff. Panics on a read error, which fails
+    /// (and so cancels) the handoff.
     pub fn fold(&mut self, visit: &mut dyn FnMut(HandoffEntry) -> ControlFlow<()>) {
         let result = self.store.fold(&mut |bucket, stream, entry| {
             visit(HandoffEntry {
@@ -235,7 +236,10 @@ impl StreamState {
             })
         });
         if let Err(error) = result {
-            tracing::error!(%error, "handoff fold stopped by a read error");
+            // A snapshot cut short would be handed over as if whole, and the data after the
+            // bad record deleted with the partition. Failing the fold (the vnode task turns the
+            // panic into an error) cancels the handoff instead; it is tried again later.
+            panic!("the handoff snapshot stopped at a read error: {error}");
         }
     }
 }
