@@ -3,7 +3,7 @@
 //! and dev3, and the room's messages read back over dev2's HTTP API.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -79,7 +79,11 @@ impl Nc {
             match self.stream.read(&mut buffer) {
                 Ok(0) => panic!("the chat closed the connection; got {:?}", self.seen),
                 Ok(n) => self.seen.push_str(&String::from_utf8_lossy(&buffer[..n])),
-                Err(_) => continue, // read timeout: look again
+                // A read timeout: look again. Anything else is a real failure.
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                    continue;
+                }
+                Err(e) => panic!("reading from the chat: {e}; got {:?}", self.seen),
             }
         }
         let end = self.seen.find(text).unwrap() + text.len();
@@ -150,7 +154,12 @@ fn devrel_three_nodes_chat_across_nodes_and_the_history_is_in_the_database() {
         "Cluster changes committed\n"
     );
     let deadline = Instant::now() + Duration::from_secs(60);
-    while !admin(2, place(2, "cluster"), "ring-status").contains("No pending changes.") {
+    // Settled, as dev2 sees it: three valid members, and no partition waiting to move.
+    let settled = |status: &str| {
+        status.contains("Valid:3 / Leaving:0 / Exiting:0 / Joining:0 / Down:0")
+            && status.matches("      --      ").count() == 3
+    };
+    while !settled(&admin(2, place(2, "cluster"), "member-status")) {
         assert!(Instant::now() < deadline, "the ring did not settle");
         std::thread::sleep(Duration::from_millis(100));
     }
