@@ -8,7 +8,7 @@ use ringcore::streams::{
 use ringcore::{CoverageResult, Error, IndexNode, Node};
 
 /// The bucket of the workshop's key/value commands (`store`, `fetch`).
-pub const KV_BUCKET: &str = "kv";
+pub use ringcore::streams::console::KV_BUCKET;
 
 #[derive(Clone)]
 pub struct Db {
@@ -47,21 +47,6 @@ impl Db {
         self.streams
             .post(bucket, stream, text.as_bytes().to_vec(), nwr)
             .await
-    }
-
-    /// Entries from `from` (at most `limit`), or without `from` the newest `limit`.
-    pub async fn get(
-        &self,
-        bucket: &str,
-        stream: &str,
-        from: Option<u64>,
-        limit: usize,
-        nwr: Nwr,
-    ) -> Result<ReadResult, Error> {
-        match from {
-            Some(from) => self.streams.read(bucket, stream, from, limit, nwr).await,
-            None => self.streams.last(bucket, stream, limit, nwr).await,
-        }
     }
 
     /// Every stream of a bucket, each once.

@@ -5,9 +5,11 @@
 
 use assert_cmd::Command;
 use ex3_coordinator::DbApp;
+use ex3_coordinator::coordinator::wait_for_quorum;
+use ringcore::coordinator::Replies;
 use ringcore::streams::Nwr;
 use ringcore::testing::{TestCluster, wait_until};
-use ringcore::{App, NodeName};
+use ringcore::{App, IndexNode, NodeName, Partition, Reply, ReplyTo};
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
@@ -24,7 +26,7 @@ async fn console(
     cluster.app(k).run(words[0], &words[1..]).await
 }
 
-/// The distinct nodes holding a stream's N=3 replicas, from node k's point of view.
+/// The distinct nodes holding a stream's N=3 replicas, as dev1's ring places them.
 fn replica_nodes(cluster: &TestCluster<DbApp>, bucket: &str, stream: &str) -> BTreeSet<NodeName> {
     let ring = cluster.node(1).ring();
     ring.preflist(
@@ -34,6 +36,67 @@ fn replica_nodes(cluster: &TestCluster<DbApp>, bucket: &str, stream: &str) -> BT
     .into_iter()
     .map(|v| v.node)
     .collect()
+}
+
+/// The replies of one request sent to `asked` replicas, for `wait_for_quorum` itself: those
+/// in `results` have arrived, the others never will. The sender is returned too, so that the
+/// replies do not end early.
+fn replies(
+    results: Vec<Result<u32, ringcore::Error>>,
+    asked: usize,
+    wait: Duration,
+) -> (Replies<u32>, ReplyTo<u32>) {
+    let (reply_to, inbox) = ReplyTo::channel();
+    for (i, result) in results.into_iter().enumerate() {
+        let from = IndexNode {
+            partition: Partition::new(i as u32, 8),
+            node: NodeName::new(format!("dev{}@127.0.0.1", i + 1)),
+        };
+        reply_to.send(Reply {
+            request: 1,
+            from,
+            result,
+        });
+    }
+    (Replies::new("write", 1, inbox, asked, wait), reply_to)
+}
+
+/// Runs your `wait_for_quorum`, which must finish well before the replies' own deadline.
+async fn wait_for(replies: Replies<u32>, needed: usize) -> Result<Vec<u32>, ringcore::Error> {
+    let waiting = wait_for_quorum(replies, needed);
+    let answers = tokio::time::timeout(Duration::from_secs(30), waiting)
+        .await
+        .expect("step 1: wait_for_quorum kept waiting after the outcome was known")?;
+    Ok(answers.into_iter().map(|a| a.reply).collect())
+}
+
+#[tokio::test]
+async fn step_1_wait_for_quorum_returns_as_soon_as_it_knows() {
+    let minute = Duration::from_secs(60);
+    // Two of three answered: that is W=2, whatever the third does.
+    let (two, _sender) = replies(vec![Ok(10), Ok(20)], 3, minute);
+    assert_eq!(wait_for(two, 2).await.unwrap(), [10, 20]);
+
+    // R=3 and one replica failed: the quorum is out of reach at once.
+    let unreachable = ringcore::Error::Unreachable(NodeName::new("dev1@127.0.0.1"));
+    let (failed, _sender) = replies(vec![Err(unreachable)], 3, minute);
+    let error = wait_for(failed, 3).await.unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "write needs 3 of 3 replicas, 0 succeeded: {} on dev1@127.0.0.1: node \
+             dev1@127.0.0.1 is unreachable",
+            Partition::new(0, 8).id()
+        )
+    );
+
+    // One answer of the two needed, and then nothing: the deadline ends the wait.
+    let (silent, _sender) = replies(vec![Ok(10)], 3, Duration::from_millis(200));
+    let error = wait_for(silent, 2).await.unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "write timed out after 200 ms: 1 of 3 replicas answered"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -149,11 +212,19 @@ async fn step_1_a_quorum_that_cannot_be_met_fails_at_once_and_says_why() {
         .store("bob", "kept", one)
         .await
         .expect("step 1: W=1 needs one replica");
+    // And R=1 reads it back: the one reply is the quorum.
+    let read = cluster
+        .app(1)
+        .db
+        .fetch("bob", one)
+        .await
+        .expect("step 1: R=1 needs one replica");
+    assert_eq!(read.entries[0].payload, b"kept");
     cluster.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn step_1_bad_settings_are_refused_clearly() {
+async fn given_bad_settings_are_refused_clearly() {
     let cluster = TestCluster::<DbApp>::start_joined(1).await;
     let error = console(&cluster, 1, "store k v n=2 w=3").await.unwrap_err();
     assert_eq!(
@@ -201,7 +272,7 @@ async fn step_2_list_streams_lists_each_stream_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn step_2_stats_totals_equal_the_operations_done() {
+async fn step_1_stats_totals_equal_the_operations_done() {
     let cluster = TestCluster::<DbApp>::start_joined(3).await;
     for i in 0..10 {
         cluster
