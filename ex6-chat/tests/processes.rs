@@ -129,7 +129,8 @@ fn devrel_three_nodes_chat_across_nodes_and_the_history_is_in_the_database() {
     let stdout = child.stdout.take().unwrap();
     let _devrel = Devrel(child);
     let mut places: Vec<BTreeMap<String, SocketAddr>> = Vec::new();
-    for line in BufReader::new(stdout).lines() {
+    let mut lines = BufReader::new(stdout).lines();
+    for line in lines.by_ref() {
         let line = line.unwrap();
         if let Some(found) = ringcore::testing::parse_started_line(&line) {
             places.push(found);
@@ -138,6 +139,8 @@ fn devrel_three_nodes_chat_across_nodes_and_the_history_is_in_the_database() {
             }
         }
     }
+    // Keep reading what the devrel prints, as a terminal would, until it exits.
+    std::thread::spawn(move || lines.for_each(drop));
     assert_eq!(places.len(), 3, "devrel started three nodes");
     let place = |k: usize, what: &str| places[k - 1][what];
     for k in [2, 3] {

@@ -7,7 +7,7 @@
 use crate::cli::Options;
 use crate::transport::client_request;
 use crate::wire::Request;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
@@ -69,19 +69,29 @@ pub(crate) async fn run(options: Options) -> ExitCode {
             }
         }
     }
-    println!("{count} nodes running:");
+    say(&format!("{count} nodes running:"));
     for (_, _, line) in &nodes {
-        println!("  {line}");
+        say(&format!("  {line}"));
     }
-    println!();
-    println!("Each one is alone in its own cluster; join them with, for example:");
-    println!("  cargo run -q -p {program} -- admin --node dev2 cluster join dev1@127.0.0.1");
-    println!("  cargo run -q -p {program} -- admin --node dev1 cluster plan");
-    println!("  cargo run -q -p {program} -- admin --node dev1 cluster commit");
-    println!("  cargo run -q -p {program} -- admin --node dev1 member-status");
-    println!("A console on a node: cargo run -q -p {program} -- attach --node dev2");
-    println!();
-    println!("Press Ctrl-C (or end the input) to stop all nodes.");
+    say("");
+    say("Each one is alone in its own cluster; join them with, for example:");
+    say(&format!(
+        "  cargo run -q -p {program} -- admin --node dev2 cluster join dev1@127.0.0.1"
+    ));
+    say(&format!(
+        "  cargo run -q -p {program} -- admin --node dev1 cluster plan"
+    ));
+    say(&format!(
+        "  cargo run -q -p {program} -- admin --node dev1 cluster commit"
+    ));
+    say(&format!(
+        "  cargo run -q -p {program} -- admin --node dev1 member-status"
+    ));
+    say(&format!(
+        "A console on a node: cargo run -q -p {program} -- attach --node dev2"
+    ));
+    say("");
+    say("Press Ctrl-C (or end the input) to stop all nodes.");
     let end_of_input = tokio::task::spawn_blocking(|| {
         let mut sink = String::new();
         while std::io::stdin()
@@ -96,9 +106,15 @@ pub(crate) async fn run(options: Options) -> ExitCode {
         _ = tokio::signal::ctrl_c() => {}
         _ = end_of_input => {}
     }
-    println!("stopping {count} nodes");
+    say(&format!("stopping {count} nodes"));
     stop_all(nodes).await;
     ExitCode::SUCCESS
+}
+
+/// Prints a line for whoever runs the devrel. An output nobody reads any more is no reason to
+/// abandon the nodes (`println!` would panic on it and leave them running).
+fn say(line: &str) {
+    let _ = writeln!(std::io::stdout(), "{line}");
 }
 
 /// Reads the node's `… started: cluster ADDR, …` line (or the reason it did not start).
