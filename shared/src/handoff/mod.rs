@@ -58,6 +58,10 @@ pub(crate) struct Handoffs {
     next_id: AtomicU64,
     /// Wakes the manager when a transfer ends, so the next one starts at once.
     slot_freed: Notify,
+    /// Transfers that failed: when, and how many times in a row. One is tried again only
+    /// after a rest that doubles with each failure (up to 32 ticks), so that a vnode failing
+    /// every time (an exercise's hole, a broken disk) is not asked again at every wake-up.
+    failed: Mutex<HashMap<(String, u32), (Instant, u32)>>,
 }
 
 /// One transfer being sent, as `transfers` shows it.
@@ -90,6 +94,26 @@ impl Handoffs {
             handed_over: Mutex::new(BTreeSet::new()),
             next_id: AtomicU64::new(1),
             slot_freed: Notify::new(),
+            failed: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Whether a transfer that failed is still resting; `tick` is the manager's pace.
+    fn resting(&self, vnode_type: &str, partition: u32, tick: std::time::Duration) -> bool {
+        let failed = self.failed.lock().expect("failed");
+        failed
+            .get(&(vnode_type.to_string(), partition))
+            .is_some_and(|(at, times)| at.elapsed() < tick * (1 << (times - 1).min(5)))
+    }
+
+    /// Notes how a transfer ended, for [`Handoffs::resting`].
+    fn ended(&self, key: (String, u32), succeeded: bool) {
+        let mut failed = self.failed.lock().expect("failed");
+        if succeeded {
+            failed.remove(&key);
+        } else {
+            let times = failed.get(&key).map_or(0, |(_, times)| *times);
+            failed.insert(key, (Instant::now(), times.saturating_add(1)));
         }
     }
 
@@ -187,16 +211,17 @@ pub(crate) async fn run(node: Node) {
 async fn candidates(node: &Node) -> Vec<Candidate> {
     let ring = node.ring();
     let me = node.name();
+    let tick = node.config().handoff_tick;
     let mut found = Vec::new();
     for host in node.hosts() {
         for (partition, _, next) in ring
             .pending_transfers()
             .filter(|(_, owner, _)| *owner == me)
         {
-            let done = node
-                .handoffs()
-                .handed_over(host.vnode_type(), partition.index());
-            if node.is_up(next) && !done && !is_empty(&host, partition).await {
+            let handoffs = node.handoffs();
+            let done = handoffs.handed_over(host.vnode_type(), partition.index());
+            let resting = handoffs.resting(host.vnode_type(), partition.index(), tick);
+            if node.is_up(next) && !done && !resting && !is_empty(node, &host, partition).await {
                 found.push(Candidate {
                     host: Arc::clone(&host),
                     partition,
@@ -211,10 +236,14 @@ async fn candidates(node: &Node) -> Vec<Candidate> {
             let partition = Partition::new(index, ring.size());
             let owner = ring.owner(partition);
             let mine = owner == me || ring.next_owner(partition) == Some(me);
-            if mine || !node.is_up(owner) || node.handoffs().receiving(host.vnode_type(), index) {
+            if mine
+                || !node.is_up(owner)
+                || node.handoffs().receiving(host.vnode_type(), index)
+                || node.handoffs().resting(host.vnode_type(), index, tick)
+            {
                 continue;
             }
-            if !is_empty(&host, partition).await {
+            if !is_empty(node, &host, partition).await {
                 found.push(Candidate {
                     host: Arc::clone(&host),
                     partition,
@@ -227,9 +256,24 @@ async fn candidates(node: &Node) -> Vec<Candidate> {
     found
 }
 
-async fn is_empty(host: &Arc<dyn HostedVnodes>, partition: Partition) -> bool {
-    // A vnode that cannot say is treated as holding data: it is retried, never skipped.
-    host.is_empty(partition.index()).await.unwrap_or(false)
+async fn is_empty(node: &Node, host: &Arc<dyn HostedVnodes>, partition: Partition) -> bool {
+    // A vnode that cannot say is treated as holding data: it is retried, never skipped. Until
+    // its rest is over it is not even asked.
+    let (vnode_type, index) = (host.vnode_type(), partition.index());
+    if node
+        .handoffs()
+        .resting(vnode_type, index, node.config().handoff_tick)
+    {
+        return false;
+    }
+    match host.is_empty(index).await {
+        Ok(empty) => empty,
+        Err(_) => {
+            node.handoffs()
+                .ended((vnode_type.to_string(), index), false);
+            false
+        }
+    }
 }
 
 /// Tells the claimant about partitions this node must hand over whose vnodes are all empty
@@ -251,7 +295,7 @@ async fn complete_empty_ownership_transfers(node: &Node, waiting_logged: &mut BT
             empty &= node
                 .handoffs()
                 .handed_over(host.vnode_type(), partition.index())
-                || is_empty(&host, partition).await;
+                || is_empty(node, &host, partition).await;
         }
         if !empty {
             if waiting_logged.insert(partition) {
@@ -313,10 +357,11 @@ fn start(node: &Node, candidate: Candidate, slot: OwnedSemaphorePermit) {
             node: target,
         };
         let result = sender::transfer(&node, &host, id, to, &progress).await;
-        if let Err(error) = result {
+        if let Err(error) = &result {
             tracing::warn!(node = %node.name(), %partition, kind = %kind, %error, "handoff failed; it will be tried again");
         }
         node.handoffs().outbound.lock().expect("outbound").remove(&key);
+        node.handoffs().ended(key, result.is_ok());
         drop(slot);
         node.handoffs().slot_freed.notify_one();
     });
