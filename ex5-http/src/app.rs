@@ -1,5 +1,5 @@
-//! The application on each node: the stream database, its HTTP server, and the database's
-//! console commands (plus `http`, which says where the API is).
+//! The application on each node: the stream database, its HTTP server (its address is in the
+//! node's `started` line), and the database's console commands.
 
 use crate::routes::router;
 use ringcore::streams::{Streams, console};
@@ -14,10 +14,7 @@ pub struct HttpApp {
 }
 
 impl App for HttpApp {
-    const COMMANDS: &'static [CommandHelp] = &[CommandHelp {
-        usage: "http",
-        help: "where this node's HTTP API listens",
-    }];
+    const COMMANDS: &'static [CommandHelp] = console::COMMANDS;
 
     async fn start(node: &Node) -> Result<Self, Error> {
         let db = Streams::start(node);
@@ -32,9 +29,6 @@ impl App for HttpApp {
     }
 
     async fn run(&self, command: &str, args: &[&str]) -> Result<String, Error> {
-        if command == "http" {
-            return Ok(format!("http://{}/", self.http));
-        }
         console::run(&self.db, command, args)
             .await
             .unwrap_or_else(|| Err(Self::usage(command)))

@@ -5,14 +5,13 @@
 //! with the right status code.
 
 use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router};
 use ringcore::Error;
-use ringcore::http::{ApiError, EntryJson, MAX_BODY_BYTES, Params};
+use ringcore::http::{ApiError, EntryJson, Params};
 use ringcore::streams::Streams;
 use serde_json::json;
 use std::collections::HashMap;
@@ -43,7 +42,6 @@ pub fn router(db: Streams) -> Router {
         .route("/health", get(health))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(db)
 }
 
@@ -53,7 +51,7 @@ async fn post_msg(
     Path((user, topic)): Path<(String, String)>,
     Query(query): QueryMap,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Bytes,
 ) -> Result<Response, ApiError> {
     let _ = (db, user, topic, query, headers, body);
     Err(Error::not_implemented("write post_msg in src/routes.rs (README step 1)").into())
@@ -76,7 +74,7 @@ async fn store(
     Path(key): Path<String>,
     Query(query): QueryMap,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Bytes,
 ) -> Result<Response, ApiError> {
     let _ = (db, key, query, headers, body);
     Err(Error::not_implemented("write store in src/routes.rs (README step 2)").into())
@@ -138,19 +136,6 @@ async fn health(State(db): State<Streams>) -> Json<serde_json::Value> {
     let node = db.vnodes().node();
     let down: Vec<String> = node.down_nodes().iter().map(|n| n.to_string()).collect();
     Json(json!({"status": "ok", "node": node.name().as_str(), "down": down}))
-}
-
-/// The body, or 413 when it is over the limit.
-#[allow(dead_code)] // for the handlers you write
-fn body_bytes(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
-    body.map_err(|rejection| match rejection.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "body-too-large",
-            format!("the body is larger than {MAX_BODY_BYTES} bytes"),
-        ),
-        _ => ApiError::bad_request("invalid-body", rejection.body_text()),
-    })
 }
 
 async fn not_found(method: Method, uri: Uri) -> ApiError {

@@ -1,13 +1,12 @@
 //! The routes of the stream database's HTTP API (see the module docs of [`crate::http`]).
 
 use super::feed::entries_after;
-use super::{ApiError, EntryJson, MAX_BODY_BYTES, Params, json_body, msg_of};
+use super::{ApiError, EntryJson, Params, json_body, msg_of};
 use crate::coordinator::QuorumWaiter;
 use crate::streams::console::KV_BUCKET;
 use crate::streams::{Streams, StreamsVnode};
 use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -35,23 +34,7 @@ pub fn router<Q: QuorumWaiter, V: StreamsVnode>(db: Streams<Q, V>) -> Router {
         .route("/health", get(health::<Q, V>))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(db)
-}
-
-/// The body, or the error for one too large (413) or cut short (400).
-fn body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
-    body.map_err(|rejection| {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "body-too-large",
-                format!("the body is larger than {MAX_BODY_BYTES} bytes"),
-            )
-        } else {
-            ApiError::bad_request("invalid-body", rejection.body_text())
-        }
-    })
 }
 
 async fn post_msg<Q: QuorumWaiter, V: StreamsVnode>(
@@ -59,10 +42,10 @@ async fn post_msg<Q: QuorumWaiter, V: StreamsVnode>(
     Path((user, topic)): Path<(String, String)>,
     Query(query): QueryMap,
     headers: HeaderMap,
-    raw: Result<Bytes, BytesRejection>,
+    body: Bytes,
 ) -> Result<Response, ApiError> {
     let params = Params::parse(&query)?;
-    let msg = msg_of(&json_body(&headers, &body(raw)?)?)?;
+    let msg = msg_of(&json_body(&headers, &body)?)?;
     let written = db.post(&user, &topic, msg.into_bytes(), params.nwr).await?;
     Ok((StatusCode::CREATED, Json(EntryJson::from(&written.entry))).into_response())
 }
@@ -146,10 +129,10 @@ async fn store<Q: QuorumWaiter, V: StreamsVnode>(
     Path(key): Path<String>,
     Query(query): QueryMap,
     headers: HeaderMap,
-    raw: Result<Bytes, BytesRejection>,
+    body: Bytes,
 ) -> Result<Response, ApiError> {
     let params = Params::parse(&query)?;
-    let value = json_body(&headers, &body(raw)?)?;
+    let value = json_body(&headers, &body)?;
     let payload = serde_json::to_vec(&value).expect("a JSON value always encodes");
     let written = db.post(KV_BUCKET, &key, payload, params.nwr).await?;
     let answer = json!({"key": key, "id": written.entry.seq, "date": written.entry.ts_ms});

@@ -5,14 +5,13 @@
 //! with the right status code.
 
 use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use ringcore::http::{ApiError, EntryJson, MAX_BODY_BYTES, Params, feed, json_body, msg_of};
+use ringcore::http::{ApiError, EntryJson, Params, feed, json_body, msg_of};
 use ringcore::streams::Streams;
 use ringcore::streams::console::KV_BUCKET;
 use serde_json::json;
@@ -34,7 +33,6 @@ pub fn router(db: Streams) -> Router {
         .route("/health", get(health))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(db)
 }
 
@@ -44,10 +42,10 @@ async fn post_msg(
     Path((user, topic)): Path<(String, String)>,
     Query(query): QueryMap,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Bytes,
 ) -> Result<Response, ApiError> {
     let params = Params::parse(&query)?;
-    let msg = msg_of(&json_body(&headers, &body_bytes(body)?)?)?;
+    let msg = msg_of(&json_body(&headers, &body)?)?;
     let written = db.post(&user, &topic, msg.into_bytes(), params.nwr).await?;
     Ok((StatusCode::CREATED, Json(EntryJson::from(&written.entry))).into_response())
 }
@@ -79,10 +77,10 @@ async fn store(
     Path(key): Path<String>,
     Query(query): QueryMap,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Bytes,
 ) -> Result<Response, ApiError> {
     let params = Params::parse(&query)?;
-    let value = json_body(&headers, &body_bytes(body)?)?;
+    let value = json_body(&headers, &body)?;
     let payload = serde_json::to_vec(&value).expect("a JSON value always encodes");
     let written = db.post(KV_BUCKET, &key, payload, params.nwr).await?;
     let answer = json!({"key": key, "id": written.entry.seq, "date": written.entry.ts_ms});
@@ -171,18 +169,6 @@ async fn health(State(db): State<Streams>) -> Json<serde_json::Value> {
     let node = db.vnodes().node();
     let down: Vec<String> = node.down_nodes().iter().map(|n| n.to_string()).collect();
     Json(json!({"status": "ok", "node": node.name().as_str(), "down": down}))
-}
-
-/// The body, or 413 when it is over the limit.
-fn body_bytes(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
-    body.map_err(|rejection| match rejection.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "body-too-large",
-            format!("the body is larger than {MAX_BODY_BYTES} bytes"),
-        ),
-        _ => ApiError::bad_request("invalid-body", rejection.body_text()),
-    })
 }
 
 async fn not_found(method: Method, uri: Uri) -> ApiError {
