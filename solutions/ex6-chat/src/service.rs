@@ -6,7 +6,7 @@ use crate::vnode::{Member, RoomCommand, RoomReply, RoomVnode};
 use ringcore::chat::protocol::{NAME_FIRST, not_understood, said};
 use ringcore::chat::{ChatCommand, ChatHandler, Session};
 use ringcore::coordinator::{Answer, Replies, wait_for_quorum};
-use ringcore::streams::{Nwr, ShowEntry, Streams};
+use ringcore::streams::{Nwr, Streams};
 use ringcore::{Error, IndexNode, Node, ReplyTo, Service, apl, chash_key};
 
 /// The bucket of the rooms' history streams.
@@ -191,9 +191,7 @@ fn member(session: &Session) -> Option<Member> {
 
 /// A history entry's text: `Alex: HI!`.
 fn text(entry: &ringcore::store::Entry) -> String {
-    let shown = ShowEntry(entry).to_string();
-    // `#seq ts text`: keep the text.
-    shown.splitn(3, ' ').nth(2).unwrap_or("").to_string()
+    String::from_utf8_lossy(&entry.payload).into_owned()
 }
 
 impl ChatHandler for Chat {
