@@ -121,7 +121,7 @@ pub(crate) async fn run_vnode<V: Vnode>(
         task.handle(request);
     }
     if let Some(mut vnode) = task.vnode {
-        let _ = guarded(AssertUnwindSafe(|| vnode.terminate()));
+        let _ = guarded(|| vnode.terminate());
     }
 }
 
@@ -139,28 +139,23 @@ impl<V: Vnode> VnodeTask<V> {
         match request {
             VnodeRequest::Command { command, reply } => {
                 let result = match &mut self.phase {
-                    Phase::Idle | Phase::HandedOff(_) => {
-                        guarded(AssertUnwindSafe(|| vnode.handle_command(command)))
-                    }
-                    Phase::Forwarding(forward) => {
-                        guarded(AssertUnwindSafe(|| vnode.handle_handoff_command(command))).map(
-                            |(reply, changed)| {
-                                for item in &changed {
-                                    let _ = forward.send(V::encode_handoff_item(item));
-                                }
-                                reply
-                            },
-                        )
-                    }
+                    Phase::Idle | Phase::HandedOff(_) => guarded(|| vnode.handle_command(command)),
+                    Phase::Forwarding(forward) => guarded(|| vnode.handle_handoff_command(command))
+                        .map(|(reply, changed)| {
+                            for item in &changed {
+                                let _ = forward.send(V::encode_handoff_item(item));
+                            }
+                            reply
+                        }),
                 };
                 reply.send(result.map_err(|reason| self.failed(reason)));
             }
             VnodeRequest::Coverage { request, reply } => {
-                let result = guarded(AssertUnwindSafe(|| vnode.handle_coverage(request)));
+                let result = guarded(|| vnode.handle_coverage(request));
                 reply.send(result.map_err(|reason| self.failed(reason)));
             }
             VnodeRequest::IsEmpty { reply } => {
-                let result = guarded(AssertUnwindSafe(|| vnode.is_empty()));
+                let result = guarded(|| vnode.is_empty());
                 let _ = reply.send(result.map_err(|reason| self.failed(reason)));
             }
             VnodeRequest::Handoff(call) => self.handoff(call),
@@ -187,7 +182,7 @@ impl<V: Vnode> VnodeTask<V> {
                 forward,
                 reply,
             } => {
-                let result = guarded(AssertUnwindSafe(|| {
+                let result = guarded(|| {
                     if !vnode.handoff_starting(&target) {
                         return Err("the vnode refused to start a handoff now".to_string());
                     }
@@ -195,7 +190,7 @@ impl<V: Vnode> VnodeTask<V> {
                     // off this thread meanwhile.
                     blocking(|| write_snapshot(vnode, &spill))
                         .map_err(|e| format!("cannot write the snapshot {}: {e}", spill.display()))
-                }))
+                })
                 .and_then(|r| r);
                 if result.is_ok() {
                     self.phase = Phase::Forwarding(forward);
@@ -203,12 +198,12 @@ impl<V: Vnode> VnodeTask<V> {
                 let _ = reply.send(result.map_err(|reason| self.failed(reason)));
             }
             HandoffCall::Data { items, reply } => {
-                let result = guarded(AssertUnwindSafe(|| {
+                let result = guarded(|| {
                     for item in &items {
                         vnode.handle_handoff_data(item)?;
                     }
                     Ok(items.len())
-                }))
+                })
                 .and_then(|r| r);
                 if result.is_ok() {
                     match &mut self.phase {
@@ -227,7 +222,7 @@ impl<V: Vnode> VnodeTask<V> {
             HandoffCall::Finish { target, reply } => {
                 // Dropping the forwarding sender lets the sender drain what is left and see the end.
                 self.phase = Phase::HandedOff(target.to.clone());
-                let result = guarded(AssertUnwindSafe(|| vnode.handoff_finished(&target)));
+                let result = guarded(|| vnode.handoff_finished(&target));
                 let _ = reply.send(result.map_err(|reason| self.failed(reason)));
             }
             HandoffCall::Delete { reply } => {
@@ -235,7 +230,7 @@ impl<V: Vnode> VnodeTask<V> {
                 // them here.
                 let handed_off = matches!(self.phase, Phase::HandedOff(_));
                 let result = if handed_off {
-                    guarded(AssertUnwindSafe(|| vnode.delete())).map(|()| true)
+                    guarded(|| vnode.delete()).map(|()| true)
                 } else {
                     Ok(false)
                 };
@@ -243,7 +238,7 @@ impl<V: Vnode> VnodeTask<V> {
             }
             HandoffCall::Cancel { reply } => {
                 self.phase = Phase::Idle;
-                let result = guarded(AssertUnwindSafe(|| vnode.handoff_cancelled()));
+                let result = guarded(|| vnode.handoff_cancelled());
                 let _ = reply.send(result.map_err(|reason| self.failed(reason)));
             }
         }
