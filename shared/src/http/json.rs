@@ -95,21 +95,11 @@ impl Params {
                 })
                 .transpose()
         };
-        let mut nwr = Nwr::default();
-        let n = number("n")?;
-        if let Some(n) = n {
-            nwr.n = n as usize;
-            // W and R not given follow a smaller N, as on the console.
-            nwr.w = nwr.w.min(nwr.n.max(1));
-            nwr.r = nwr.r.min(nwr.n.max(1));
-        }
-        if let Some(w) = number("w")? {
-            nwr.w = w as usize;
-        }
-        if let Some(r) = number("r")? {
-            nwr.r = r as usize;
-        }
-        nwr.check()
+        let setting = |name| -> Result<Option<usize>, ApiError> {
+            Ok(number(name)?.map(|v| usize::try_from(v).unwrap_or(usize::MAX)))
+        };
+        // The same rules as on the console.
+        let nwr = Nwr::given(setting("n")?, setting("w")?, setting("r")?)
             .map_err(|e| ApiError::bad_request("invalid-param", e.to_string()))?;
         Ok(Params {
             nwr,

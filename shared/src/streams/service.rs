@@ -71,8 +71,7 @@ impl Nwr {
     /// Takes `n=3`, `w=2`, `r=1` words out of a command's arguments; returns the settings and
     /// the other words. A W or R not given is the default, but never more than N.
     pub fn from_args<'a>(args: &[&'a str]) -> Result<(Nwr, Vec<&'a str>), Error> {
-        let mut nwr = Nwr::default();
-        let (mut w_given, mut r_given) = (false, false);
+        let (mut n, mut w, mut r) = (None, None, None);
         let mut rest = Vec::new();
         for arg in args {
             let setting = arg
@@ -86,19 +85,26 @@ impl Nwr {
                 .parse()
                 .map_err(|_| Error::bad_request(format!("{key}= takes a number, not '{value}'")))?;
             match key {
-                "n" => nwr.n = value,
-                "w" => (nwr.w, w_given) = (value, true),
-                _ => (nwr.r, r_given) = (value, true),
+                "n" => n = Some(value),
+                "w" => w = Some(value),
+                _ => r = Some(value),
             }
         }
-        if !w_given {
-            nwr.w = nwr.w.min(nwr.n.max(1));
-        }
-        if !r_given {
-            nwr.r = nwr.r.min(nwr.n.max(1));
-        }
+        Ok((Nwr::given(n, w, r)?, rest))
+    }
+
+    /// The settings given, the defaults for the others; a W or R not given is never more than
+    /// N. Checked.
+    pub fn given(n: Option<usize>, w: Option<usize>, r: Option<usize>) -> Result<Nwr, Error> {
+        let default = Nwr::default();
+        let n = n.unwrap_or(default.n);
+        let nwr = Nwr {
+            n,
+            w: w.unwrap_or(default.w.min(n.max(1))),
+            r: r.unwrap_or(default.r.min(n.max(1))),
+        };
         nwr.check()?;
-        Ok((nwr, rest))
+        Ok(nwr)
     }
 
     /// Refuses settings that make no sense.
