@@ -32,6 +32,9 @@ pub enum Error {
     Unreachable(NodeName),
     /// The request was refused because it makes no sense (bad arguments, unknown vnode type).
     BadRequest(String),
+    /// The request is sound but cannot be answered in full now (part of the cluster does not
+    /// answer); the text says what is missing.
+    Unavailable(String),
     /// The local node is stopping.
     Stopping,
     /// A membership request reached a node that is not the claimant.
@@ -101,6 +104,7 @@ impl fmt::Display for Error {
             ),
             Error::Unreachable(node) => write!(f, "node {node} is unreachable"),
             Error::BadRequest(why) => write!(f, "{why}"),
+            Error::Unavailable(what) => write!(f, "{what}"),
             Error::Stopping => write!(f, "the node is stopping"),
             Error::NotClaimant { claimant } => {
                 write!(

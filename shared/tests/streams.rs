@@ -170,3 +170,22 @@ async fn a_w1_write_needs_only_its_coordinating_replica() {
     assert!(error.to_string().contains("0 succeeded"), "{error}");
     cluster.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stats_with_a_node_down_is_unavailable_not_a_bad_request() {
+    let mut cluster = TestCluster::<DbApp>::start_joined(2).await;
+    let dev2 = cluster.name(2);
+    cluster.stop_node(2).await;
+    ringcore::testing::wait_until("dev1 sees dev2 down", || async {
+        !cluster.node(1).is_up(&dev2)
+    })
+    .await;
+    let error = cluster.app(1).db.stats().await.unwrap_err();
+    assert!(
+        matches!(&error, ringcore::Error::Unavailable(note) if note.starts_with("partial result: 32 of 64 vnodes")),
+        "{error:?}"
+    );
+    let api = ringcore::http::ApiError::from(error);
+    assert_eq!(api.status.as_u16(), 503);
+    cluster.stop().await;
+}

@@ -66,7 +66,7 @@ impl From<Error> for ApiError {
             Error::Timeout { .. } | Error::Quorum { .. } | Error::Unreachable(_) => {
                 ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", reason)
             }
-            Error::Stopping | Error::NotClaimant { .. } => {
+            Error::Stopping | Error::NotClaimant { .. } | Error::Unavailable(_) => {
                 ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", reason)
             }
             Error::VnodeFailed { .. } => {

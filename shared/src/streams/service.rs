@@ -464,7 +464,7 @@ impl<Q: QuorumWaiter, V: StreamsVnode> Streams<Q, V> {
     pub async fn stats(&self) -> Result<Vec<(IndexNode, VnodeStats)>, Error> {
         let result = self.coverage(StreamCoverage::Stats, 1).await;
         if let Some(note) = result.partial_note() {
-            return Err(Error::bad_request(note));
+            return Err(Error::Unavailable(note));
         }
         result
             .replies
