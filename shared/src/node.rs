@@ -356,6 +356,12 @@ impl Node {
             if state.ring.version() <= current.version() {
                 return Ok((None, false));
             }
+            // Peers are trusted, but a ring this node cannot use would make every task that
+            // reads it panic: it is ignored.
+            if state.ring.size() != current.size() || !state.ring.is_well_formed() {
+                tracing::warn!(node = %me, "gossip with a malformed ring ignored");
+                return Ok((None, false));
+            }
             // A newer ring of our own cluster (its claimant is one of our members) that no
             // longer lists us: we were removed (we left, or were force-removed).
             let ours = current.is_member(state.ring.claimant());

@@ -246,6 +246,12 @@ impl Ring {
         self.owners.len() as u32
     }
 
+    /// Whether a ring received from elsewhere is whole: a valid size and one owner-to-be slot
+    /// per partition. (Indexing a ring that is not would panic.)
+    pub fn is_well_formed(&self) -> bool {
+        check_ring_size(self.size()).is_ok() && self.next.len() == self.owners.len()
+    }
+
     pub fn owners(&self) -> &[NodeName] {
         &self.owners
     }
@@ -372,6 +378,19 @@ mod tests {
         let mut bytes = [rest; 20];
         bytes[..4].copy_from_slice(&top.to_be_bytes());
         KeyHash(bytes)
+    }
+
+    #[test]
+    fn a_ring_with_missing_slots_is_not_well_formed() {
+        let ring = Ring::new(8, NodeName::new("dev1@127.0.0.1")).unwrap();
+        assert!(ring.is_well_formed());
+        let mut short = ring.clone();
+        short.next.pop();
+        assert!(!short.is_well_formed());
+        let mut odd = ring;
+        odd.owners.pop();
+        odd.next.pop();
+        assert!(!odd.is_well_formed(), "7 partitions is not a ring size");
     }
 
     #[test]
