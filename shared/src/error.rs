@@ -28,8 +28,11 @@ pub enum Error {
     /// The vnode could not handle the request: it failed to start, panicked, or reported a
     /// failure of its own (a disk error, say).
     VnodeFailed { vnode: IndexNode, reason: String },
-    /// The node that hosts a vnode cannot be reached.
+    /// The node that hosts a vnode cannot be reached: the request never left this node.
     Unreachable(NodeName),
+    /// The connection to a node broke after the request was sent and before it answered: the
+    /// request may or may not have been carried out there.
+    ConnectionLost(NodeName),
     /// The request was refused because it makes no sense (bad arguments, unknown vnode type).
     BadRequest(String),
     /// The request is sound but cannot be answered in full now (part of the cluster does not
@@ -103,6 +106,10 @@ impl fmt::Display for Error {
                 vnode.partition, vnode.node
             ),
             Error::Unreachable(node) => write!(f, "node {node} is unreachable"),
+            Error::ConnectionLost(node) => write!(
+                f,
+                "the connection to node {node} broke before it answered (the request may or may not have been carried out)"
+            ),
             Error::BadRequest(why) => write!(f, "{why}"),
             Error::Unavailable(what) => write!(f, "{what}"),
             Error::Stopping => write!(f, "the node is stopping"),

@@ -3,7 +3,7 @@
 //!
 //! A node keeps one outgoing connection per peer and sends all its requests to that peer on
 //! it; the peer's answers come back on the same connection, in any order. A connection that
-//! breaks fails every request waiting on it at once (`Unreachable`), and the next request
+//! breaks fails every request waiting on it at once (`ConnectionLost`), and the next request
 //! dials again, so a restarted peer is reached without anyone noticing. The address of each
 //! node comes from the address book, which gossip keeps up to date.
 
@@ -252,8 +252,10 @@ impl Connection {
             self.pending.lock().expect("pending").remove(&id);
             return Err(Error::Unreachable(self.peer.clone()));
         }
+        // From here on the request may have reached the peer: losing the connection is not
+        // the same as never having sent it (a write must not be retried elsewhere blindly).
         rx.await
-            .unwrap_or_else(|_| Err(Error::Unreachable(self.peer.clone())))
+            .unwrap_or_else(|_| Err(Error::ConnectionLost(self.peer.clone())))
     }
 
     fn resolve(&self, id: u64, body: Result<Response, Error>) {
@@ -262,12 +264,12 @@ impl Connection {
         }
     }
 
-    /// Fails everything still waiting: the peer is gone.
+    /// Fails everything still waiting: the peer is gone, perhaps after carrying them out.
     fn close(&self) {
         self.alive.store(false, Ordering::Release);
         let waiting: Vec<_> = self.pending.lock().expect("pending").drain().collect();
         for (_, tx) in waiting {
-            let _ = tx.send(Err(Error::Unreachable(self.peer.clone())));
+            let _ = tx.send(Err(Error::ConnectionLost(self.peer.clone())));
         }
     }
 }

@@ -63,7 +63,10 @@ impl From<Error> for ApiError {
             Error::NotImplemented(_) => {
                 ApiError::new(StatusCode::NOT_IMPLEMENTED, "not-implemented", reason)
             }
-            Error::Timeout { .. } | Error::Quorum { .. } | Error::Unreachable(_) => {
+            Error::Timeout { .. }
+            | Error::Quorum { .. }
+            | Error::Unreachable(_)
+            | Error::ConnectionLost(_) => {
                 ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", reason)
             }
             Error::Stopping | Error::NotClaimant { .. } | Error::Unavailable(_) => {
