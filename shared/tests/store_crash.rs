@@ -195,6 +195,10 @@ fn torn_write_at_every_offset() {
     let dir = tempfile::tempdir().unwrap();
     let entry = |seq: u64| Entry {
         seq,
+        dot: ringcore::store::Dot {
+            actor: 42,
+            counter: seq,
+        },
         ts_ms: 1_700_000_000_000 + seq,
         payload: expected_payload(seq),
     };

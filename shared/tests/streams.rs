@@ -44,6 +44,10 @@ async fn a_coordinating_replica_that_missed_writes_numbers_after_the_others() {
     for seq in [4, 5] {
         let entry = ringcore::store::Entry {
             seq,
+            dot: ringcore::store::Dot {
+                actor: 0xe15e,
+                counter: seq,
+            },
             ts_ms: 1,
             payload: format!("elsewhere {seq}").into_bytes(),
         };

@@ -1,15 +1,17 @@
 //! The live feed of a stream: the entries after a sequence number (catch-up), then every new
 //! entry, in order and each once, whichever node took the write.
 //!
-//! The feed reads the stream with the usual quorum reads, starting after the last entry it
-//! delivered; the newest entries come from the stream store's in-memory cache, so a caught-up
-//! listener costs a cache lookup per poll. Entries are delivered only in sequence: when the
-//! next number is missing while later ones are there (its write has reached some replicas but
-//! not the ones read), the feed waits for it a little, and skips it only if it never comes (a
-//! write that failed after its coordinating replica stored it).
+//! The feed reads the stream with the usual quorum reads, from the number of the last entry it
+//! delivered (concurrent entries may share it); the newest entries come from the stream
+//! store's in-memory cache, so a caught-up listener costs a cache lookup per poll. Entries are
+//! delivered in the stream's order: when the next number is missing while later ones are
+//! there (its write has reached some replicas but not the ones read), the feed waits for it a
+//! little, and skips it only if it never comes (a write that failed after its coordinating
+//! replica stored it). An entry that arrives later with a number below the last delivered
+//! (written during a partition) is not delivered live; a read from an earlier number finds it.
 
 use crate::coordinator::QuorumWaiter;
-use crate::store::Entry;
+use crate::store::{Entry, EntryId};
 use crate::streams::{Nwr, Streams, StreamsVnode};
 use futures_util::Stream;
 use std::collections::VecDeque;
@@ -28,7 +30,10 @@ struct Feed<Q: QuorumWaiter, V: StreamsVnode> {
     bucket: String,
     stream: String,
     nwr: Nwr,
+    /// The next sequence number expected.
     next: u64,
+    /// The last entry delivered, if any: entries up to it (in the stream's order) are done.
+    delivered: Option<EntryId>,
     ready: VecDeque<Entry>,
     gap_since: Option<Instant>,
 }
@@ -47,6 +52,7 @@ pub fn entries_after<Q: QuorumWaiter, V: StreamsVnode>(
         stream,
         nwr,
         next: after.saturating_add(1),
+        delivered: None,
         ready: VecDeque::new(),
         gap_since: None,
     };
@@ -66,11 +72,13 @@ pub fn entries_after<Q: QuorumWaiter, V: StreamsVnode>(
 }
 
 impl<Q: QuorumWaiter, V: StreamsVnode> Feed<Q, V> {
-    /// Reads what follows `next`; returns whether anything became ready.
+    /// Reads what follows the last entry delivered; returns whether anything became ready.
     async fn fill(&mut self) -> bool {
+        // From the last delivered number again: an entry concurrent with it may have arrived.
+        let from = self.delivered.map_or(self.next, |last| last.seq);
         let read = match self
             .db
-            .read(&self.bucket, &self.stream, self.next, BATCH, self.nwr)
+            .read(&self.bucket, &self.stream, from, BATCH, self.nwr)
             .await
         {
             Ok(read) => read,
@@ -80,7 +88,11 @@ impl<Q: QuorumWaiter, V: StreamsVnode> Feed<Q, V> {
             }
         };
         for entry in read.entries {
-            if entry.seq < self.next {
+            let done = match self.delivered {
+                Some(last) => entry.id() <= last,
+                None => entry.seq < self.next,
+            };
+            if done {
                 continue;
             }
             if entry.seq > self.next {
@@ -93,6 +105,7 @@ impl<Q: QuorumWaiter, V: StreamsVnode> Feed<Q, V> {
             }
             self.gap_since = None;
             self.next = entry.seq + 1;
+            self.delivered = Some(entry.id());
             self.ready.push_back(entry);
         }
         !self.ready.is_empty()

@@ -13,8 +13,11 @@ const NO_LOCATION: i64 = 9001;
 /// The largest `limit` a read accepts; a larger one is capped to it.
 pub const MAX_LIMIT: usize = 1000;
 
-/// An entry as flaviodb's API shows it:
-/// `{"id":1,"lat":9001,"lng":9001,"date":1417081176410,"ref":0,"type":0,"msg":"hello world"}`.
+/// An entry as flaviodb's API shows it, with its identity added at the end:
+/// `{"id":1,"lat":9001,"lng":9001,"date":1417081176410,"ref":0,"type":0,"msg":"hello world","dot":"3f2a9c1b5e7d0a11.17"}`.
+///
+/// `id` is the entry's sequence number; two entries written at once during a failure may share
+/// one, and `dot` (who appended it: the replica's actor, then its counter) tells them apart.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct EntryJson {
     pub id: u64,
@@ -27,6 +30,7 @@ pub struct EntryJson {
     #[serde(rename = "type")]
     pub kind: u64,
     pub msg: String,
+    pub dot: String,
 }
 
 impl From<&Entry> for EntryJson {
@@ -39,6 +43,7 @@ impl From<&Entry> for EntryJson {
             reference: 0,
             kind: 0,
             msg: String::from_utf8_lossy(&entry.payload).into_owned(),
+            dot: entry.dot.to_string(),
         }
     }
 }

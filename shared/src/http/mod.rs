@@ -4,7 +4,7 @@
 //! | route | what |
 //! |---|---|
 //! | `POST /msgs/{user}/{topic}` `{"msg": …}` | append; 201 with the stored entry |
-//! | `GET /msgs/{user}/{topic}?from=&limit=` | entries from `from` (at most `limit`), or the newest `limit` (default 1) |
+//! | `GET /msgs/{user}/{topic}?from=&limit=` | entries from `from` (at most `limit`, or a few more so that a page never splits entries that share a number), or the newest `limit` (default 1); `X-Concurrent-Entries: K` when K numbers are held by several entries |
 //! | `GET /msgs/{user}/{topic}/listen?from=SEQ` | server-sent events: entries after SEQ, then each new one |
 //! | `GET /msgs/{user}`, `GET /msgs` | a user's topics, the users (coverage queries) |
 //! | `PUT /api/store/{key}` JSON, `GET /api/store/{key}` | the workshop's key/value store |

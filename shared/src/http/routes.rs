@@ -54,7 +54,7 @@ async fn read_msgs<Q: QuorumWaiter, V: StreamsVnode>(
     State(db): State<Streams<Q, V>>,
     Path((user, topic)): Path<(String, String)>,
     Query(query): QueryMap,
-) -> Result<Json<Vec<EntryJson>>, ApiError> {
+) -> Result<Response, ApiError> {
     let params = Params::parse(&query)?;
     let read = match params.from {
         Some(from) => {
@@ -66,7 +66,16 @@ async fn read_msgs<Q: QuorumWaiter, V: StreamsVnode>(
                 .await?
         }
     };
-    Ok(Json(read.entries.iter().map(EntryJson::from).collect()))
+    let entries: Vec<EntryJson> = read.entries.iter().map(EntryJson::from).collect();
+    let mut response = Json(entries).into_response();
+    if read.concurrent > 0 {
+        // Writes that drew the same number during a failure, both kept: said in a header so
+        // that the body stays flaviodb's list.
+        response
+            .headers_mut()
+            .insert("x-concurrent-entries", read.concurrent.into());
+    }
+    Ok(response)
 }
 
 async fn listen<Q: QuorumWaiter, V: StreamsVnode>(

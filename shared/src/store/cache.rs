@@ -4,19 +4,19 @@
 //! stream keeps its newest `capacity` entries in memory and serves those
 //! reads without touching disk.
 //!
-//! Invariant: the cache always holds exactly the `capacity` entries with the
-//! highest sequence numbers of the stream (or all of them, if the stream is
+//! Invariant: the cache always holds exactly the `capacity` newest entries of
+//! the stream, by sequence number then dot (or all of them, if the stream is
 //! shorter). Entries can arrive out of order through replication, so an
 //! entry older than everything cached is simply not cached.
 
 use std::collections::VecDeque;
 
-use super::Entry;
+use super::{Entry, EntryId};
 
 #[derive(Debug)]
 pub(super) struct RecentEntries {
     capacity: usize,
-    /// Sorted by `seq`, oldest at the front.
+    /// Sorted by identity, oldest at the front.
     entries: VecDeque<Entry>,
 }
 
@@ -33,7 +33,7 @@ impl RecentEntries {
     }
 
     /// Records a new entry of the stream, keeping the invariant above.
-    /// The caller guarantees `entry.seq` is not already in the stream.
+    /// The caller guarantees the entry is not already in the stream.
     pub(super) fn insert(&mut self, entry: &Entry) {
         if self.capacity == 0 {
             return;
@@ -41,20 +41,21 @@ impl RecentEntries {
         if self.entries.len() == self.capacity {
             // Full: only an entry newer than the oldest cached one gets in.
             match self.entries.front() {
-                Some(oldest) if entry.seq > oldest.seq => {
+                Some(oldest) if entry.id() > oldest.id() => {
                     self.entries.pop_front();
                 }
                 _ => return,
             }
         }
         // Appends are the common case: the new entry goes at the back.
-        let position = self.entries.partition_point(|e| e.seq < entry.seq);
+        let id = entry.id();
+        let position = self.entries.partition_point(|e| e.id() < id);
         self.entries.insert(position, entry.clone());
     }
 
-    pub(super) fn get(&self, seq: u64) -> Option<&Entry> {
-        let position = self.entries.partition_point(|e| e.seq < seq);
-        self.entries.get(position).filter(|e| e.seq == seq)
+    pub(super) fn get(&self, id: EntryId) -> Option<&Entry> {
+        let position = self.entries.partition_point(|e| e.id() < id);
+        self.entries.get(position).filter(|e| e.id() == id)
     }
 
     /// The newest `n` cached entries, oldest first (fewer if not cached).
@@ -71,6 +72,10 @@ mod tests {
     fn entry(seq: u64) -> Entry {
         Entry {
             seq,
+            dot: crate::store::Dot {
+                actor: 1,
+                counter: seq,
+            },
             ts_ms: 0,
             payload: seq.to_string().into_bytes(),
         }
@@ -91,8 +96,8 @@ mod tests {
             cache.newest(2).iter().map(|e| e.seq).collect::<Vec<_>>(),
             [4, 5]
         );
-        assert_eq!(cache.get(4), Some(&entry(4)));
-        assert_eq!(cache.get(2), None);
+        assert_eq!(cache.get(entry(4).id()), Some(&entry(4)));
+        assert_eq!(cache.get(entry(2).id()), None);
     }
 
     #[test]
@@ -109,6 +114,6 @@ mod tests {
         let mut cache = RecentEntries::new(0);
         cache.insert(&entry(1));
         assert_eq!(cache.len(), 0);
-        assert_eq!(cache.get(1), None);
+        assert_eq!(cache.get(entry(1).id()), None);
     }
 }

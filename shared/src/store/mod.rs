@@ -96,12 +96,64 @@ pub use self::report::{Damage, RecoveryProblem, RecoveryReport, Repair};
 /// One message of a stream.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Entry {
-    /// Position in the stream: 1 for the first entry, then 2, 3, ...
+    /// Position in the stream: 1 for the first entry, then 2, 3, ... Two entries written at
+    /// once through different replicas (during a failure) may share a number: the dot tells
+    /// them apart, and orders them.
     pub seq: u64,
+    /// Who wrote the entry: its identity, the same on every replica.
+    pub dot: Dot,
     /// When the entry was appended, in milliseconds since the Unix epoch.
     pub ts_ms: u64,
     #[serde(with = "serde_bytes")]
     pub payload: Vec<u8>,
+}
+
+impl Entry {
+    /// The entry's identity and place: entries are ordered by sequence number, then dot.
+    pub fn id(&self) -> EntryId {
+        EntryId {
+            seq: self.seq,
+            dot: self.dot,
+        }
+    }
+}
+
+/// The identity of an entry (riak's "dot"): the store that appended it (its *actor*, a
+/// random number drawn each time a store is opened) and that store's own count of appends.
+/// No two appends anywhere get the same dot, whoever numbered them and whatever the nodes
+/// knew of each other, so replicas can merge by identity: an entry is either held or not.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+pub struct Dot {
+    pub actor: u64,
+    pub counter: u64,
+}
+
+impl std::fmt::Display for Dot {
+    /// `3f2a9c1b5e7d0a11.17`: the actor in hex, then the counter.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:016x}.{}", self.actor, self.counter)
+    }
+}
+
+/// Where an entry sits in its stream: by sequence number, then by dot. Every replica orders
+/// a stream this way, so replicas holding the same entries list them the same.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+pub struct EntryId {
+    pub seq: u64,
+    pub dot: Dot,
+}
+
+/// What a replica holds of one stream, in 16 bytes: how many entries, and a hash of their
+/// identities that does not depend on the order they arrived in. Two replicas with equal
+/// summaries hold the same entries (anti-entropy compares these).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct StreamSummary {
+    pub entries: u64,
+    pub hash: u64,
 }
 
 /// When appended data is forced to stable storage. See the module docs.
@@ -173,6 +225,8 @@ pub struct PartitionStore {
     report: RecoveryReport,
     /// Held open (and locked) while the store owns the directory.
     lock: Option<File>,
+    /// The dot of the next append: this store's actor and its next counter.
+    next_dot: Dot,
 }
 
 impl PartitionStore {
@@ -202,6 +256,10 @@ impl PartitionStore {
             files,
             report,
             lock,
+            next_dot: Dot {
+                actor: new_actor(),
+                counter: 1,
+            },
         };
         store.report.streams = store.stream_count();
         store.report.entries = store.entry_count();
@@ -247,7 +305,7 @@ impl PartitionStore {
     ) -> io::Result<Entry> {
         check_write(bucket, stream, &payload)?;
         self.ensure_locked()?;
-        let (files, config) = (&mut self.files, &self.config);
+        let (files, config, next_dot) = (&mut self.files, &self.config, &mut self.next_dot);
         with_stream(
             &mut self.buckets,
             bucket,
@@ -264,25 +322,29 @@ impl PartitionStore {
                 };
                 let entry = Entry {
                     seq: next.max(at_least),
+                    dot: *next_dot,
                     ts_ms: crate::clock::now_ms(),
                     payload,
                 };
                 // The entry becomes visible to reads only once its bytes are in the log.
                 let pos = files.append(&record::encode_record(bucket, stream, &entry), config)?;
                 target.add(&entry, pos);
+                next_dot.counter += 1;
                 Ok(entry)
             },
         )
     }
 
-    /// Stores an entry whose sequence number was decided elsewhere
-    /// (replication, handoff).
+    /// Stores an entry appended elsewhere (replication, read repair,
+    /// handoff, anti-entropy): the one way a replica merges what another holds.
     ///
-    /// Idempotent: if the stream already has an entry with this `seq`, the
-    /// new one is ignored and `Ok(false)` is returned (the first write wins).
-    /// Entries may arrive out of order or with gaps; reads return them by
-    /// `seq`, and the next [`append`](Self::append) uses the highest `seq`
-    /// plus one. Returns `Ok(true)` when stored. `seq` 0 is refused.
+    /// Merges by identity: if the stream already holds this very entry (the
+    /// same `seq` and dot), nothing changes and `Ok(false)` is returned; any
+    /// other entry is stored, even one whose `seq` is taken by another entry
+    /// (two writes numbered at once during a failure: both are kept, ordered
+    /// by dot). Entries may arrive out of order or with gaps; reads return
+    /// them in order, and the next [`append`](Self::append) uses the highest
+    /// `seq` plus one. Returns `Ok(true)` when stored. `seq` 0 is refused.
     pub fn put_entry(&mut self, bucket: &str, stream: &str, entry: &Entry) -> io::Result<bool> {
         if entry.seq == 0 {
             return Err(invalid_input(
@@ -298,7 +360,7 @@ impl PartitionStore {
             stream,
             config.cache_entries,
             |target| {
-                if target.contains(entry.seq) {
+                if target.contains(entry.id()) {
                     return Ok(false);
                 }
                 let pos = files.append(&record::encode_record(bucket, stream, entry), config)?;
@@ -308,7 +370,10 @@ impl PartitionStore {
         )
     }
 
-    /// Entries with `seq >= from`, in `seq` order, at most `limit` of them.
+    /// Entries with `seq >= from`, in order, `limit` of them, or a few more:
+    /// a read never ends in the middle of a sequence number held by several
+    /// entries, so that the next page, `from` the last `seq` plus one, skips
+    /// none.
     ///
     /// `from` 0 and 1 both mean "from the start". An unknown stream, a
     /// `from` past the end or a `limit` of 0 give an empty vector.
@@ -340,6 +405,30 @@ impl PartitionStore {
     /// The highest sequence number of the stream, if it has any entry.
     pub fn last_seq(&self, bucket: &str, stream: &str) -> Option<u64> {
         find(&self.buckets, bucket, stream)?.last_seq()
+    }
+
+    /// The identities of every entry of the stream, in order (for
+    /// anti-entropy, which compares them between replicas).
+    pub fn ids(&self, bucket: &str, stream: &str) -> Vec<EntryId> {
+        find(&self.buckets, bucket, stream).map_or_else(Vec::new, Stream::ids)
+    }
+
+    /// The entries of the stream with these identities, in order; those it
+    /// does not hold are left out.
+    pub fn get(&mut self, bucket: &str, stream: &str, ids: &[EntryId]) -> io::Result<Vec<Entry>> {
+        let name = StreamName { bucket, stream };
+        match find(&self.buckets, bucket, stream) {
+            Some(found) => found.get(name, ids, &mut self.files),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// Every non-empty stream with a summary of what it holds, in no
+    /// particular order (for anti-entropy).
+    pub fn summaries(&self) -> impl Iterator<Item = (&str, &str, StreamSummary)> {
+        self.streams()
+            .filter(|(_, _, s)| !s.is_empty())
+            .map(|(bucket, name, s)| (bucket, name, s.summary()))
     }
 
     /// Buckets with at least one non-empty stream, sorted.
@@ -383,7 +472,7 @@ impl PartitionStore {
     }
 
     /// Visits every entry of every stream: buckets and streams in sorted
-    /// order, entries in `seq` order. The visitor returns
+    /// order, entries in order. The visitor returns
     /// `ControlFlow::Break(())` to stop early. Used by handoff.
     ///
     /// Entries are read (and their checksums verified) in batches, so memory
@@ -407,8 +496,9 @@ impl PartitionStore {
                             return Ok(());
                         }
                     }
+                    // A batch ends on a whole sequence number (see `read_from`).
                     match batch.last().and_then(|e| e.seq.checked_add(1)) {
-                        Some(next) if batch.len() == BATCH => from = next,
+                        Some(next) if batch.len() >= BATCH => from = next,
                         _ => break,
                     }
                 }
@@ -550,6 +640,20 @@ fn check_write(bucket: &str, stream: &str, payload: &[u8]) -> io::Result<()> {
         )));
     }
     Ok(())
+}
+
+/// A number no other store is likely ever to draw: an actor of its own for each store opened.
+/// Random keys of the standard library's hasher (seeded from the operating system), the
+/// time and the process id go into it, so stores opened at once in several processes differ.
+fn new_actor() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    hasher.write_u128(now.as_nanos());
+    hasher.write_u32(std::process::id());
+    hasher.finish()
 }
 
 fn invalid_input(message: String) -> io::Error {

@@ -5,8 +5,12 @@
 //! record:          length u32 LE | crc32 u32 LE | body
 //! body:            bucket length u16 LE | bucket bytes
 //!                  stream length u16 LE | stream bytes
-//!                  seq u64 LE | ts_ms u64 LE | payload
+//!                  seq u64 LE | dot actor u64 LE | dot counter u64 LE
+//!                  ts_ms u64 LE | payload
 //! ```
+//!
+//! Version 2 added the dot (the entry's identity, see [`super::Dot`]); version 1 segments,
+//! written before, are refused with a message that says so.
 //!
 //! `length` counts the body bytes; `crc32` covers the whole body. Every
 //! record of a partition goes to the same log, so each one carries the names
@@ -15,21 +19,21 @@
 //!
 //! This file only converts between bytes and records; it does no I/O.
 
-use super::Entry;
 use super::report::Damage;
+use super::{Dot, Entry};
 
 /// Identifies a segment file of the partition log ("Ring Core Partition Log").
 pub(super) const SEGMENT_MAGIC: [u8; 4] = *b"RCPL";
 /// Bumped whenever the byte layout changes.
-pub(super) const FORMAT_VERSION: u32 = 1;
+pub(super) const FORMAT_VERSION: u32 = 2;
 /// Bytes of the segment header.
 pub(super) const SEGMENT_HEADER_LEN: u64 = 8;
 /// Bytes of the `length` and `crc32` fields that start every record.
 pub(super) const FRAME_LEN: usize = 8;
 /// Longest bucket or stream name, in bytes: its length is stored in a u16.
 pub(super) const MAX_NAME_BYTES: usize = u16::MAX as usize;
-/// Bytes of the two name lengths, `seq` and `ts_ms`: the smallest body.
-const FIXED_BODY_LEN: usize = 2 + 2 + 8 + 8;
+/// Bytes of the two name lengths, `seq`, the dot and `ts_ms`: the smallest body.
+const FIXED_BODY_LEN: usize = 2 + 2 + 8 + 8 + 8 + 8;
 /// Largest body a valid record can have.
 const MAX_BODY_LEN: usize = FIXED_BODY_LEN + 2 * MAX_NAME_BYTES + MAX_PAYLOAD_BYTES;
 /// Largest payload accepted. Anything announcing more is treated as
@@ -44,6 +48,7 @@ pub(super) struct RecordRef<'a> {
     pub(super) bucket: &'a str,
     pub(super) stream: &'a str,
     pub(super) seq: u64,
+    pub(super) dot: Dot,
     pub(super) ts_ms: u64,
     pub(super) payload: &'a [u8],
 }
@@ -52,6 +57,7 @@ impl RecordRef<'_> {
     pub(super) fn to_entry(self) -> Entry {
         Entry {
             seq: self.seq,
+            dot: self.dot,
             ts_ms: self.ts_ms,
             payload: self.payload.to_vec(),
         }
@@ -108,6 +114,8 @@ pub(super) fn encode_record(bucket: &str, stream: &str, entry: &Entry) -> Vec<u8
         bytes.extend_from_slice(name.as_bytes());
     }
     bytes.extend_from_slice(&entry.seq.to_le_bytes());
+    bytes.extend_from_slice(&entry.dot.actor.to_le_bytes());
+    bytes.extend_from_slice(&entry.dot.counter.to_le_bytes());
     bytes.extend_from_slice(&entry.ts_ms.to_le_bytes());
     bytes.extend_from_slice(&entry.payload);
     let body_len = (bytes.len() - FRAME_LEN) as u32; // fits: at most MAX_BODY_LEN
@@ -143,11 +151,14 @@ pub(super) fn decode_body(body: &[u8], expected_crc: u32) -> Result<RecordRef<'_
     let (bucket, rest) = take_name(body)?;
     let (stream, rest) = take_name(rest)?;
     let (seq, rest) = take_u64(rest)?;
+    let (actor, rest) = take_u64(rest)?;
+    let (counter, rest) = take_u64(rest)?;
     let (ts_ms, payload) = take_u64(rest)?;
     Ok(RecordRef {
         bucket,
         stream,
         seq,
+        dot: Dot { actor, counter },
         ts_ms,
         payload,
     })
@@ -192,6 +203,10 @@ mod tests {
     fn entry(seq: u64, payload: &[u8]) -> Entry {
         Entry {
             seq,
+            dot: Dot {
+                actor: 0xfeed_beef,
+                counter: seq * 3,
+            },
             ts_ms: 1_700_000_000_000 + seq,
             payload: payload.to_vec(),
         }
@@ -260,8 +275,8 @@ mod tests {
             HeaderCheck::Damaged(Damage::BadMagic)
         );
         assert_eq!(
-            check_segment_header(b"RCPL\x02\0\0\0"),
-            HeaderCheck::UnsupportedVersion(2)
+            check_segment_header(b"RCPL\x01\0\0\0"),
+            HeaderCheck::UnsupportedVersion(1)
         );
     }
 }

@@ -13,8 +13,8 @@
 //!   rolled past it, or a file that is not a segment at all) is left on
 //!   disk (`Repair::Ignored`); the good records before it are kept, and
 //!   appends go to a new segment;
-//! * a record repeating a sequence number already seen in its stream is
-//!   ignored: the first copy wins.
+//! * a record repeating an entry already seen in its stream (the same
+//!   sequence number and dot) is ignored: the first copy wins.
 //!
 //! Damaged bytes cannot be trusted to name their stream, so problems found
 //! in the log itself have an empty `bucket` and `stream`.
@@ -55,8 +55,8 @@ pub(super) fn recover(
     Ok(buckets)
 }
 
-/// Indexes one good record, unless its stream already has its sequence
-/// number (a duplicate, reported and ignored).
+/// Indexes one good record, unless its stream already has that entry (a
+/// duplicate, reported and ignored).
 fn index_record(
     buckets: &mut Buckets,
     cache_entries: usize,
@@ -77,10 +77,11 @@ fn index_record(
         record.stream,
         cache_entries,
         |stream| {
-            if stream.contains(record.seq) {
+            let entry = record.to_entry();
+            if stream.contains(entry.id()) {
                 return false;
             }
-            stream.add(&record.to_entry(), pos);
+            stream.add(&entry, pos);
             true
         },
     );
@@ -91,7 +92,7 @@ fn index_record(
             file: path.to_path_buf(),
             offset: found.offset,
             bytes: u64::from(found.len),
-            damage: Damage::DuplicateSeq(record.seq),
+            damage: Damage::DuplicateEntry(record.seq),
             repair: Repair::Ignored,
         });
     }

@@ -21,8 +21,9 @@ pub enum Damage {
     BadLength(u32),
     /// A record's checksum does not match its contents.
     BadChecksum,
-    /// A record repeats a sequence number already recovered; the first copy wins.
-    DuplicateSeq(u64),
+    /// A record repeats an entry (the same sequence number and dot) already recovered; the
+    /// first copy wins.
+    DuplicateEntry(u64),
 }
 
 impl fmt::Display for Damage {
@@ -33,7 +34,7 @@ impl fmt::Display for Damage {
             Damage::ShortRecord => write!(f, "file ends inside a record"),
             Damage::BadLength(len) => write!(f, "impossible record length {len}"),
             Damage::BadChecksum => write!(f, "record checksum mismatch"),
-            Damage::DuplicateSeq(seq) => write!(f, "duplicate sequence number {seq}"),
+            Damage::DuplicateEntry(seq) => write!(f, "entry #{seq} recorded twice"),
         }
     }
 }

@@ -94,9 +94,15 @@ pub(super) fn scan(
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,
                 format!(
-                    "segment {} has format version {version}, this code reads version {}",
+                    "segment {} has format version {version}, this code reads version {}{}",
                     path.display(),
-                    record::FORMAT_VERSION
+                    record::FORMAT_VERSION,
+                    if version < record::FORMAT_VERSION {
+                        " (it was written by an older version of the workshop: remove the \
+                         node's data directory to start afresh)"
+                    } else {
+                        ""
+                    }
                 ),
             ));
         }
@@ -164,6 +170,10 @@ mod tests {
     fn entry(seq: u64) -> Entry {
         Entry {
             seq,
+            dot: crate::store::Dot {
+                actor: 3,
+                counter: seq,
+            },
             ts_ms: seq * 10,
             payload: vec![seq as u8; seq as usize],
         }

@@ -1,12 +1,17 @@
 //! One stream: its in-memory index and its cache. Its records live in the
 //! partition log, mixed with those of every other stream of the partition.
 //!
-//! The index maps every sequence number of the stream to the place of its
-//! record in the log (segment number, byte offset, length), so `read_from`
-//! goes straight to the wanted records instead of scanning the log. It costs
-//! about 32 bytes of memory per entry, a trade-off that keeps the code
-//! simple; a sparse index would be the next step for partitions of hundreds
-//! of millions of entries.
+//! The index maps every entry of the stream (its sequence number and dot) to
+//! the place of its record in the log (segment number, byte offset, length),
+//! so `read_from` goes straight to the wanted records instead of scanning the
+//! log. It costs about 48 bytes of memory per entry, a trade-off that keeps
+//! the code simple; a sparse index would be the next step for partitions of
+//! hundreds of millions of entries.
+//!
+//! The stream also keeps a [`StreamSummary`] up to date as entries arrive:
+//! their count and the sum of a hash of each identity. A sum does not depend
+//! on the order of arrival, so two replicas that hold the same entries have
+//! the same summary however they got them (anti-entropy compares these).
 //!
 //! The index is a vector sorted by sequence number rather than a tree: a
 //! partition holds many small streams, and a vector of one entry costs one
@@ -17,10 +22,10 @@
 
 use std::io;
 
-use super::Entry;
 use super::cache::RecentEntries;
 use super::files::{Files, RecordPos};
 use super::record;
+use super::{Entry, EntryId, StreamSummary};
 
 /// Largest number of bytes fetched with one read when consecutive records
 /// of the stream are next to each other in the log.
@@ -35,9 +40,11 @@ pub(super) struct StreamName<'a> {
 
 #[derive(Debug)]
 pub(super) struct Stream {
-    /// Sorted by sequence number, each number once.
-    index: Vec<(u64, RecordPos)>,
+    /// Sorted by identity (sequence number, then dot), each entry once.
+    index: Vec<(EntryId, RecordPos)>,
     recent: RecentEntries,
+    /// Sum of `identity_hash` over the index.
+    hash: u64,
 }
 
 impl Stream {
@@ -46,6 +53,7 @@ impl Stream {
         Stream {
             index: Vec::new(),
             recent: RecentEntries::new(cache_entries),
+            hash: 0,
         }
     }
 
@@ -57,37 +65,52 @@ impl Stream {
         self.index.is_empty()
     }
 
-    pub(super) fn contains(&self, seq: u64) -> bool {
-        match self.last_seq() {
-            Some(last) if seq < last => self.index.binary_search_by_key(&seq, |e| e.0).is_ok(),
-            Some(last) => seq == last,
+    pub(super) fn contains(&self, id: EntryId) -> bool {
+        match self.index.last() {
+            Some(&(last, _)) if id < last => self.index.binary_search_by_key(&id, |e| e.0).is_ok(),
+            Some(&(last, _)) => id == last,
             None => false,
         }
     }
 
     pub(super) fn last_seq(&self) -> Option<u64> {
-        self.index.last().map(|&(seq, _)| seq)
+        self.index.last().map(|&(id, _)| id.seq)
+    }
+
+    pub(super) fn summary(&self) -> StreamSummary {
+        StreamSummary {
+            entries: self.len(),
+            hash: self.hash,
+        }
+    }
+
+    pub(super) fn ids(&self) -> Vec<EntryId> {
+        self.index.iter().map(|&(id, _)| id).collect()
     }
 
     /// Where the entries with `seq >= from` start in the index.
     fn position_of(&self, from: u64) -> usize {
-        self.index.partition_point(|&(seq, _)| seq < from)
+        self.index.partition_point(|&(id, _)| id.seq < from)
     }
 
     /// Indexes an entry whose record is at `pos` in the log (just written,
-    /// or found by recovery). The caller checked that `entry.seq` is new.
+    /// or found by recovery). The caller checked that the entry is new.
     pub(super) fn add(&mut self, entry: &Entry, pos: RecordPos) {
-        match self.last_seq() {
-            Some(last) if entry.seq < last => {
-                let at = self.position_of(entry.seq);
-                self.index.insert(at, (entry.seq, pos));
+        let id = entry.id();
+        match self.index.last() {
+            Some(&(last, _)) if id < last => {
+                let at = self.index.partition_point(|&(known, _)| known < id);
+                self.index.insert(at, (id, pos));
             }
-            _ => self.index.push((entry.seq, pos)),
+            _ => self.index.push((id, pos)),
         }
+        self.hash = self.hash.wrapping_add(identity_hash(id));
         self.recent.insert(entry);
     }
 
-    /// Entries with `seq >= from`, in order, at most `limit` of them.
+    /// Entries with `seq >= from`, in order: `limit` of them, and then those
+    /// that share the last one's sequence number, so that a page never ends
+    /// in the middle of a number held by several entries.
     pub(super) fn read_from(
         &self,
         name: StreamName<'_>,
@@ -95,11 +118,48 @@ impl Stream {
         limit: usize,
         files: &mut Files,
     ) -> io::Result<Vec<Entry>> {
-        // No `with_capacity(limit)`: the limit may be usize::MAX.
-        let mut out = Vec::new();
+        let start = self.position_of(from);
+        let mut end = start.saturating_add(limit).min(self.index.len());
+        if end > start {
+            let last_seq = self.index[end - 1].0.seq;
+            while end < self.index.len() && self.index[end].0.seq == last_seq {
+                end += 1;
+            }
+        }
+        self.read_range(name, start, end, files)
+    }
+
+    /// The entries with these identities, in order; unknown ones are left out.
+    pub(super) fn get(
+        &self,
+        name: StreamName<'_>,
+        ids: &[EntryId],
+        files: &mut Files,
+    ) -> io::Result<Vec<Entry>> {
+        let mut sorted = ids.to_vec();
+        sorted.sort_unstable();
+        sorted.dedup();
+        let mut out = Vec::with_capacity(sorted.len());
+        for id in sorted {
+            if let Ok(at) = self.index.binary_search_by_key(&id, |e| e.0) {
+                out.extend(self.read_range(name, at, at + 1, files)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The entries at positions `start..end` of the index, in order.
+    fn read_range(
+        &self,
+        name: StreamName<'_>,
+        start: usize,
+        end: usize,
+        files: &mut Files,
+    ) -> io::Result<Vec<Entry>> {
+        let mut out = Vec::with_capacity(end - start);
         let mut run = Run::default();
-        for &(seq, pos) in self.index[self.position_of(from)..].iter().take(limit) {
-            if let Some(cached) = self.recent.get(seq) {
+        for &(id, pos) in &self.index[start..end] {
+            if let Some(cached) = self.recent.get(id) {
                 // Cached entries are the newest ones, so everything from here
                 // on is cached: finish the pending disk read first.
                 read_run(&mut run, name, files, &mut out)?;
@@ -108,7 +168,7 @@ impl Stream {
                 if !run.can_extend(&pos) {
                     read_run(&mut run, name, files, &mut out)?;
                 }
-                run.push(seq, pos);
+                run.push(id, pos);
             }
         }
         read_run(&mut run, name, files, &mut out)?;
@@ -127,16 +187,26 @@ impl Stream {
             return Ok(self.recent.newest(n));
         }
         // Here 1 <= n <= len: n = 0 is always served by the cache above.
-        let (first, _) = self.index[self.index.len() - n];
-        self.read_from(name, first, n, files)
+        self.read_range(name, self.index.len() - n, self.index.len(), files)
     }
+}
+
+/// A well-mixed 64-bit hash of an entry's identity (splitmix64's finaliser
+/// over its three numbers): the summary adds these up.
+fn identity_hash(id: EntryId) -> u64 {
+    fn mix(mut z: u64) -> u64 {
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+    mix(mix(mix(id.seq) ^ id.dot.actor) ^ id.dot.counter)
 }
 
 /// Records of one stream lying back to back in one segment, fetched
 /// together with one read.
 #[derive(Debug, Default)]
 struct Run {
-    records: Vec<(u64, RecordPos)>,
+    records: Vec<(EntryId, RecordPos)>,
     /// Offset just past the last record of the run.
     end: u64,
 }
@@ -153,8 +223,8 @@ impl Run {
         }
     }
 
-    fn push(&mut self, seq: u64, pos: RecordPos) {
-        self.records.push((seq, pos));
+    fn push(&mut self, id: EntryId, pos: RecordPos) {
+        self.records.push((id, pos));
         self.end = pos.offset + u64::from(pos.len);
     }
 }
@@ -171,10 +241,10 @@ fn read_run(
     };
     let mut buf = vec![0; (run.end - first.offset) as usize];
     files.read_at(first.segment, first.offset, &mut buf)?;
-    for (seq, pos) in run.records.drain(..) {
+    for (id, pos) in run.records.drain(..) {
         let start = (pos.offset - first.offset) as usize;
         let bytes = &buf[start..start + pos.len as usize];
-        out.push(decode_checked(bytes, name, seq, pos, files)?);
+        out.push(decode_checked(bytes, name, id, pos, files)?);
     }
     Ok(())
 }
@@ -185,7 +255,7 @@ fn read_run(
 fn decode_checked(
     bytes: &[u8],
     name: StreamName<'_>,
-    seq: u64,
+    id: EntryId,
     pos: RecordPos,
     files: &Files,
 ) -> io::Result<Entry> {
@@ -197,10 +267,19 @@ fn decode_checked(
         )
     };
     let found = record::decode_record(bytes).map_err(|damage| corrupt(format!("{damage}")))?;
-    if (found.bucket, found.stream, found.seq) != (name.bucket, name.stream, seq) {
+    if (found.bucket, found.stream, found.seq, found.dot)
+        != (name.bucket, name.stream, id.seq, id.dot)
+    {
         return Err(corrupt(format!(
-            "expected {:?}/{:?} seq {seq}, found {:?}/{:?} seq {}",
-            name.bucket, name.stream, found.bucket, found.stream, found.seq
+            "expected {:?}/{:?} #{} ({}), found {:?}/{:?} #{} ({})",
+            name.bucket,
+            name.stream,
+            id.seq,
+            id.dot,
+            found.bucket,
+            found.stream,
+            found.seq,
+            found.dot
         )));
     }
     Ok(found.to_entry())

@@ -308,6 +308,7 @@ fn put_entry_is_idempotent_and_accepts_any_order() {
     );
     let entry = |seq: u64| Entry {
         seq,
+        dot: dot(seq),
         ts_ms: 1_000 + seq,
         payload: payload(seq),
     };
@@ -321,7 +322,7 @@ fn put_entry_is_idempotent_and_accepts_any_order() {
     };
     assert!(
         !store.put_entry("b", "s", &changed).unwrap(),
-        "the first write wins"
+        "an entry is known by its number and dot: the first copy wins"
     );
     assert_eq!(
         store.read_from("b", "s", 0, 10).unwrap(),
@@ -377,6 +378,7 @@ fn invalid_writes_are_refused() {
     let mut store = open(dir.path());
     let zero = Entry {
         seq: 0,
+        dot: dot(0),
         ts_ms: 0,
         payload: Vec::new(),
     };
@@ -400,6 +402,7 @@ fn invalid_writes_are_refused() {
     );
     let last = Entry {
         seq: u64::MAX,
+        dot: dot(1),
         ts_ms: 0,
         payload: Vec::new(),
     };
@@ -496,8 +499,9 @@ fn garbage_after_the_last_record_is_truncated() {
     let dir = tempfile::tempdir().unwrap();
     let (file, _) = one_segment_with(dir.path(), 4);
     let end = file_len(&file);
-    // A plausible length (0x20) followed by bytes whose checksum cannot match.
-    let garbage = b"\x20\0\0\0garbage garbage garbage garbage garbage!";
+    // A plausible length (0x24, the bytes that follow the checksum) followed by bytes whose
+    // checksum cannot match.
+    let garbage = b"\x24\0\0\0garbage garbage garbage garbage garbage!";
     append_bytes(&file, garbage);
     let mut store = open(dir.path());
     assert_eq!(
@@ -863,17 +867,18 @@ fn longest_names_round_trip() {
 }
 
 #[test]
-fn a_duplicate_seq_in_a_later_segment_is_ignored() {
+fn a_duplicate_entry_in_a_later_segment_is_ignored() {
     let dir = tempfile::tempdir().unwrap();
     let entry = |seq: u64, payload: &[u8]| Entry {
         seq,
+        dot: dot(seq),
         ts_ms: 1_000 + seq,
         payload: payload.to_vec(),
     };
     let mut store = open(dir.path());
     store.put_entry("b", "s", &entry(1, b"first")).unwrap();
     drop(store);
-    // A second segment repeating seq 1 (a replayed write), then seq 2.
+    // A second segment repeating entry 1 (a replayed write), then entry 2.
     let mut bytes = record::segment_header().to_vec();
     bytes.extend(record::encode_record("b", "s", &entry(1, b"second")));
     let duplicate_len = bytes.len() as u64 - record::SEGMENT_HEADER_LEN;
@@ -886,7 +891,7 @@ fn a_duplicate_seq_in_a_later_segment_is_ignored() {
     assert_eq!(problems.len(), 1, "{problems:?}");
     assert_eq!(
         (problems[0].damage, problems[0].repair),
-        (Damage::DuplicateSeq(1), Repair::Ignored)
+        (Damage::DuplicateEntry(1), Repair::Ignored)
     );
     assert_eq!(
         (problems[0].bucket.as_str(), problems[0].stream.as_str()),
@@ -907,4 +912,122 @@ fn a_duplicate_seq_in_a_later_segment_is_ignored() {
 fn a_store_can_move_to_another_thread() {
     fn assert_send<T: Send>() {}
     assert_send::<PartitionStore>();
+}
+
+/// A dot of a store that is not the one under test.
+fn dot(counter: u64) -> Dot {
+    Dot {
+        actor: 0x5eed,
+        counter,
+    }
+}
+
+#[test]
+fn appends_get_dots_of_their_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = open(dir.path());
+    let a = store.append("b", "s", b"a").unwrap();
+    let b = store.append("b", "other", b"b").unwrap();
+    assert_eq!(a.dot.actor, b.dot.actor, "one store, one actor");
+    assert_ne!(a.dot, b.dot, "every append has a dot of its own");
+    drop(store);
+    let mut reopened = open(dir.path());
+    let c = reopened.append("b", "s", b"c").unwrap();
+    assert_ne!(
+        c.dot.actor, a.dot.actor,
+        "a store opened again is a new actor"
+    );
+    assert_eq!(
+        reopened.read_from("b", "s", 0, 10).unwrap(),
+        vec![a, c],
+        "dots survive a restart"
+    );
+}
+
+#[test]
+fn entries_sharing_a_number_are_all_kept_in_dot_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = open_with(
+        dir.path(),
+        &StoreConfig {
+            cache_entries: 1,
+            ..StoreConfig::default()
+        },
+    );
+    let at = |seq: u64, actor: u64, text: &str| Entry {
+        seq,
+        dot: Dot { actor, counter: 1 },
+        ts_ms: 7,
+        payload: text.as_bytes().to_vec(),
+    };
+    // Two coordinators numbered #2 at once; a third wrote #1 and #3.
+    let written = [
+        at(2, 9, "two from 9"),
+        at(1, 5, "one"),
+        at(2, 4, "two from 4"),
+        at(3, 5, "three"),
+    ];
+    for entry in &written {
+        assert!(store.put_entry("b", "s", entry).unwrap(), "{entry:?}");
+        assert!(!store.put_entry("b", "s", entry).unwrap(), "stored once");
+    }
+    let ordered = vec![
+        written[1].clone(),
+        written[2].clone(),
+        written[0].clone(),
+        written[3].clone(),
+    ];
+    assert_eq!(store.read_from("b", "s", 0, 10).unwrap(), ordered);
+    // A page of 2 from #1 would end inside #2: it takes all of #2, so `from=3` skips none.
+    assert_eq!(store.read_from("b", "s", 1, 2).unwrap(), ordered[..3]);
+    assert_eq!(store.read_from("b", "s", 2, 1).unwrap(), ordered[1..3]);
+    assert_eq!(store.last("b", "s", 2).unwrap(), ordered[2..]);
+    assert_eq!(store.append("b", "s", b"next").unwrap().seq, 4);
+    let ids = store.ids("b", "s");
+    assert_eq!(ids.len(), 5);
+    assert_eq!(
+        store.get("b", "s", &[ids[2], ids[1], ids[2]]).unwrap(),
+        ordered[1..3],
+        "get returns each entry asked for once, in order"
+    );
+    drop(store);
+    let mut store = open(dir.path());
+    assert_eq!(store.read_from("b", "s", 0, 4).unwrap(), ordered);
+}
+
+#[test]
+fn summaries_depend_on_the_entries_not_on_their_arrival() {
+    let (one, two) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (mut first, mut second) = (open(one.path()), open(two.path()));
+    let entries: Vec<Entry> = (1..=20)
+        .map(|seq| Entry {
+            seq,
+            dot: dot(seq),
+            ts_ms: seq,
+            payload: payload(seq),
+        })
+        .collect();
+    for entry in &entries {
+        first.put_entry("b", "s", entry).unwrap();
+    }
+    for entry in entries.iter().rev() {
+        second.put_entry("b", "s", entry).unwrap();
+    }
+    let summary = |store: &PartitionStore| store.summaries().map(|(_, _, s)| s).collect::<Vec<_>>();
+    assert_eq!(summary(&first), summary(&second));
+    assert_eq!(summary(&first)[0].entries, 20);
+    let extra = Entry {
+        dot: dot(99),
+        ..entries[4].clone()
+    };
+    second.put_entry("b", "s", &extra).unwrap();
+    assert_ne!(summary(&first), summary(&second), "one more entry shows");
+    first.put_entry("b", "s", &extra).unwrap();
+    assert_eq!(summary(&first), summary(&second));
+    drop(first);
+    assert_eq!(
+        summary(&open(one.path())),
+        summary(&second),
+        "and a restart keeps it"
+    );
 }

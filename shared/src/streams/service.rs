@@ -1,27 +1,51 @@
 //! The stream database's API: replicated appends and reads with N/W/R, and listings and
 //! stats as coverage queries. Every front end (console, HTTP, chat) calls these.
 //!
-//! A write goes in three steps, so that every replica stores the entry under the same
-//! sequence number:
+//! # What it promises
+//!
+//! Whatever nodes die, stall, restart, join or leave, and whatever they think of each other:
+//!
+//! - a replica acknowledges only the very entry it stores, and an entry keeps one identity
+//!   (its [`Dot`](crate::store::Dot)) on every replica: two writes are never taken for one;
+//! - every acknowledged write is returned, exactly once, by every later read with R ≥ 2
+//!   (N=3, W=2) through any node, once the cluster has healed (hinted handoff has brought
+//!   back what fallbacks took, and anti-entropy has filled the replicas that missed it);
+//! - replicas end up with the same entries in the same order: by sequence number, then dot.
+//!
+//! The database is available rather than consistent (riak's way, "AP"): a write goes through
+//! as long as W replicas of the key's preference list (fallbacks included) take it, even when
+//! nodes disagree on who is up. So two coordinators may give the same sequence number to two
+//! writes at once, during a partition say. Neither is lost: both are kept, side by side, in
+//! the same order everywhere, and a read says that it saw such *concurrent* entries.
+//!
+//! # A write
 //!
 //! 1. ask the other replicas of the key's N (fallbacks included) for the stream's last
 //!    sequence number, and wait for W−1 of them;
 //! 2. have the first replica of the preference list (the *coordinating* replica) append the
 //!    entry with the next number: one more than its own last, and than any other replica
-//!    reported;
+//!    reported. The store gives the entry its dot: the coordinating store's actor and its own
+//!    counter. When that replica cannot be reached at all (its node refuses the connection
+//!    before anyone noticed it is down), the next replica coordinates instead; when the
+//!    request may have reached it (a timeout, a connection lost after sending), the write
+//!    fails instead, since appending it elsewhere too could store it twice;
 //! 3. send the entry to the other replicas and wait until W replicas in all hold it.
 //!
-//! Steps 1 and 2 together hear from W replicas (the coordinating one knows its own last
-//! number). When W + W > N, any W replicas share one with the W that acknowledged the previous
-//! write, so the new entry's number is above every acknowledged one. That holds while the
-//! preference list moves too: a vnode that has handed its partition over passes requests on
-//! to the new owner (see `vnode_task.rs`). With W=1 there is no step 1: the coordinating
-//! replica alone decides, and an entry written through another one meanwhile may share its
-//! number.
+//! Steps 1 and 2 together hear from W replicas. When W + W > N, any W replicas share one with
+//! the W that acknowledged the previous write, so while the preference list is the same for
+//! everyone a new entry's number is above every acknowledged one. When it is not (nodes that
+//! disagree about who is up use different fallbacks), numbers may repeat: the dots keep the
+//! entries apart. With W=1 there is no step 1: the coordinating replica alone decides.
 //!
-//! A read asks N replicas, waits for R, returns the union of what they hold (by sequence
-//! number), says whether they disagreed, and sends what a replica lacked back to it (read
-//! repair).
+//! # A read
+//!
+//! A read asks N replicas, waits for R, returns the union of what they hold (by identity), says
+//! whether they disagreed and whether it saw concurrent entries, and sends each replica what
+//! it lacked (read repair, the same merge as everywhere: [`PartitionStore::put_entry`]).
+//! A page never ends in the middle of a sequence number held by several entries, so paging
+//! on with `from` = the last number + 1 skips none.
+//!
+//! [`PartitionStore::put_entry`]: crate::store::PartitionStore::put_entry
 
 use super::vnode::{
     StreamCommand, StreamCoverage, StreamCoverageReply, StreamReply, StreamVnode, VnodeStats,
@@ -35,9 +59,9 @@ use crate::node::Node;
 use crate::reply::ReplyTo;
 use crate::ring::IndexNode;
 use crate::service::Service;
-use crate::store::Entry;
+use crate::store::{Entry, EntryId};
 use crate::vnode::Vnode;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::time::Duration;
 
@@ -138,6 +162,9 @@ pub struct ReadResult {
     pub answered: usize,
     /// Whether those replicas held different entries (the missing ones were sent back to them).
     pub disagreed: bool,
+    /// Sequence numbers among `entries` held by more than one entry: writes that drew the
+    /// same number at once (during a failure) and were both kept.
+    pub concurrent: usize,
 }
 
 /// Names gathered by a coverage query, without duplicates.
@@ -256,19 +283,15 @@ impl<Q: QuorumWaiter, V: StreamsVnode> Streams<Q, V> {
             0
         };
         // 2. The coordinating replica appends and decides the entry.
-        let append = StreamCommand::Append {
-            bucket: bucket.into(),
-            stream: stream.into(),
-            payload,
-            at_least,
-        };
-        let entry = match self.vnodes.sync_command(&replicas[0], append).await? {
-            StreamReply::Appended(entry) => entry,
-            StreamReply::Failed(reason) => return Err(failed(&replicas[0], reason)),
-            other => return Err(unexpected(other)),
-        };
+        let (coordinator, entry) = self
+            .append(bucket, stream, payload, at_least, &replicas)
+            .await?;
         // 3. The others store the same entry.
-        let others = &replicas[1..];
+        let others: Vec<IndexNode> = replicas
+            .iter()
+            .filter(|r| **r != coordinator)
+            .cloned()
+            .collect();
         if others.is_empty() {
             return Ok(Written { entry, acks: 1 });
         }
@@ -281,17 +304,63 @@ impl<Q: QuorumWaiter, V: StreamsVnode> Streams<Q, V> {
             // The coordinating replica's copy is the one acknowledgement asked for: the others
             // get theirs without anyone waiting (or failing the write) for their answers.
             let (reply_to, _nobody_reads) = ReplyTo::channel();
-            self.vnodes.command(others, put, &reply_to);
+            self.vnodes.command(&others, put, &reply_to);
             return Ok(Written { entry, acks: 1 });
         }
-        let stored = self.ask(others, put, nwr.w - 1, COPY_ENTRY).await?;
+        let stored = self.ask(&others, put, nwr.w - 1, COPY_ENTRY).await?;
         Ok(Written {
             entry,
             acks: 1 + stored.len(),
         })
     }
 
-    /// Entries of a stream from sequence number `from` (1 or 0: the start), at most `limit`.
+    /// Step 2 of a write: the first replica that can be reached appends the entry. Only a
+    /// replica that certainly did not get the request (its node could not be reached at all)
+    /// is passed over; any other failure fails the write, which may then have been stored by
+    /// that replica alone (it is not acknowledged, so nothing promised is lost).
+    async fn append(
+        &self,
+        bucket: &str,
+        stream: &str,
+        payload: Vec<u8>,
+        at_least: u64,
+        replicas: &[IndexNode],
+    ) -> Result<(IndexNode, Entry), Error> {
+        let mut passed_over = Vec::new();
+        for replica in replicas {
+            let append = StreamCommand::Append {
+                bucket: bucket.into(),
+                stream: stream.into(),
+                payload: payload.clone(),
+                at_least,
+            };
+            match self.vnodes.sync_command(replica, append).await {
+                Ok(StreamReply::Appended(entry)) => {
+                    if !passed_over.is_empty() {
+                        tracing::debug!(%bucket, %stream, coordinator = %replica.node, unreachable = ?passed_over, "write coordinated by a later replica");
+                    }
+                    return Ok((replica.clone(), entry));
+                }
+                Ok(StreamReply::Failed(reason)) => return Err(failed(replica, reason)),
+                Ok(other) => return Err(unexpected(other)),
+                Err(Error::Unreachable(node)) => passed_over.push(node),
+                Err(error) => return Err(error),
+            }
+        }
+        Err(Error::Quorum {
+            what: "write (appending the entry)".to_string(),
+            needed: 1,
+            succeeded: 0,
+            asked: replicas.len(),
+            reasons: passed_over
+                .iter()
+                .map(|node| Error::Unreachable(node.clone()).to_string())
+                .collect(),
+        })
+    }
+
+    /// Entries of a stream from sequence number `from` (1 or 0: the start): `limit` of them,
+    /// or a few more when concurrent entries share the last number (a page never splits them).
     pub async fn read(
         &self,
         bucket: &str,
@@ -306,10 +375,8 @@ impl<Q: QuorumWaiter, V: StreamsVnode> Streams<Q, V> {
             from,
             limit,
         };
-        self.read_with(bucket, stream, command, nwr, |entries| {
-            entries.truncate(limit);
-        })
-        .await
+        self.read_with(bucket, stream, command, Window::First(limit), nwr)
+            .await
     }
 
     /// The newest `n` entries of a stream, oldest first (the newest included).
@@ -325,11 +392,8 @@ impl<Q: QuorumWaiter, V: StreamsVnode> Streams<Q, V> {
             stream: stream.into(),
             n,
         };
-        self.read_with(bucket, stream, command, nwr, |entries| {
-            let extra = entries.len().saturating_sub(n);
-            entries.drain(..extra);
-        })
-        .await
+        self.read_with(bucket, stream, command, Window::Last(n), nwr)
+            .await
     }
 
     async fn read_with(
@@ -337,30 +401,38 @@ impl<Q: QuorumWaiter, V: StreamsVnode> Streams<Q, V> {
         bucket: &str,
         stream: &str,
         command: StreamCommand,
+        window: Window,
         nwr: Nwr,
-        trim: impl FnOnce(&mut Vec<Entry>),
     ) -> Result<ReadResult, Error> {
         nwr.check()?;
         let replicas = self.replicas(bucket, stream, nwr.n, nwr.r, "read")?;
         let answers = self.ask(&replicas, command, nwr.r, "read").await?;
-        let mut union: BTreeMap<u64, Entry> = BTreeMap::new();
-        let mut seen: Vec<(IndexNode, Vec<u64>)> = Vec::new();
+        let mut union: BTreeMap<EntryId, Entry> = BTreeMap::new();
+        let mut seen: Vec<(IndexNode, Held)> = Vec::new();
         for answer in answers {
             let StreamReply::Entries(entries) = answer.reply else {
                 return Err(unexpected(answer.reply));
             };
-            seen.push((answer.from, entries.iter().map(|e| e.seq).collect()));
+            seen.push((answer.from, Held::new(&entries, window)));
             for entry in entries {
-                union.entry(entry.seq).or_insert(entry);
+                union.entry(entry.id()).or_insert(entry);
             }
         }
         let mut entries: Vec<Entry> = union.into_values().collect();
-        trim(&mut entries);
-        let disagreed = seen.windows(2).any(|pair| pair[0].1 != pair[1].1);
+        window.trim(&mut entries);
+        let lacking: Vec<(&IndexNode, Vec<&Entry>)> = seen
+            .iter()
+            .map(|(replica, held)| {
+                let missing = entries.iter().filter(|e| held.lacks(e.id())).collect();
+                (replica, missing)
+            })
+            .collect();
+        let disagreed = lacking.iter().any(|(_, missing)| !missing.is_empty());
         if disagreed {
-            self.repair(bucket, stream, &entries, &seen);
+            self.repair(bucket, stream, &lacking);
         }
         Ok(ReadResult {
+            concurrent: concurrent_numbers(&entries),
             entries,
             answered: seen.len(),
             disagreed,
@@ -368,23 +440,17 @@ impl<Q: QuorumWaiter, V: StreamsVnode> Streams<Q, V> {
     }
 
     /// Sends each replica the entries it lacked (read repair). Nobody waits for the answers.
-    fn repair(
-        &self,
-        bucket: &str,
-        stream: &str,
-        entries: &[Entry],
-        seen: &[(IndexNode, Vec<u64>)],
-    ) {
+    fn repair(&self, bucket: &str, stream: &str, lacking: &[(&IndexNode, Vec<&Entry>)]) {
         let (reply_to, _ignored) = ReplyTo::channel();
-        for (replica, had) in seen {
-            for entry in entries.iter().filter(|e| !had.contains(&e.seq)) {
+        for (replica, missing) in lacking {
+            for entry in missing {
                 let put = StreamCommand::Put {
                     bucket: bucket.into(),
                     stream: stream.into(),
-                    entry: entry.clone(),
+                    entry: (*entry).clone(),
                 };
                 self.vnodes
-                    .command(std::slice::from_ref(replica), put, &reply_to);
+                    .command(std::slice::from_ref(*replica), put, &reply_to);
             }
         }
     }
@@ -496,6 +562,78 @@ pub fn merge_names(result: CoverageResult<StreamCoverageReply>) -> Result<Listin
     names.sort();
     names.dedup();
     Ok(Listing { names, partial })
+}
+
+/// Which part of a stream a read asked each replica for.
+#[derive(Debug, Clone, Copy)]
+enum Window {
+    /// The first `limit` entries from a number on (and the rest of the last number's).
+    First(usize),
+    /// The newest `n` entries.
+    Last(usize),
+}
+
+impl Window {
+    /// Cuts the union of the replicas' answers to what was asked.
+    fn trim(self, entries: &mut Vec<Entry>) {
+        match self {
+            Window::First(0) => entries.clear(),
+            Window::First(limit) if limit < entries.len() => {
+                // Keep whole sequence numbers: concurrent entries are never split by a page.
+                let last_seq = entries[limit - 1].seq;
+                let end = entries[limit..]
+                    .iter()
+                    .position(|e| e.seq != last_seq)
+                    .map_or(entries.len(), |extra| limit + extra);
+                entries.truncate(end);
+            }
+            Window::First(_) => {}
+            Window::Last(n) => {
+                let extra = entries.len().saturating_sub(n);
+                entries.drain(..extra);
+            }
+        }
+    }
+}
+
+/// What one replica answered a read with, and the span of the stream that answer covers: a
+/// replica that returned fewer entries than asked holds nothing more on that side, while one
+/// that returned a full page may hold more beyond it, which the read did not ask about.
+struct Held {
+    ids: BTreeSet<EntryId>,
+    /// The covered span's ends, when the answer was cut there.
+    from: Option<EntryId>,
+    to: Option<EntryId>,
+}
+
+impl Held {
+    fn new(entries: &[Entry], window: Window) -> Self {
+        let ids: BTreeSet<EntryId> = entries.iter().map(Entry::id).collect();
+        let (from, to) = match window {
+            Window::First(limit) if entries.len() >= limit => (None, ids.last().copied()),
+            Window::Last(n) if entries.len() >= n => (ids.first().copied(), None),
+            _ => (None, None),
+        };
+        Held { ids, from, to }
+    }
+
+    /// Whether the replica lacks this entry, as far as its answer shows.
+    fn lacks(&self, id: EntryId) -> bool {
+        let covered = self.from.is_none_or(|from| id >= from) && self.to.is_none_or(|to| id <= to);
+        covered && !self.ids.contains(&id)
+    }
+}
+
+/// How many sequence numbers are held by more than one of these (ordered) entries.
+fn concurrent_numbers(entries: &[Entry]) -> usize {
+    let mut count = 0;
+    for (i, pair) in entries.windows(2).enumerate() {
+        let starts_group = i == 0 || entries[i - 1].seq != pair[0].seq;
+        if pair[0].seq == pair[1].seq && starts_group {
+            count += 1;
+        }
+    }
+    count
 }
 
 fn failed(vnode: &IndexNode, reason: String) -> Error {

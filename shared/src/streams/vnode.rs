@@ -14,7 +14,8 @@ use std::ops::ControlFlow;
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum StreamCommand {
     /// Append as the coordinating replica: the entry gets the next sequence number of the
-    /// stream, and at least `at_least` (the highest the other replicas reported, plus one).
+    /// stream, and at least `at_least` (the highest the other replicas reported, plus one),
+    /// and a dot of this replica's store: its identity everywhere.
     Append {
         bucket: String,
         stream: String,
@@ -22,8 +23,9 @@ pub enum StreamCommand {
         payload: Vec<u8>,
         at_least: u64,
     },
-    /// Store an entry whose sequence number was decided by the coordinating replica
-    /// (replication, read repair). Storing it twice is harmless.
+    /// Store an entry appended by another replica (replication, read repair, anti-entropy),
+    /// merged by identity: the same entry twice is stored once, and an entry that shares its
+    /// number with another is kept beside it.
     Put {
         bucket: String,
         stream: String,
@@ -288,7 +290,8 @@ impl Vnode for StreamVnode {
     fn handle_handoff_data(&mut self, data: &[u8]) -> Result<(), String> {
         let item: HandoffEntry =
             postcard::from_bytes(data).map_err(|e| format!("bad handoff item: {e}"))?;
-        // Sequence numbers make this idempotent: an entry already present is skipped.
+        // The same merge as replication: by identity, so an entry already present is skipped
+        // and one that shares its number with another is kept beside it.
         self.state
             .store()
             .put_entry(&item.bucket, &item.stream, &item.entry)
