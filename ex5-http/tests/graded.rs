@@ -79,14 +79,20 @@ fn log(transcript: &mut String, k: u32, what: &str, exchange: &Exchange) {
     ));
 }
 
-/// Dates change from run to run.
+/// Dates change from run to run, and so do dots (each store draws a random actor).
 fn redacted(transcript: &str) -> String {
+    let dates = redact(transcript, "\"date\":", |c| c.is_ascii_digit(), "\"[date]\"");
+    redact(&dates, "\"dot\":\"", |c| c != '"', "[dot]")
+}
+
+/// Replaces what follows each `key` (the characters `varies` accepts) with `with`.
+fn redact(text: &str, key: &str, varies: impl Fn(char) -> bool, with: &str) -> String {
     let mut out = String::new();
-    let mut rest = transcript;
-    while let Some(at) = rest.find("\"date\":") {
-        out.push_str(&rest[..at + 7]);
-        rest = rest[at + 7..].trim_start_matches(|c: char| c.is_ascii_digit());
-        out.push_str("\"[date]\"");
+    let mut rest = text;
+    while let Some(at) = rest.find(key) {
+        out.push_str(&rest[..at + key.len()]);
+        rest = rest[at + key.len()..].trim_start_matches(&varies);
+        out.push_str(with);
     }
     out.push_str(rest);
     out
