@@ -184,12 +184,20 @@ pub fn show_entries(read: &ReadResult) -> String {
     with_note(lines.join("\n"), read)
 }
 
-fn with_note(text: String, read: &ReadResult) -> String {
-    if read.disagreed {
-        format!("{text}\n(the replicas disagreed; the ones behind were repaired)")
-    } else {
-        text
+fn with_note(mut text: String, read: &ReadResult) -> String {
+    if read.concurrent > 0 {
+        let numbers = match read.concurrent {
+            1 => "1 number is".to_string(),
+            k => format!("{k} numbers are"),
+        };
+        text.push_str(&format!(
+            "\n({numbers} held by several entries: writes numbered at once by two coordinators, all kept)"
+        ));
     }
+    if read.disagreed {
+        text.push_str("\n(the replicas disagreed; the ones behind were repaired)");
+    }
+    text
 }
 
 /// Names one a line (or `empty`), with the note of a partial result.
