@@ -81,7 +81,12 @@ fn log(transcript: &mut String, k: u32, what: &str, exchange: &Exchange) {
 
 /// Dates change from run to run, and so do dots (each store draws a random actor).
 fn redacted(transcript: &str) -> String {
-    let dates = redact(transcript, "\"date\":", |c| c.is_ascii_digit(), "\"[date]\"");
+    let dates = redact(
+        transcript,
+        "\"date\":",
+        |c| c.is_ascii_digit(),
+        "\"[date]\"",
+    );
     redact(&dates, "\"dot\":\"", |c| c != '"', "[dot]")
 }
 

@@ -1,6 +1,8 @@
 //! How replicated writes number their entries, on one node whose N=3 replicas are three
-//! vnodes: every acknowledged entry keeps its own sequence number, whoever coordinated it.
-//! And what W=1 promises on a cluster whose other replicas cannot answer.
+//! vnodes: every acknowledged entry keeps its own sequence number, whoever coordinated it, and
+//! two entries that drew one number are both kept, in one order. And what a cluster does when
+//! replicas cannot answer: W=1 needs only its coordinating replica, and a first replica that
+//! cannot be reached hands the write to the next.
 
 mod common;
 
@@ -192,4 +194,89 @@ async fn stats_with_a_node_down_is_unavailable_not_a_bad_request() {
     let api = ringcore::http::ApiError::from(error);
     assert_eq!(api.status.as_u16(), 503);
     cluster.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_replica_that_cannot_be_reached_hands_the_write_to_the_next() {
+    // Liveness slowed right down: dev2 stays "up" in dev1's eyes after it stops, so the
+    // preference list still starts with it and the write really meets a closed port.
+    let mut cluster =
+        TestCluster::<DbApp>::start_with(3, |config| config.heartbeat = Duration::from_secs(3600))
+            .await;
+    cluster.join_all().await;
+    let db = cluster.app(1).db.clone();
+    let dev2 = cluster.name(2);
+    let stream = (0..)
+        .map(|i| format!("s{i}"))
+        .find(|s| db.preflist("b", s, 3)[0].target.node == dev2)
+        .unwrap();
+    let before = db.post("b", &stream, "one".into(), N3W2).await.unwrap();
+    cluster.stop_node(2).await;
+    assert!(cluster.node(1).is_up(&dev2), "dev1 has not noticed");
+
+    let written = db.post("b", &stream, "two".into(), N3W2).await;
+    let written = written.expect("the next replica coordinates the write");
+    assert_eq!(written.acks, 2, "dev1's and dev3's replicas hold it");
+    assert_eq!(written.entry.seq, before.entry.seq + 1);
+    assert_ne!(
+        written.entry.dot.actor, before.entry.dot.actor,
+        "another replica's store appended it"
+    );
+    let read = db.read("b", &stream, 0, 10, N3W2).await.unwrap();
+    assert_eq!(payloads(&read.entries), ["one", "two"]);
+    cluster.stop().await;
+}
+
+#[tokio::test]
+async fn two_writes_that_drew_one_number_are_both_kept_in_the_same_order_everywhere() {
+    let scratch = ScratchDir::new("streams-concurrent-dots");
+    let (node, streams) = start(&scratch).await;
+    let replicas: Vec<_> = streams.preflist("b", "s", 3).into_iter().collect();
+    // Two coordinators, each unaware of the other, number a write #1: the first replica and
+    // the second, each appending on its own (W=1 of a preference list of one).
+    let mut appended = Vec::new();
+    for (replica, text) in replicas.iter().zip(["from the first", "from the second"]) {
+        let append = StreamCommand::Append {
+            bucket: "b".into(),
+            stream: "s".into(),
+            payload: text.into(),
+            at_least: 0,
+        };
+        match streams.vnodes().sync_command(&replica.target, append).await {
+            Ok(StreamReply::Appended(entry)) => appended.push(entry),
+            other => panic!("append: {other:?}"),
+        }
+    }
+    assert_eq!((appended[0].seq, appended[1].seq), (1, 1));
+    assert_ne!(appended[0].dot, appended[1].dot);
+    // A read of all three replicas sees both, repairs the replicas, and says so.
+    let read = streams.read("b", "s", 0, 10, ALL_THREE).await.unwrap();
+    assert_eq!(read.entries.len(), 2);
+    assert_eq!(read.concurrent, 1);
+    assert!(read.disagreed);
+    let mut expected = appended.clone();
+    expected.sort_by_key(|e| e.id());
+    assert_eq!(read.entries, expected, "ordered by dot");
+    // Each replica, asked alone, now holds both in that order (read repair is sent without
+    // waiting, so wait for it).
+    for replica in &replicas {
+        ringcore::testing::wait_until("read repair reached every replica", || async {
+            let command = StreamCommand::Read {
+                bucket: "b".into(),
+                stream: "s".into(),
+                from: 0,
+                limit: 10,
+            };
+            let reply = streams
+                .vnodes()
+                .sync_command(&replica.target, command)
+                .await;
+            reply.unwrap() == StreamReply::Entries(expected.clone())
+        })
+        .await;
+    }
+    // The next write is numbered after both.
+    let next = streams.post("b", "s", "next".into(), N3W2).await.unwrap();
+    assert_eq!(next.entry.seq, 2);
+    node.stop().await;
 }

@@ -661,3 +661,83 @@ impl fmt::Display for ShowEntry<'_> {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Dot;
+
+    /// Entry `#seq` appended by store `actor`.
+    fn entry(seq: u64, actor: u64) -> Entry {
+        Entry {
+            seq,
+            dot: Dot { actor, counter: 1 },
+            ts_ms: 0,
+            payload: format!("{seq}/{actor}").into_bytes(),
+        }
+    }
+
+    fn ids(entries: &[Entry]) -> Vec<(u64, u64)> {
+        entries.iter().map(|e| (e.seq, e.dot.actor)).collect()
+    }
+
+    #[test]
+    fn a_page_never_splits_a_number_held_by_several_entries() {
+        let all = vec![
+            entry(1, 1),
+            entry(2, 1),
+            entry(2, 2),
+            entry(2, 3),
+            entry(3, 1),
+        ];
+        let mut page = all.clone();
+        Window::First(2).trim(&mut page);
+        assert_eq!(ids(&page), [(1, 1), (2, 1), (2, 2), (2, 3)]);
+        let mut page = all.clone();
+        Window::First(1).trim(&mut page);
+        assert_eq!(ids(&page), [(1, 1)]);
+        let mut page = all.clone();
+        Window::First(0).trim(&mut page);
+        assert!(page.is_empty());
+        let mut newest = all.clone();
+        Window::Last(2).trim(&mut newest);
+        assert_eq!(ids(&newest), [(2, 3), (3, 1)]);
+    }
+
+    #[test]
+    fn concurrent_numbers_are_counted_once_each() {
+        assert_eq!(concurrent_numbers(&[]), 0);
+        assert_eq!(concurrent_numbers(&[entry(1, 1), entry(2, 1)]), 0);
+        let twice = [
+            entry(1, 1),
+            entry(1, 2),
+            entry(2, 1),
+            entry(3, 1),
+            entry(3, 2),
+            entry(3, 3),
+        ];
+        assert_eq!(concurrent_numbers(&twice), 2);
+    }
+
+    #[test]
+    fn a_replica_lacks_only_what_its_answer_covered() {
+        // Asked for 2 from the start, it returned a full page: it may hold more after #2.
+        let full = Held::new(&[entry(1, 1), entry(2, 1)], Window::First(2));
+        assert!(
+            full.lacks(entry(1, 9).id()),
+            "a concurrent #1 it did not return"
+        );
+        assert!(!full.lacks(entry(2, 1).id()));
+        assert!(
+            !full.lacks(entry(3, 1).id()),
+            "past its page: unknown, not lacking"
+        );
+        // A short answer covers the whole rest of the stream.
+        let short = Held::new(&[entry(1, 1)], Window::First(5));
+        assert!(short.lacks(entry(7, 1).id()));
+        // The newest 2: it may hold older entries than its first.
+        let newest = Held::new(&[entry(4, 1), entry(5, 1)], Window::Last(2));
+        assert!(!newest.lacks(entry(3, 1).id()));
+        assert!(newest.lacks(entry(5, 2).id()));
+    }
+}
