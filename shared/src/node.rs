@@ -13,7 +13,7 @@ use crate::error::Error;
 use crate::membership::Plan;
 use crate::ring::{DEFAULT_RING_SIZE, NodeName, Ring, check_ring_size};
 use crate::service::Service;
-use crate::transport::Transport;
+use crate::transport::{Faults, Transport};
 use crate::vnode::Vnode;
 use crate::vnode_host::{HostedVnodes, VnodeHost};
 use crate::wire::{
@@ -71,6 +71,9 @@ pub struct NodeConfig {
     /// At most this many bytes per second per transfer (None: as fast as it goes), so that
     /// moving data leaves room for the requests of users.
     pub handoff_rate: Option<u64>,
+    /// Links to other nodes that a test cut on purpose (none, unless a test shares one
+    /// switch between its nodes and flips it): see [`Faults`].
+    pub faults: Faults,
 }
 
 impl NodeConfig {
@@ -91,6 +94,7 @@ impl NodeConfig {
             handoff_concurrency: 2,
             handoff_timeout: Duration::from_secs(30),
             handoff_rate: None,
+            faults: Faults::default(),
         }
     }
 
@@ -183,7 +187,12 @@ impl Node {
         };
         let node = Node {
             inner: Arc::new(NodeInner {
-                transport: Transport::new(hello, addresses, shutdown.clone()),
+                transport: Transport::new(
+                    hello,
+                    addresses,
+                    shutdown.clone(),
+                    config.faults.clone(),
+                ),
                 config,
                 addr,
                 ring: ArcSwap::from_pointee(ring),

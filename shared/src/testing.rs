@@ -1,19 +1,32 @@
 //! A cluster in one test process: N real nodes on 127.0.0.1, each on a free port with its own
 //! data directory, talking over real TCP. Tests join, stop, restart and query them, and wait
 //! for conditions with deadlines instead of sleeping.
+//!
+//! For fault tests: [`nemesis`] breaks the cluster on purpose (kill, stall, partition),
+//! [`workload`] runs concurrent writers that record every attempt and reads everything back,
+//! and [`history`] judges what was read against what was written (a [`Verdict`]).
 
+pub mod history;
+pub mod nemesis;
+pub mod workload;
 mod writer;
 
+pub use history::{Attempt, History, Outcome, Read, Stored, Verdict, agree, judge};
+pub use nemesis::{Rng, seed_from_env};
+pub use workload::{Route, Workload, Writers};
 pub use writer::{Acknowledged, SteadyWriter, assert_acknowledged_stored};
 
 use crate::app::App;
 use crate::error::Error;
 use crate::node::{Node, NodeConfig};
 use crate::ring::{NodeName, Partition};
+use crate::transport::Faults;
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -57,6 +70,42 @@ struct Member<A> {
 pub struct TestCluster<A: App> {
     members: Vec<Member<A>>,
     dir: ScratchDir,
+    /// The network switch every node shares (see [`nemesis`]).
+    faults: Faults,
+    /// The nodes clients may send requests to.
+    targets: Targets<A>,
+}
+
+/// The applications of the nodes that clients may use, by K: the running members of the
+/// cluster. The cluster keeps it current as nodes stop, start, join and leave, so clients
+/// running beside the test (the [`Writers`]) follow the changes without borrowing the
+/// cluster. Clones are the same list.
+pub struct Targets<A>(Arc<RwLock<BTreeMap<u32, A>>>);
+
+impl<A> Clone for Targets<A> {
+    fn clone(&self) -> Self {
+        Targets(Arc::clone(&self.0))
+    }
+}
+
+impl<A: Clone> Targets<A> {
+    fn new() -> Self {
+        Targets(Arc::new(RwLock::new(BTreeMap::new())))
+    }
+
+    /// The nodes clients may use now, with their applications, by K.
+    pub fn now(&self) -> Vec<(u32, A)> {
+        let map = self.0.read().expect("targets");
+        map.iter().map(|(k, a)| (*k, a.clone())).collect()
+    }
+
+    fn insert(&self, k: u32, app: A) {
+        self.0.write().expect("targets").insert(k, app);
+    }
+
+    fn remove(&self, k: u32) {
+        self.0.write().expect("targets").remove(&k);
+    }
 }
 
 impl<A: App> TestCluster<A> {
@@ -67,21 +116,92 @@ impl<A: App> TestCluster<A> {
 
     /// Starts `n` nodes after `adjust` has changed each one's configuration.
     pub async fn start_with(n: u32, adjust: impl Fn(&mut NodeConfig)) -> Self {
-        let dir = ScratchDir::new("cluster");
-        let mut members = Vec::new();
-        for k in 1..=n {
-            let mut config = NodeConfig::for_test(k, dir.path().join(format!("dev{k}")));
-            adjust(&mut config);
-            members.push(Member {
-                config,
-                running: None,
-            });
+        let mut cluster = TestCluster {
+            members: Vec::new(),
+            dir: ScratchDir::new("cluster"),
+            faults: Faults::new(),
+            targets: Targets::new(),
+        };
+        for _ in 0..n {
+            cluster.add_member(&adjust);
         }
-        let mut cluster = TestCluster { members, dir };
         for k in 1..=n {
             cluster.start_node(k).await;
         }
         cluster
+    }
+
+    /// [`TestCluster::start_joined`] after `adjust` has changed each node's configuration.
+    pub async fn start_joined_with(n: u32, adjust: impl Fn(&mut NodeConfig)) -> Self {
+        let cluster = Self::start_with(n, adjust).await;
+        cluster.join_all().await;
+        cluster
+    }
+
+    /// Configures one more node, `dev{N+1}`, sharing the cluster's network switch.
+    fn add_member(&mut self, adjust: impl Fn(&mut NodeConfig)) -> u32 {
+        let k = self.members.len() as u32 + 1;
+        let mut config = NodeConfig::for_test(k, self.dir.path().join(format!("dev{k}")));
+        adjust(&mut config);
+        // After `adjust`: every node of the cluster must share the one switch.
+        config.faults = self.faults.clone();
+        self.members.push(Member {
+            config,
+            running: None,
+        });
+        k
+    }
+
+    /// Starts one more node, `dev{N+1}`, alone in a cluster of its own, configured like
+    /// dev1 was; returns its K. Clients do not use it until it has joined ([`Self::join`]).
+    pub async fn add_node(&mut self) -> u32 {
+        let template = self.members[0].config.clone();
+        let k = self.add_member(|config| {
+            // Everything as dev1, except what makes a node itself.
+            let (name, data_dir) = (config.name.clone(), config.data_dir.clone());
+            *config = template.clone();
+            config.name = name;
+            config.data_dir = data_dir;
+            config.listen.set_port(0);
+        });
+        self.launch(k).await;
+        k
+    }
+
+    /// Joins devK (a node of its own cluster, say from [`Self::add_node`]) to dev1's cluster:
+    /// join, plan, commit. Returns once the plan is committed, without waiting for the data to
+    /// move; clients may use devK from then on.
+    pub async fn join(&self, k: u32) {
+        let first = self.address_name(1);
+        self.admin(k, &format!("cluster join {first}"))
+            .await
+            .expect("join");
+        self.admin(1, "cluster plan").await.expect("plan");
+        self.admin(1, "cluster commit").await.expect("commit");
+        self.targets.insert(k, self.app(k).clone());
+    }
+
+    /// Makes devK leave the cluster (leave, plan, commit on another member), waits until it
+    /// has handed its data over and the others no longer count it a member, then stops it.
+    /// Clients stop using devK first, as one drains a server before taking it out.
+    pub async fn leave(&mut self, k: u32) {
+        self.targets.remove(k);
+        let other = (1..=self.members.len() as u32)
+            .find(|&j| j != k && self.members[j as usize - 1].running.is_some())
+            .expect("another running member");
+        self.admin(k, "cluster leave").await.expect("leave");
+        self.admin(other, "cluster plan").await.expect("plan");
+        self.admin(other, "cluster commit").await.expect("commit");
+        let gone = self.name(k);
+        wait_until(&format!("{gone} has left"), || async {
+            let version = self.node(other).ring().version();
+            self.running_nodes()
+                .filter(|n| *n.name() != gone)
+                .map(|n| n.ring())
+                .all(|r| !r.is_member(&gone) && r.is_settled() && r.version() == version)
+        })
+        .await;
+        self.stop_node(k).await;
     }
 
     /// Starts `n` nodes and joins them all to dev1 (join, plan, commit), then waits until
@@ -155,8 +275,15 @@ impl<A: App> TestCluster<A> {
         crate::admin::run(self.node(k), &words).await
     }
 
+    /// The nodes clients may use: see [`Targets`].
+    pub fn targets(&self) -> Targets<A> {
+        self.targets.clone()
+    }
+
     /// Stops devK (its port closes: to the others it looks like a crash).
     pub async fn stop_node(&mut self, k: u32) {
+        // Clients stop choosing it first; a request already on its way meets the stop.
+        self.targets.remove(k);
         let member = &mut self.members[k as usize - 1];
         if let Some((node, _)) = member.running.take() {
             node.stop().await;
@@ -165,6 +292,12 @@ impl<A: App> TestCluster<A> {
 
     /// Starts devK again, with its data directory and on the port it had.
     pub async fn start_node(&mut self, k: u32) {
+        let app = self.launch(k).await;
+        self.targets.insert(k, app);
+    }
+
+    /// Starts devK, without offering it to clients yet; returns its application.
+    async fn launch(&mut self, k: u32) -> A {
         let member = &mut self.members[k as usize - 1];
         assert!(member.running.is_none(), "dev{k} is already running");
         let node = Node::start(member.config.clone())
@@ -175,7 +308,13 @@ impl<A: App> TestCluster<A> {
         let app = A::start(&node)
             .await
             .unwrap_or_else(|e| panic!("the application starts on dev{k}: {e}"));
-        member.running = Some((node, app));
+        member.running = Some((node, app.clone()));
+        app
+    }
+
+    /// Whether devK is running.
+    pub fn is_running(&self, k: u32) -> bool {
+        self.members[k as usize - 1].running.is_some()
     }
 
     /// The nodes that are running.

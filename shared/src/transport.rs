@@ -6,20 +6,25 @@
 //! breaks fails every request waiting on it at once (`ConnectionLost`), and the next request
 //! dials again, so a restarted peer is reached without anyone noticing. The address of each
 //! node comes from the address book, which gossip keeps up to date.
+//!
+//! Every request between nodes goes through `Transport::request` (gossip, liveness pings,
+//! vnode commands, handoff batches, admin calls), which makes it the one place where a test
+//! can cut the network: [`Faults`] is the switch (an in-process nemesis, as Jepsen calls the
+//! thing that breaks a cluster on purpose).
 
 use crate::error::Error;
 use crate::ring::NodeName;
 use crate::wire::{self, AddressBook, Frame, Hello, PeerAddr, Request, Response, Welcome};
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
-use tokio::time::timeout;
+use tokio::time::{Instant, timeout, timeout_at};
 use tokio_util::codec::{Framed, LengthDelimitedCodec};
 use tokio_util::sync::CancellationToken;
 
@@ -34,16 +39,30 @@ type PeerSlot = tokio::sync::Mutex<Option<Arc<Connection>>>;
 
 /// Outgoing connections of one node.
 pub(crate) struct Transport {
+    /// This node's name: the `from` end of every link it sends on.
+    me: NodeName,
     hello: Hello,
+    faults: Faults,
     addresses: RwLock<AddressBook>,
     peers: Mutex<HashMap<NodeName, Arc<PeerSlot>>>,
     shutdown: CancellationToken,
 }
 
 impl Transport {
-    pub(crate) fn new(hello: Hello, addresses: AddressBook, shutdown: CancellationToken) -> Self {
+    pub(crate) fn new(
+        hello: Hello,
+        addresses: AddressBook,
+        shutdown: CancellationToken,
+        faults: Faults,
+    ) -> Self {
+        let me = match &hello {
+            Hello::Node { name, .. } => name.clone(),
+            Hello::Client { .. } => unreachable!("a node's transport greets as a node"),
+        };
         Transport {
+            me,
             hello,
+            faults,
             addresses: RwLock::new(addresses),
             peers: Mutex::new(HashMap::new()),
             shutdown,
@@ -51,18 +70,55 @@ impl Transport {
     }
 
     /// Sends a request to a node and waits for its response, for at most `wait`.
+    ///
+    /// Over a link that [`Faults`] cut, the request is silently dropped (never sent) and a
+    /// response coming back is lost; either way the caller learns nothing until its deadline,
+    /// as with a peer that stalled.
     pub(crate) async fn request(
         &self,
         to: &NodeName,
         body: Request,
         wait: Duration,
     ) -> Result<Response, Error> {
+        if self.faults.is_blocked(&self.me, to) {
+            // Never sent: if our own node stops meanwhile, the request did not leave it.
+            let deadline = Instant::now() + wait;
+            return self
+                .silence(to, deadline, wait, Error::Unreachable(to.clone()))
+                .await;
+        }
         let connection = timeout(wait, self.connection(to))
             .await
             .map_err(|_| Error::Unreachable(to.clone()))??;
-        match timeout(wait, connection.request(body)).await {
+        // The same deadline as `timeout(wait, …)` would set, kept for a lost answer below.
+        let deadline = Instant::now() + wait;
+        let result = match timeout_at(deadline, connection.request(body)).await {
             Ok(result) => result,
-            Err(_) => Err(Error::timeout(format!("request to {to}"), 0, 1, wait)),
+            Err(_) => return Err(Error::timeout(format!("request to {to}"), 0, 1, wait)),
+        };
+        if self.faults.is_blocked(to, &self.me) {
+            // The peer did the work (or failed it), but its answer is lost on the way back.
+            return self
+                .silence(to, deadline, wait, Error::ConnectionLost(to.clone()))
+                .await;
+        }
+        result
+    }
+
+    /// What the caller of a request lost to a fault sees: nothing until its deadline, then a
+    /// timeout — or `on_stop` sooner, if this node stops, as the connection would have broken.
+    async fn silence(
+        &self,
+        to: &NodeName,
+        deadline: Instant,
+        wait: Duration,
+        on_stop: Error,
+    ) -> Result<Response, Error> {
+        tokio::select! {
+            _ = self.shutdown.cancelled() => Err(on_stop),
+            _ = tokio::time::sleep_until(deadline) => {
+                Err(Error::timeout(format!("request to {to}"), 0, 1, wait))
+            }
         }
     }
 
@@ -131,6 +187,83 @@ impl Transport {
         let connection = Connection::start(wire, to.clone(), self.shutdown.clone());
         *slot = Some(Arc::clone(&connection));
         Ok(connection)
+    }
+}
+
+/// The network faults of a test: links between nodes that are cut, one direction at a time.
+///
+/// One handle is shared by every node of a test cluster (clones are the same switch), and is
+/// carried in [`crate::NodeConfig::faults`]. A cut link `from → to` drops what crosses it:
+/// requests from `from` are never sent to `to`, and answers from `to` never reach `from`. The
+/// caller just waits until its deadline (`Error::Timeout`), as with packets lost on the wire.
+/// (A simplification: a request lost is lost for good; TCP would resend it after a heal.)
+///
+/// With no link cut, checking costs one atomic load: this is on every request's path.
+#[derive(Clone, Default)]
+pub struct Faults {
+    inner: Arc<FaultsInner>,
+}
+
+#[derive(Default)]
+struct FaultsInner {
+    /// Whether any link is cut: the fast path reads only this.
+    any: AtomicBool,
+    cut: RwLock<BTreeSet<(NodeName, NodeName)>>,
+}
+
+impl Faults {
+    /// A switch with every link up.
+    pub fn new() -> Self {
+        Faults::default()
+    }
+
+    /// Cuts the link `from → to` (one direction).
+    pub fn block(&self, from: &NodeName, to: &NodeName) {
+        self.change(|cut| {
+            cut.insert((from.clone(), to.clone()));
+        });
+    }
+
+    /// Restores the link `from → to`.
+    pub fn unblock(&self, from: &NodeName, to: &NodeName) {
+        self.change(|cut| {
+            cut.remove(&(from.clone(), to.clone()));
+        });
+    }
+
+    /// Restores every link.
+    pub fn heal(&self) {
+        self.change(BTreeSet::clear);
+    }
+
+    /// Whether the link `from → to` is cut.
+    pub fn is_blocked(&self, from: &NodeName, to: &NodeName) -> bool {
+        if !self.inner.any.load(Ordering::Acquire) {
+            return false;
+        }
+        let cut = self.inner.cut.read().expect("faults");
+        cut.contains(&(from.clone(), to.clone()))
+    }
+
+    /// The links that are cut, as (from, to).
+    pub fn blocked(&self) -> Vec<(NodeName, NodeName)> {
+        let cut = self.inner.cut.read().expect("faults");
+        cut.iter().cloned().collect()
+    }
+
+    fn change(&self, edit: impl FnOnce(&mut BTreeSet<(NodeName, NodeName)>)) {
+        let mut cut = self.inner.cut.write().expect("faults");
+        edit(&mut cut);
+        // Written under the lock, so the flag always matches the set.
+        self.inner.any.store(!cut.is_empty(), Ordering::Release);
+    }
+}
+
+impl std::fmt::Debug for Faults {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let cut = self.blocked();
+        let links: Vec<String> = cut.iter().map(|(a, b)| format!("{a} -> {b}")).collect();
+        f.debug_struct("Faults").field("blocked", &links).finish()
     }
 }
 
@@ -277,5 +410,30 @@ impl Connection {
 impl Drop for Transport {
     fn drop(&mut self) {
         self.shutdown.cancel();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cut_link_is_cut_one_way_until_healed() {
+        let faults = Faults::new();
+        let (a, b) = (
+            NodeName::new("dev1@127.0.0.1"),
+            NodeName::new("dev2@127.0.0.1"),
+        );
+        assert!(!faults.is_blocked(&a, &b));
+        let shared = faults.clone();
+        shared.block(&a, &b);
+        assert!(faults.is_blocked(&a, &b), "clones are the same switch");
+        assert!(!faults.is_blocked(&b, &a), "one direction only");
+        faults.block(&b, &a);
+        faults.unblock(&a, &b);
+        assert_eq!(faults.blocked(), vec![(b.clone(), a.clone())]);
+        faults.heal();
+        assert!(!faults.is_blocked(&b, &a));
+        assert!(faults.blocked().is_empty());
     }
 }
