@@ -1,0 +1,869 @@
+//! The fault suite against real node processes: "nothing acknowledged is ever lost".
+//!
+//! Three node processes of the finished database (`ex6-chat-solution start`) are joined into
+//! one cluster. Writer threads post unique payloads (`w{writer}-{i}`) over HTTP to eight
+//! streams of one bucket (N=3, W=2), each through a random node that is running, and record
+//! what they were told into a [`History`]. Meanwhile a seeded schedule crashes nodes
+//! (SIGKILL, then a restart on the same ports with the same data) and stalls them (SIGSTOP for
+//! a few seconds, then SIGCONT: a node that stops answering without closing a connection, as
+//! a long garbage-collection pause or a frozen VM would).
+//!
+//! Once the writers stop and every node sees every other one up again, every stream is read
+//! through every node with R=1 and with R=2, and [`judge`] checks the promise of the
+//! database: every acknowledged write is returned exactly once, under the number it was
+//! acknowledged with, by every R=2 read, and every replica ends up with the same entries in
+//! the same order. Replicas need some time to agree (hinted handoff brings back what
+//! fallbacks took; anti-entropy fills what a replica missed), so the R=1 reads are repeated
+//! until every node returns the same, for at most a minute, before the R=2 reads (whose read
+//! repair would otherwise do the cluster's work for it).
+//!
+//! The test prints the seed of its schedule, what it did when, the verdict line and how
+//! available the database stayed: writes acknowledged of those attempted, overall and
+//! outside the few seconds after each fault begins.
+//!
+//! ```text
+//! cargo test -p ex6-chat-solution --test faults -- --nocapture                      # ~20 s
+//! cargo test --release -p ex6-chat-solution --test faults -- --ignored --nocapture  # ~2 min soak
+//! FAULTS_SEED=1234 cargo test -p ex6-chat-solution --test faults -- --nocapture     # replay a schedule
+//! ```
+//!
+//! (A seed replays the schedule: which node, which fault, how long. The timing of the writes
+//! against the faults is up to the machine, so a failure may not come back every time.)
+//! When the test fails, the nodes' logs are kept and their directory is printed. Replicas
+//! that never agree add the minute of waiting to the run.
+
+use ringcore::testing::history::{Attempt, History, Outcome, Read, Stored, judge};
+use ringcore::testing::{NodeProcess, run_tool};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_ex6-chat-solution");
+
+/// dev1, dev2, dev3: with N=3 every node holds a replica of every stream.
+const NODES: u32 = 3;
+/// Every stream written to is `s0` … `s7` of this bucket.
+const BUCKET: &str = "faults";
+const STREAMS: usize = 8;
+/// Entries per read request; longer streams are read page by page.
+const PAGE: usize = 1000;
+/// How long a writer waits for an answer. Shorter than a stall, so that a request sent to
+/// a stalled node times out (the write is then indeterminate) and the writer goes on.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(3);
+/// A writer whose request through a node got no answer sends its next ones through the
+/// other nodes for this long, as a client behind a load balancer would: otherwise a stalled
+/// node would soon hold every writer, and nothing would be written through the others.
+const SHUN: Duration = Duration::from_secs(3);
+/// How long a reader waits for a page (after healing, nothing should be slow).
+const READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// Writes in the first seconds of a fault are not counted in the "outside faults"
+/// availability: the cluster needs that long to notice a node is gone.
+const FAULT_WINDOW: Duration = Duration::from_secs(5);
+/// How long replicas may take to agree once the cluster is healed.
+const CONVERGENCE_DEADLINE: Duration = Duration::from_secs(60);
+/// How long the cluster may take to settle after a join, or to see everyone up again.
+const CLUSTER_DEADLINE: Duration = Duration::from_secs(60);
+/// How often a waiting loop looks again.
+const POLL: Duration = Duration::from_millis(200);
+
+/// The footer of `member-status` when all three nodes are members and up.
+const ALL_UP: &str = "Valid:3 / Leaving:0 / Exiting:0 / Joining:0 / Down:0";
+/// What `member-status` prints in the Pending column when no partition waits to move.
+const NOTHING_PENDING: &str = "      --      ";
+
+#[test]
+fn acknowledged_writes_survive_a_crash_and_a_stall_of_node_processes() {
+    run(short_schedule, 4);
+}
+
+#[test]
+#[ignore = "a soak of about two minutes: \
+            cargo test --release -p ex6-chat-solution --test faults -- --ignored --nocapture"]
+fn acknowledged_writes_survive_two_minutes_of_crashes_and_stalls() {
+    run(soak_schedule, 6);
+}
+
+/// Starts the cluster, writes through the faults of `plan`, heals, reads, judges.
+fn run(plan: fn(&mut SplitMix64) -> Schedule, writer_count: usize) {
+    let seed = seed();
+    println!("seed {seed} (FAULTS_SEED={seed} replays this schedule)");
+    let mut rng = SplitMix64(seed);
+    let schedule = plan(&mut rng);
+    println!("schedule: {schedule}");
+
+    let mut cluster = Cluster::start();
+    cluster.join_all();
+    let writers = Writers::start(writer_count, &cluster.targets, &mut rng);
+    let fault_starts = cluster.play(&schedule);
+    let attempts = writers.finish();
+    cluster.log(&format!(
+        "writers stopped after {} attempts",
+        attempts.len()
+    ));
+    cluster.wait_until_everyone_is_up();
+
+    let history = History {
+        attempts: attempts.iter().map(|t| t.attempt.clone()).collect(),
+    };
+    let reads = read_after_healing(&cluster);
+    let verdict = judge(&history, &reads);
+    println!("{verdict}");
+    println!("{}", availability(&attempts, &fault_starts));
+    print_failure_reasons(&attempts);
+    verdict.assert_holds();
+}
+
+// ---------------------------------------------------------------------------------------------
+// The schedule of faults
+// ---------------------------------------------------------------------------------------------
+
+/// One fault at a time, each after some calm writing; then calm writing to end with.
+struct Schedule {
+    steps: Vec<(Duration, Fault)>,
+    calm_at_end: Duration,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Fault {
+    /// SIGKILL devK, leave it down this long, start it again.
+    Crash { k: u32, down: Duration },
+    /// SIGSTOP devK, leave it frozen this long, SIGCONT.
+    Stall { k: u32, frozen: Duration },
+}
+
+/// The default run: one crash, then one stall, on random nodes.
+fn short_schedule(rng: &mut SplitMix64) -> Schedule {
+    let calm = Duration::from_millis(1500);
+    Schedule {
+        steps: vec![
+            (
+                calm,
+                Fault::Crash {
+                    k: rng.node(),
+                    down: Duration::from_secs(3),
+                },
+            ),
+            (
+                calm,
+                Fault::Stall {
+                    k: rng.node(),
+                    frozen: Duration::from_secs(5),
+                },
+            ),
+        ],
+        calm_at_end: calm,
+    }
+}
+
+/// The soak: random crashes and stalls of random lengths, for about 80 s of writing.
+fn soak_schedule(rng: &mut SplitMix64) -> Schedule {
+    let mut steps = Vec::new();
+    let mut planned = Duration::ZERO;
+    while planned < Duration::from_secs(75) {
+        let calm = rng.between(Duration::from_secs(1), Duration::from_secs(3));
+        let fault = if rng.below(2) == 0 {
+            Fault::Crash {
+                k: rng.node(),
+                down: rng.between(Duration::from_secs(1), Duration::from_secs(4)),
+            }
+        } else {
+            Fault::Stall {
+                k: rng.node(),
+                frozen: rng.between(Duration::from_secs(2), Duration::from_secs(6)),
+            }
+        };
+        planned += calm + fault.length();
+        steps.push((calm, fault));
+    }
+    Schedule {
+        steps,
+        calm_at_end: Duration::from_secs(2),
+    }
+}
+
+impl Fault {
+    fn length(&self) -> Duration {
+        match *self {
+            Fault::Crash { down, .. } => down,
+            Fault::Stall { frozen, .. } => frozen,
+        }
+    }
+}
+
+impl std::fmt::Display for Schedule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (calm, fault) in &self.steps {
+            match fault {
+                Fault::Crash { k, down } => {
+                    write!(f, "{calm:.1?} calm, crash dev{k} for {down:.1?}; ")?
+                }
+                Fault::Stall { k, frozen } => {
+                    write!(f, "{calm:.1?} calm, stall dev{k} for {frozen:.1?}; ")?
+                }
+            }
+        }
+        write!(f, "{:.1?} calm", self.calm_at_end)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The cluster of node processes
+// ---------------------------------------------------------------------------------------------
+
+/// Where the writers and readers send requests, shared with the writer threads.
+struct Targets {
+    /// The HTTP address of devK at index K−1 (kept across restarts).
+    http: Vec<SocketAddr>,
+    /// Whether devK is crashed (no process): writers leave it alone until it is back.
+    crashed: Vec<AtomicBool>,
+}
+
+impl Targets {
+    /// A random node that has a process (a stalled one included: its requests time out),
+    /// preferring those not shunned until after now.
+    fn pick_running(&self, rng: &mut SplitMix64, shunned_until: &[Instant]) -> Option<u32> {
+        let running: Vec<u32> = (1..=NODES)
+            .filter(|k| !self.crashed[*k as usize - 1].load(Ordering::Relaxed))
+            .collect();
+        let now = Instant::now();
+        let trusted: Vec<u32> = running
+            .iter()
+            .copied()
+            .filter(|k| shunned_until[*k as usize - 1] <= now)
+            .collect();
+        let choices = if trusted.is_empty() { running } else { trusted };
+        (!choices.is_empty()).then(|| choices[rng.below(choices.len() as u64) as usize])
+    }
+
+    fn http(&self, k: u32) -> SocketAddr {
+        self.http[k as usize - 1]
+    }
+}
+
+/// One node: its process (none while crashed) and the ports it keeps across restarts.
+struct Member {
+    process: Option<NodeProcess>,
+    cluster_port: u16,
+    stalled: bool,
+    /// How many times it was started: each run logs to a file of its own.
+    runs: u32,
+}
+
+/// Three node processes, their data and logs in a temporary directory.
+struct Cluster {
+    members: Vec<Member>,
+    targets: Arc<Targets>,
+    started: Instant,
+    dir: tempfile::TempDir,
+}
+
+impl Cluster {
+    /// Starts dev1, dev2, dev3 on free ports, each alone.
+    fn start() -> Cluster {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let started = Instant::now();
+        let mut members = Vec::new();
+        let mut http = Vec::new();
+        for k in 1..=NODES {
+            let log = dir.path().join(format!("dev{k}-run1.log"));
+            let process = NodeProcess::start(
+                BINARY,
+                k,
+                dir.path(),
+                0,
+                &["--http-port", "0", "--chat-port", "0"],
+                Some(&log),
+            );
+            http.push(process.places["http"]);
+            members.push(Member {
+                cluster_port: process.port(),
+                process: Some(process),
+                stalled: false,
+                runs: 1,
+            });
+        }
+        let targets = Arc::new(Targets {
+            http,
+            crashed: (1..=NODES).map(|_| AtomicBool::new(false)).collect(),
+        });
+        let cluster = Cluster {
+            members,
+            targets,
+            started,
+            dir,
+        };
+        cluster.log(&format!(
+            "started 3 nodes, logs in {}",
+            cluster.logs().display()
+        ));
+        cluster
+    }
+
+    fn logs(&self) -> PathBuf {
+        self.dir.path().to_path_buf()
+    }
+
+    /// Prints what happens, with the time since the cluster started.
+    fn log(&self, what: &str) {
+        println!("[{:6.1}s] {what}", self.started.elapsed().as_secs_f64());
+    }
+
+    fn member(&mut self, k: u32) -> &mut Member {
+        &mut self.members[k as usize - 1]
+    }
+
+    /// Runs `admin WORDS…` against devK; returns what it printed.
+    fn admin(&self, k: u32, words: &[&str]) -> String {
+        let port = self.members[k as usize - 1].cluster_port;
+        let args: Vec<&str> = ["admin"].into_iter().chain(words.iter().copied()).collect();
+        run_tool(BINARY, k, port, &args, "").0
+    }
+
+    /// dev2 and dev3 join dev1; the plan is committed; waits until the ring has settled.
+    fn join_all(&self) {
+        let first = format!("dev1@127.0.0.1:{}", self.members[0].cluster_port);
+        for k in 2..=NODES {
+            let joined = self.admin(k, &["cluster", "join", &first]);
+            assert!(joined.starts_with("Success"), "dev{k} joins: {joined}");
+        }
+        self.admin(1, &["cluster", "plan"]);
+        let committed = self.admin(1, &["cluster", "commit"]);
+        assert_eq!(committed.trim(), "Cluster changes committed");
+        self.wait_until_everyone_is_up();
+    }
+
+    /// Waits until every node's member-status shows three valid members, none down, and no
+    /// partition waiting to move.
+    fn wait_until_everyone_is_up(&self) {
+        let settled = |status: &str| {
+            status.contains(ALL_UP) && status.matches(NOTHING_PENDING).count() == NODES as usize
+        };
+        wait_until("every node sees all three up and settled", || {
+            (1..=NODES).all(|k| settled(&self.admin(k, &["member-status"])))
+        });
+        self.log("every node sees all three up");
+    }
+
+    /// Plays the schedule while the writers write; returns when each fault began.
+    fn play(&mut self, schedule: &Schedule) -> Vec<Instant> {
+        let mut fault_starts = Vec::new();
+        for (calm, fault) in &schedule.steps {
+            thread::sleep(*calm);
+            fault_starts.push(Instant::now());
+            match *fault {
+                Fault::Crash { k, down } => {
+                    self.crash(k);
+                    thread::sleep(down);
+                    self.restart(k);
+                }
+                Fault::Stall { k, frozen } => {
+                    self.stall(k);
+                    thread::sleep(frozen);
+                    self.resume(k);
+                }
+            }
+        }
+        thread::sleep(schedule.calm_at_end);
+        fault_starts
+    }
+
+    /// SIGKILL: the process dies at once, mid-request, without closing anything in order.
+    fn crash(&mut self, k: u32) {
+        // Writers stop choosing it first; requests already sent to it fail as they would.
+        self.targets.crashed[k as usize - 1].store(true, Ordering::Relaxed);
+        let mut process = self.member(k).process.take().expect("a running node");
+        process.child.kill().expect("SIGKILL");
+        process.child.wait().expect("the killed node is reaped");
+        self.log(&format!("SIGKILL dev{k}"));
+    }
+
+    /// Starts devK again with its data, on the ports it had, so that the others find it.
+    fn restart(&mut self, k: u32) {
+        let http = self.targets.http(k);
+        let member = &mut self.members[k as usize - 1];
+        member.runs += 1;
+        let log = self
+            .dir
+            .path()
+            .join(format!("dev{k}-run{}.log", member.runs));
+        let process = NodeProcess::start(
+            BINARY,
+            k,
+            self.dir.path(),
+            member.cluster_port,
+            &["--http-port", &http.port().to_string(), "--chat-port", "0"],
+            Some(&log),
+        );
+        assert_eq!(
+            process.places["http"], http,
+            "dev{k} serves HTTP where it did"
+        );
+        member.process = Some(process);
+        self.targets.crashed[k as usize - 1].store(false, Ordering::Relaxed);
+        self.log(&format!("restarted dev{k}"));
+    }
+
+    /// SIGSTOP: the process freezes; its sockets stay open, so nobody is told it is gone.
+    fn stall(&mut self, k: u32) {
+        self.signal(k, "-STOP");
+        self.member(k).stalled = true;
+        self.log(&format!("SIGSTOP dev{k}"));
+    }
+
+    fn resume(&mut self, k: u32) {
+        self.signal(k, "-CONT");
+        self.member(k).stalled = false;
+        self.log(&format!("SIGCONT dev{k}"));
+    }
+
+    /// Sends a signal with `kill(1)`, which saves this test a dependency on libc.
+    fn signal(&self, k: u32, signal: &str) {
+        let process = self.members[k as usize - 1]
+            .process
+            .as_ref()
+            .expect("a running node");
+        let pid = process.child.id().to_string();
+        let status = Command::new("kill")
+            .args([signal, &pid])
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill {signal} {pid} (dev{k})");
+    }
+
+    /// [`Cluster::signal`] for a drop, which must not panic.
+    fn signal_quietly(&self, k: u32, signal: &str) -> std::io::Result<()> {
+        if let Some(process) = &self.members[k as usize - 1].process {
+            Command::new("kill")
+                .args([signal, &process.child.id().to_string()])
+                .status()?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        // A stopped process would ignore a friendlier end; wake it so that it can die (each
+        // NodeProcess kills its child when dropped, after this).
+        for k in 1..=NODES {
+            if self.members[k as usize - 1].stalled {
+                let _ = self.signal_quietly(k, "-CONT");
+            }
+        }
+        if thread::panicking() {
+            self.dir.disable_cleanup(true);
+            eprintln!("node logs kept in {}", self.logs().display());
+        }
+    }
+}
+
+/// Calls `condition` every [`POLL`] until it holds; panics after [`CLUSTER_DEADLINE`].
+fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
+    let end = Instant::now() + CLUSTER_DEADLINE;
+    while !condition() {
+        assert!(
+            Instant::now() < end,
+            "timed out after {CLUSTER_DEADLINE:?} waiting until {what}"
+        );
+        thread::sleep(POLL);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The writers
+// ---------------------------------------------------------------------------------------------
+
+/// An attempt, when it was made, and for one not acknowledged what the answer said.
+struct Timed {
+    attempt: Attempt,
+    at: Instant,
+    failure: Option<String>,
+}
+
+/// Writer threads posting until told to stop (also when the test panics: they must not
+/// outlive it).
+struct Writers {
+    stop: Arc<AtomicBool>,
+    threads: Vec<JoinHandle<Vec<Timed>>>,
+}
+
+impl Writers {
+    fn start(count: usize, targets: &Arc<Targets>, rng: &mut SplitMix64) -> Writers {
+        let stop = Arc::new(AtomicBool::new(false));
+        let threads = (0..count)
+            .map(|writer| {
+                let (targets, stop) = (Arc::clone(targets), Arc::clone(&stop));
+                let rng = SplitMix64(rng.next());
+                thread::spawn(move || write_until_stopped(writer, &targets, &stop, rng))
+            })
+            .collect();
+        Writers { stop, threads }
+    }
+
+    /// Stops the writers; returns every attempt they made.
+    fn finish(mut self) -> Vec<Timed> {
+        self.stop.store(true, Ordering::Relaxed);
+        std::mem::take(&mut self.threads)
+            .into_iter()
+            .flat_map(|thread| thread.join().expect("a writer thread"))
+            .collect()
+    }
+}
+
+impl Drop for Writers {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// One writer: `w{writer}-0`, `w{writer}-1`, … each to a random stream through a random
+/// running node, one after the other.
+fn write_until_stopped(
+    writer: usize,
+    targets: &Targets,
+    stop: &AtomicBool,
+    mut rng: SplitMix64,
+) -> Vec<Timed> {
+    let agent = http_agent(WRITE_TIMEOUT);
+    let mut shunned_until = vec![Instant::now(); NODES as usize];
+    let mut attempts = Vec::new();
+    let mut i = 0;
+    while !stop.load(Ordering::Relaxed) {
+        let Some(k) = targets.pick_running(&mut rng, &shunned_until) else {
+            thread::sleep(POLL);
+            continue;
+        };
+        let stream = format!("s{}", rng.below(STREAMS as u64));
+        let payload = format!("w{writer}-{i}");
+        let at = Instant::now();
+        let answer = post(&agent, targets.http(k), &stream, &payload);
+        if let Answer::Nothing(_) = answer {
+            shunned_until[k as usize - 1] = Instant::now() + SHUN;
+        }
+        attempts.push(Timed {
+            attempt: Attempt {
+                writer,
+                stream,
+                payload,
+                node: format!("dev{k}"),
+                outcome: answer.outcome(),
+            },
+            at,
+            failure: answer.failure(),
+        });
+        i += 1;
+    }
+    attempts
+}
+
+/// A blocking HTTP client that answers every status (errors included) as a response, and
+/// opens a connection per request: a pooled connection to a node that was killed and
+/// restarted would fail a write that never reached the new process.
+fn http_agent(timeout: Duration) -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(timeout))
+        .max_idle_connections(0)
+        .max_idle_connections_per_host(0)
+        .build()
+        .into()
+}
+
+/// What a write was answered.
+enum Answer {
+    /// 201, with the entry stored under this number.
+    Acknowledged { seq: u64 },
+    /// An error answer: its status and reason.
+    Refused { status: u16, reason: String },
+    /// No answer: the client timed out, or the connection failed or broke.
+    Nothing(String),
+}
+
+impl Answer {
+    /// What the write's attempt counts as. A timeout or a broken connection inside the
+    /// cluster leaves the write undecided, as no answer does (a replica may hold it); any
+    /// other error is a failure (still possibly stored, by a replica, at most once).
+    fn outcome(&self) -> Outcome {
+        match self {
+            Answer::Acknowledged { seq } => Outcome::Acknowledged { seq: *seq },
+            Answer::Refused {
+                status: 503,
+                reason,
+            } if reason.contains("timed out") || reason.contains("broke before it answered") => {
+                Outcome::Indeterminate
+            }
+            Answer::Refused { .. } => Outcome::Failed,
+            Answer::Nothing(_) => Outcome::Indeterminate,
+        }
+    }
+
+    /// Why the write was not acknowledged, if it was not.
+    fn failure(&self) -> Option<String> {
+        match self {
+            Answer::Acknowledged { .. } => None,
+            Answer::Refused { status, reason } => Some(format!("{status} {reason}")),
+            Answer::Nothing(error) => Some(format!("no answer: {error}")),
+        }
+    }
+}
+
+/// Posts `payload` to `stream` through the node at `addr`.
+fn post(agent: &ureq::Agent, addr: SocketAddr, stream: &str, payload: &str) -> Answer {
+    let url = format!("http://{addr}/msgs/{BUCKET}/{stream}?n=3&w=2");
+    let body = serde_json::json!({ "msg": payload }).to_string();
+    let response = agent
+        .post(&url)
+        .header("content-type", "application/json")
+        .send(&body);
+    let mut response = match response {
+        Ok(response) => response,
+        Err(error) => return Answer::Nothing(error.to_string()),
+    };
+    let status = response.status().as_u16();
+    let text = match response.body_mut().read_to_string() {
+        Ok(text) => text,
+        Err(error) => return Answer::Nothing(error.to_string()),
+    };
+    if status != 201 {
+        let reason = error_reason(&text);
+        return Answer::Refused { status, reason };
+    }
+    let entry: serde_json::Value = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("a 201 carries the entry ({e}): {text}"));
+    assert_eq!(
+        entry["msg"], payload,
+        "the answer is the entry posted: {text}"
+    );
+    let seq = entry["id"].as_u64().expect("the entry's id");
+    Answer::Acknowledged { seq }
+}
+
+/// The `reason` of an error body `{"type": …, "reason": …}`, or the body itself.
+fn error_reason(body: &str) -> String {
+    serde_json::from_str::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v["reason"].as_str().map(str::to_string))
+        .unwrap_or_else(|| body.to_string())
+}
+
+// ---------------------------------------------------------------------------------------------
+// The reads
+// ---------------------------------------------------------------------------------------------
+
+/// Reads the healed cluster for the judge: with R=1 until, for every stream, every node
+/// returns the same entries (or [`CONVERGENCE_DEADLINE`] passes), then once with R=2.
+///
+/// The order matters. A read with R=2 sends the replicas it heard from what they lacked
+/// (read repair); a read with R=1 hears from one replica and repairs nothing. Reading with
+/// R=1 first leaves it to the cluster's own repair (hinted handoff, anti-entropy) to make the
+/// replicas agree, as it must for streams that nobody reads.
+fn read_after_healing(cluster: &Cluster) -> Vec<Read> {
+    let agent = http_agent(READ_TIMEOUT);
+    let started = Instant::now();
+    let mut single = read_everything(&agent, &cluster.targets, 1);
+    let mut rounds = 1;
+    cluster.log(&format!(
+        "first R=1 reads: {} of {STREAMS} streams differ between nodes",
+        disagreeing(&single)
+    ));
+    while disagreeing(&single) > 0 && started.elapsed() < CONVERGENCE_DEADLINE {
+        thread::sleep(POLL);
+        single = read_everything(&agent, &cluster.targets, 1);
+        rounds += 1;
+    }
+    cluster.log(&format!(
+        "after {rounds} rounds of R=1 reads ({:.1?}): {} of {STREAMS} streams differ",
+        started.elapsed(),
+        disagreeing(&single)
+    ));
+    let mut reads = read_everything(&agent, &cluster.targets, 2);
+    reads.extend(single);
+    reads
+}
+
+/// How many streams are read differently through different nodes (or not read at all).
+fn disagreeing(reads: &[Read]) -> usize {
+    (0..STREAMS)
+        .filter(|s| {
+            let stream = format!("s{s}");
+            let results: Vec<_> = reads
+                .iter()
+                .filter(|read| read.stream == stream)
+                .map(|read| &read.entries)
+                .collect();
+            results.iter().any(|r| r.is_err() || *r != results[0])
+        })
+        .count()
+}
+
+/// Every stream through every node, with R replicas.
+fn read_everything(agent: &ureq::Agent, targets: &Targets, r: usize) -> Vec<Read> {
+    let mut reads = Vec::new();
+    for k in 1..=NODES {
+        for s in 0..STREAMS {
+            let stream = format!("s{s}");
+            reads.push(Read {
+                node: format!("dev{k}"),
+                entries: read_stream(agent, targets.http(k), &stream, r),
+                stream,
+                r,
+            });
+        }
+    }
+    reads
+}
+
+/// A whole stream, page by page: each page starts after the last number of the one before
+/// (a page never splits the entries that share a number).
+fn read_stream(
+    agent: &ureq::Agent,
+    addr: SocketAddr,
+    stream: &str,
+    r: usize,
+) -> Result<Vec<Stored>, String> {
+    let mut entries: Vec<Stored> = Vec::new();
+    let mut from = 1;
+    loop {
+        let page = read_page(agent, addr, stream, r, from)?;
+        let full = page.len() >= PAGE;
+        entries.extend(page);
+        match entries.last() {
+            Some(last) if full => from = last.seq + 1,
+            _ => return Ok(entries),
+        }
+    }
+}
+
+fn read_page(
+    agent: &ureq::Agent,
+    addr: SocketAddr,
+    stream: &str,
+    r: usize,
+    from: u64,
+) -> Result<Vec<Stored>, String> {
+    let url = format!("http://{addr}/msgs/{BUCKET}/{stream}?from={from}&limit={PAGE}&n=3&r={r}");
+    let mut response = agent.get(&url).call().map_err(|e| e.to_string())?;
+    let status = response.status().as_u16();
+    let text = response
+        .body_mut()
+        .read_to_string()
+        .map_err(|e| e.to_string())?;
+    if status != 200 {
+        return Err(format!("{status} {}", error_reason(&text)));
+    }
+    let page: Vec<serde_json::Value> =
+        serde_json::from_str(&text).map_err(|e| format!("{e}: {text}"))?;
+    Ok(page
+        .iter()
+        .map(|entry| Stored {
+            seq: entry["id"].as_u64().expect("an entry's id"),
+            payload: entry["msg"].as_str().expect("an entry's msg").to_string(),
+        })
+        .collect())
+}
+
+// ---------------------------------------------------------------------------------------------
+// What the writers saw
+// ---------------------------------------------------------------------------------------------
+
+/// Writes acknowledged of those attempted: overall, and leaving out those made in the
+/// [`FAULT_WINDOW`] after a fault began (when some failures are expected).
+fn availability(attempts: &[Timed], fault_starts: &[Instant]) -> String {
+    let in_a_fault = |t: &Timed| {
+        fault_starts
+            .iter()
+            .any(|start| t.at >= *start && t.at < *start + FAULT_WINDOW)
+    };
+    let share = |of: Vec<&Timed>| {
+        let acked = of
+            .iter()
+            .filter(|t| matches!(t.attempt.outcome, Outcome::Acknowledged { .. }))
+            .count();
+        let percent = 100.0 * acked as f64 / of.len().max(1) as f64;
+        format!("{acked}/{} ({percent:.1}%)", of.len())
+    };
+    format!(
+        "availability: acknowledged/attempted {} overall, {} outside the {FAULT_WINDOW:?} after each fault began",
+        share(attempts.iter().collect()),
+        share(attempts.iter().filter(|t| !in_a_fault(t)).collect()),
+    )
+}
+
+/// The commonest reasons writes were not acknowledged (numbers masked, so that alike
+/// reasons count together).
+fn print_failure_reasons(attempts: &[Timed]) {
+    let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
+    for failure in attempts.iter().filter_map(|t| t.failure.as_deref()) {
+        *reasons.entry(mask_numbers(failure)).or_default() += 1;
+    }
+    let mut commonest: Vec<(String, usize)> = reasons.into_iter().collect();
+    commonest.sort_by_key(|(_, count)| std::cmp::Reverse(*count));
+    for (reason, count) in commonest.iter().take(6) {
+        println!("  {count:6} × {reason}");
+    }
+}
+
+fn mask_numbers(text: &str) -> String {
+    let mut masked = String::new();
+    for c in text.chars() {
+        if !c.is_ascii_digit() {
+            masked.push(c);
+        } else if !masked.ends_with('#') {
+            masked.push('#');
+        }
+    }
+    masked
+}
+
+// ---------------------------------------------------------------------------------------------
+// Randomness
+// ---------------------------------------------------------------------------------------------
+
+/// The seed of a run: `FAULTS_SEED` to replay one, else the clock.
+fn seed() -> u64 {
+    if let Some(seed) = std::env::var("FAULTS_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+    {
+        return seed;
+    }
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("after 1970");
+    now.as_nanos() as u64
+}
+
+/// splitmix64: a few lines of well-mixed pseudo-randomness, enough to pick nodes and
+/// durations reproducibly from a seed.
+struct SplitMix64(u64);
+
+impl SplitMix64 {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// A number in 0..n (the tiny bias of `%` does not matter here).
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+
+    /// dev1 … dev3.
+    fn node(&mut self) -> u32 {
+        1 + self.below(u64::from(NODES)) as u32
+    }
+
+    /// A duration in [low, high), to the millisecond.
+    fn between(&mut self, low: Duration, high: Duration) -> Duration {
+        let span = (high - low).as_millis() as u64;
+        low + Duration::from_millis(self.below(span.max(1)))
+    }
+}
