@@ -14,10 +14,10 @@
 //!   replicas; the 4th and 5th replicas of a stream written with N=5 are left to read repair.
 //! - **How fast.** Every node exchanges one key range per pause ([`NodeConfig::anti_entropy`]:
 //!   1 s on `devK`), going round the ranges in its charge. With 64 partitions and 3 nodes a
-//!   node is in charge of about 22 ranges (32 while one node is down), so every range is
-//!   exchanged about every 30 s at most: within 60 s of a node coming back, every replica
-//!   holds every entry its peers hold, as long as one exchange can carry what a range lacks
-//!   ([`MAX_REPAIRS`] entries; the rest waits for the next round).
+//!   node is in charge of about 22 ranges, so every range is exchanged about every 22 s
+//!   (32 s while a node is down and the others stand in for it): within 60 s of a node coming
+//!   back, every replica holds every entry its peers hold, as long as one exchange can carry
+//!   what a range lacks ([`MAX_REPAIRS`] entries; the rest waits for the next round).
 //! - **What it costs.** A range in sync costs one request per replica: each vnode answers
 //!   with the range's digest, 256 numbers (about 2.5 KB), computed in one pass over its
 //!   streams in memory, without touching disk. Only differing segments cost more (their
@@ -42,7 +42,7 @@
 //!    entry-identity hashes, which the store keeps up to date on every write);
 //! 3. the leaves: a stream's entry identities.
 //!
-//! An exchange ([`exchange`]) walks down only where replicas differ. Equal digests, the
+//! An exchange (`aae/exchange.rs`) walks down only where replicas differ. Equal digests, the
 //! common case, end it at level 1.
 //!
 //! Each range has one node *in charge*: the owner of its first primary that is up (so the
@@ -207,8 +207,19 @@ async fn exchange_range<V: StreamsVnode>(
 
 fn log(node: &Node, range: Partition, replicas: &[IndexNode], outcome: &Outcome) {
     let (me, range) = (node.name(), range.index());
-    let with: Vec<&str> = replicas.iter().map(|r| r.node.as_str()).collect();
-    let with = with.join(", ");
+    // The other nodes of the exchange (on a small cluster, a node may hold several replicas).
+    let mut others: Vec<&str> = replicas
+        .iter()
+        .filter(|r| r.node != *me)
+        .map(|r| r.node.as_str())
+        .collect();
+    others.sort_unstable();
+    others.dedup();
+    let with = if others.is_empty() {
+        "no other node".to_string()
+    } else {
+        others.join(", ")
+    };
     match outcome {
         Outcome::InSync | Outcome::Skipped(_) => {
             tracing::debug!(node = %me, range, %with, "anti-entropy: {outcome}");

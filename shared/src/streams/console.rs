@@ -161,7 +161,7 @@ async fn show_stats<Q: QuorumWaiter, V: StreamsVnode>(db: &Streams<Q, V>) -> Res
 /// ================================ Anti-Entropy =================================
 /// Range  Last exchange  Repaired  Outcome
 /// -------------------------------------------------------------------------------
-///     1      0.4 s ago         0  in sync
+///     1     400 ms ago         0  in sync
 ///    12     12.0 s ago        40  repaired 40 entries
 ///    20              -         0  not exchanged yet
 /// -------------------------------------------------------------------------------
@@ -210,10 +210,12 @@ pub fn show_aae_status(report: &AaeReport) -> String {
     out
 }
 
-/// `0.4 s`, `12.0 s`, `3.5 min`, `2.0 h`.
+/// `400 ms`, `12.0 s`, `3.5 min`, `2.0 h`.
 fn show_duration(duration: Duration) -> String {
     let seconds = duration.as_secs_f64();
-    if seconds < 120.0 {
+    if seconds < 1.0 {
+        format!("{} ms", duration.as_millis())
+    } else if seconds < 120.0 {
         format!("{seconds:.1} s")
     } else if seconds < 7200.0 {
         format!("{:.1} min", seconds / 60.0)
@@ -331,7 +333,7 @@ mod tests {
 ================================ Anti-Entropy =================================
 Range  Last exchange  Repaired  Outcome
 -------------------------------------------------------------------------------
-    1      0.4 s ago         0  in sync
+    1     400 ms ago         0  in sync
    12    3.3 min ago        40  repaired 40 entries
    20      3.0 s ago         0  skipped: only 1 of 3 replicas up
    63              -         0  not exchanged yet

@@ -9,7 +9,8 @@
 //!   (its [`Dot`](crate::store::Dot)) on every replica: two writes are never taken for one;
 //! - every acknowledged write is returned, exactly once, by every later read with R ≥ 2
 //!   (N=3, W=2) through any node, once the cluster has healed (hinted handoff has brought
-//!   back what fallbacks took, and anti-entropy has filled the replicas that missed it);
+//!   back what fallbacks took, and anti-entropy, [`super::aae`], has filled the replicas that
+//!   missed it);
 //! - replicas end up with the same entries in the same order: by sequence number, then dot.
 //!
 //! The database is available rather than consistent (riak's way, "AP"): a write goes through
