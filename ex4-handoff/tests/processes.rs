@@ -8,9 +8,13 @@ use std::time::{Duration, Instant};
 
 const BINARY: &str = env!(concat!("CARGO_BIN_EXE_", env!("CARGO_PKG_NAME")));
 
-/// Starts devK; `port` 0 means any free port. Its log goes to `log`.
+/// Starts devK; `port` 0 means any free port. Its log goes to `log`. Without anti-entropy:
+/// it would copy the n=1 messages to two more replicas each, and what is checked here is what
+/// handoff alone moved.
 fn start(k: u32, data: &Path, port: u16, extra: &[&str], log: &Path) -> NodeProcess {
-    NodeProcess::start(BINARY, k, data, port, extra, Some(log))
+    let mut args = vec!["--anti-entropy", "0"];
+    args.extend(extra);
+    NodeProcess::start(BINARY, k, data, port, &args, Some(log))
 }
 
 fn run(k: u32, port: u16, args: &[&str], input: &str) -> String {

@@ -16,7 +16,8 @@
 //! Options: `--name NAME`, `--data-dir DIR`, `--ring-size N`, `--cluster-port P` (0: any free
 //! port; the node prints the one it got), `--http-port P`, `--chat-port P` (for applications
 //! that serve HTTP or a chat), `--handoff-rate MB` (megabytes per second per
-//! transfer, at most).
+//! transfer, at most), `--anti-entropy S` (seconds between two anti-entropy exchanges of the
+//! stream database; 0: none).
 
 use crate::app::App;
 use crate::console::{self, Console, Outcome, repl};
@@ -53,6 +54,7 @@ pub fn parse(args: &[String]) -> Result<Options, String> {
     let mut ring_size = None;
     let mut cluster_port = None;
     let mut handoff_rate = None;
+    let mut anti_entropy = None;
     let mut http_port = None;
     let mut chat_port = None;
     let mut rest = args.iter();
@@ -83,6 +85,10 @@ pub fn parse(args: &[String]) -> Result<Options, String> {
                 let megabytes = number(&value("--handoff-rate")?, "--handoff-rate")?;
                 handoff_rate = Some(u64::from(megabytes) * 1024 * 1024);
             }
+            "--anti-entropy" => {
+                let seconds = number(&value("--anti-entropy")?, "--anti-entropy")?;
+                anti_entropy = Some((seconds > 0).then(|| Duration::from_secs(seconds.into())));
+            }
             flag if flag.starts_with("--") => return Err(format!("unknown option '{flag}'")),
             word if subcommand.is_none() => subcommand = Some(word.to_string()),
             word => words.push(word.to_string()),
@@ -103,6 +109,9 @@ pub fn parse(args: &[String]) -> Result<Options, String> {
         config.listen.set_port(port);
     }
     config.handoff_rate = handoff_rate;
+    if let Some(pause) = anti_entropy {
+        config.anti_entropy = pause;
+    }
     if let Some(port) = http_port {
         config.http.set_port(port);
     }
@@ -348,7 +357,8 @@ fn not_reached(config: &NodeConfig, error: &str) -> String {
 
 fn usage() -> String {
     "usage: [console|start|attach|ping|stop|admin COMMAND…|devrel N] [--node devK] [--name NAME] \
-     [--data-dir DIR] [--ring-size N] [--cluster-port P] [--http-port P] [--chat-port P] [--handoff-rate MB]"
+     [--data-dir DIR] [--ring-size N] [--cluster-port P] [--http-port P] [--chat-port P] [--handoff-rate MB] \
+     [--anti-entropy S]"
         .to_string()
 }
 
@@ -390,6 +400,16 @@ mod tests {
         assert_eq!(options.config.listen.port(), 10037);
         let options = parse(&args("start --node dev2 --cluster-port 0")).unwrap();
         assert_eq!(options.config.listen.port(), 0);
+    }
+
+    #[test]
+    fn anti_entropy_is_on_unless_told_otherwise() {
+        let on = parse(&[]).unwrap().config.anti_entropy;
+        assert_eq!(on, Some(Duration::from_secs(1)));
+        let slower = parse(&args("start --anti-entropy 5")).unwrap();
+        assert_eq!(slower.config.anti_entropy, Some(Duration::from_secs(5)));
+        let off = parse(&args("start --anti-entropy 0")).unwrap();
+        assert_eq!(off.config.anti_entropy, None);
     }
 
     #[test]

@@ -21,6 +21,7 @@ use crate::wire::{
 };
 use crate::{console, gossip, handoff, liveness, ring_file, server};
 use arc_swap::ArcSwap;
+use std::any::Any;
 use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
 use std::net::SocketAddr;
@@ -74,6 +75,9 @@ pub struct NodeConfig {
     /// Links to other nodes that a test cut on purpose (none, unless a test shares one
     /// switch between its nodes and flips it): see [`Faults`].
     pub faults: Faults,
+    /// The pause between two anti-entropy exchanges of an application that runs them (the
+    /// stream database: see `streams::aae`); `None`: no anti-entropy on this node.
+    pub anti_entropy: Option<Duration>,
 }
 
 impl NodeConfig {
@@ -95,10 +99,15 @@ impl NodeConfig {
             handoff_timeout: Duration::from_secs(30),
             handoff_rate: None,
             faults: Faults::default(),
+            // One key range a second: a node in charge of a third of 64 ranges (or half of
+            // them while a node is down) goes round them all in about half a minute.
+            anti_entropy: Some(Duration::from_secs(1)),
         }
     }
 
-    /// Node `devK` for a test: data in `data_dir`, any free port, quick background ticks.
+    /// Node `devK` for a test: data in `data_dir`, any free port, quick background ticks, and
+    /// no anti-entropy (a test that wants it switches it on), so that it never hides what
+    /// replication, read repair or handoff alone did.
     pub fn for_test(k: u32, data_dir: impl Into<PathBuf>) -> Self {
         NodeConfig {
             data_dir: data_dir.into(),
@@ -109,6 +118,7 @@ impl NodeConfig {
             gossip_interval: Duration::from_millis(300),
             handoff_tick: Duration::from_millis(200),
             handoff_timeout: Duration::from_secs(10),
+            anti_entropy: None,
             ..NodeConfig::dev(k)
         }
     }
@@ -133,6 +143,8 @@ struct NodeInner {
     transport: Transport,
     console: Mutex<Option<Arc<dyn console::RemoteConsole>>>,
     mailboxes: Mutex<HashMap<String, Mailbox>>,
+    /// Node-wide state of the applications, by name (see [`Node::singleton`]).
+    singletons: Mutex<HashMap<String, Arc<dyn Any + Send + Sync>>>,
     handoffs: handoff::Handoffs,
     /// The last plan the claimant showed, which `cluster commit` must match.
     last_plan: Mutex<Option<Plan>>,
@@ -202,6 +214,7 @@ impl Node {
                 hosts: Mutex::new(Vec::new()),
                 console: Mutex::new(None),
                 mailboxes: Mutex::new(HashMap::new()),
+                singletons: Mutex::new(HashMap::new()),
                 handoffs: handoff::Handoffs::new(config_concurrency),
                 last_plan: Mutex::new(None),
                 next_request: AtomicU64::new(1),
@@ -279,6 +292,24 @@ impl Node {
         ));
         hosts.push(host.clone());
         Service::new(self.clone(), host)
+    }
+
+    /// Node-wide state of an application that must exist once per node, however many handles
+    /// on the application are made (the stream database's anti-entropy: one task per node).
+    /// `make` makes it (and starts what goes with it) the first time `name` is asked for;
+    /// later calls get the same one.
+    pub fn singleton<T: Any + Send + Sync>(
+        &self,
+        name: &str,
+        make: impl FnOnce() -> Arc<T>,
+    ) -> Arc<T> {
+        let mut singletons = self.inner.singletons.lock().expect("singletons lock");
+        let found = singletons
+            .entry(name.to_string())
+            .or_insert_with(|| make() as Arc<dyn Any + Send + Sync>);
+        Arc::clone(found)
+            .downcast::<T>()
+            .unwrap_or_else(|_| panic!("singleton {name} was made with another type"))
     }
 
     /// The vnode types hosted here.

@@ -323,7 +323,12 @@ impl Ring {
     /// The `n` partitions that follow the hash clockwise, each with its owner: the key's
     /// primary preference list, before liveness is taken into account.
     pub fn preflist(&self, hash: &KeyHash, n: usize) -> Vec<IndexNode> {
-        let first = self.partition_for(hash);
+        self.range_preflist(self.partition_for(hash), n)
+    }
+
+    /// The `n` partitions from `first` on, clockwise, each with its owner: the primary
+    /// preference list shared by every key that belongs to `first` (its *key range*).
+    pub fn range_preflist(&self, first: Partition, n: usize) -> Vec<IndexNode> {
         std::iter::successors(Some(first), |p| Some(p.next()))
             .take(n.min(self.owners.len()))
             .map(|partition| IndexNode {

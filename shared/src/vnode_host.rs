@@ -15,7 +15,7 @@ use crate::wire::{self, VnodeCall};
 use futures_util::future::BoxFuture;
 use std::any::Any;
 use std::path::PathBuf;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::task::TaskTracker;
 
@@ -54,6 +54,10 @@ pub(crate) struct VnodeHost<V: Vnode> {
     data_dir: PathBuf,
     slots: Box<[OnceLock<mpsc::UnboundedSender<VnodeRequest<V>>>]>,
     tasks: TaskTracker,
+    /// Set by `stop_all`. No vnode may start after it: nobody would tell it to stop, and the
+    /// node's stop would wait for it forever. Starting vnodes and stopping them take this lock
+    /// in turn, so a vnode is either started before `stop_all` (and told to stop) or refused.
+    stopping: Mutex<bool>,
 }
 
 impl<V: Vnode> VnodeHost<V> {
@@ -72,6 +76,7 @@ impl<V: Vnode> VnodeHost<V> {
             data_dir: node_data_dir.join(vnode_type),
             slots: (0..ring_size).map(|_| OnceLock::new()).collect(),
             tasks,
+            stopping: Mutex::new(false),
         }
     }
 
@@ -79,15 +84,33 @@ impl<V: Vnode> VnodeHost<V> {
         self.vnode_type
     }
 
-    /// Queues a request for the vnode of `partition`, starting the vnode if needed.
+    /// Queues a request for the vnode of `partition`, starting the vnode if needed (unless
+    /// the host is stopping).
     pub(crate) fn send(&self, partition: Partition, request: VnodeRequest<V>) -> Result<(), Error> {
         let slot = &self.slots[partition.index() as usize];
-        let queue = slot.get_or_init(|| self.start(partition));
+        // A started vnode is reached without a lock: that is every request but the first.
+        let queue = match slot.get() {
+            Some(queue) => queue,
+            None => self.start_unless_stopping(partition)?,
+        };
         queue.send(request).map_err(|_| Error::Stopping)
     }
 
-    /// Asks every started vnode to terminate.
+    fn start_unless_stopping(
+        &self,
+        partition: Partition,
+    ) -> Result<&mpsc::UnboundedSender<VnodeRequest<V>>, Error> {
+        let stopping = self.stopping.lock().unwrap_or_else(|e| e.into_inner());
+        if *stopping {
+            return Err(Error::Stopping);
+        }
+        Ok(self.slots[partition.index() as usize].get_or_init(|| self.start(partition)))
+    }
+
+    /// Asks every started vnode to terminate; no vnode starts from now on.
     pub(crate) fn stop_all(&self) {
+        let mut stopping = self.stopping.lock().unwrap_or_else(|e| e.into_inner());
+        *stopping = true;
         for queue in self.slots.iter().filter_map(OnceLock::get) {
             let _ = queue.send(VnodeRequest::Stop);
         }
@@ -306,5 +329,67 @@ fn encode_reply<R: serde::Serialize>(
         Ok(Ok(reply)) => wire::encode(&reply),
         Ok(Err(error)) => Err(error),
         Err(_) => Err(Error::Stopping),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    struct Echo;
+
+    impl Vnode for Echo {
+        type Command = u32;
+        type Reply = u32;
+        type CoverageRequest = ();
+        type CoverageReply = ();
+        type HandoffItem = ();
+
+        fn init(_: VnodeContext) -> Result<Self, String> {
+            Ok(Echo)
+        }
+
+        fn handle_command(&mut self, command: u32) -> u32 {
+            command
+        }
+
+        fn handle_coverage(&mut self, _: ()) {}
+    }
+
+    fn ask(
+        host: &VnodeHost<Echo>,
+        partition: u32,
+    ) -> Result<oneshot::Receiver<Result<u32, Error>>, Error> {
+        let (reply, answer) = oneshot::channel();
+        let request = VnodeRequest::Command {
+            command: partition,
+            reply: ReplySink::Once(reply),
+        };
+        host.send(Partition::new(partition, 8), request)
+            .map(|()| answer)
+    }
+
+    #[tokio::test]
+    async fn no_vnode_starts_once_the_host_is_stopping() {
+        let dir = tempfile::tempdir().unwrap();
+        let tasks = TaskTracker::new();
+        let host = VnodeHost::<Echo>::new(
+            "echo",
+            Mailer::detached(),
+            NodeName::from("dev1@127.0.0.1"),
+            dir.path().to_path_buf(),
+            8,
+            tasks.clone(),
+        );
+        assert_eq!(ask(&host, 1).unwrap().await.unwrap().unwrap(), 1);
+        host.stop_all();
+        // A request that arrives late (from another node, say) for a vnode never started: it
+        // is refused rather than starting a vnode nobody would stop.
+        assert!(matches!(ask(&host, 2), Err(Error::Stopping)));
+        tasks.close();
+        tokio::time::timeout(Duration::from_secs(5), tasks.wait())
+            .await
+            .expect("every vnode task ends");
     }
 }

@@ -42,7 +42,7 @@ pub fn banner(title: &str) -> String {
 }
 
 /// A full-width line of `ch`, with its newline (riak's `~79..-s~n`).
-fn rule(ch: char) -> String {
+pub(crate) fn rule(ch: char) -> String {
     let mut line: String = std::iter::repeat_n(ch, WIDTH).collect();
     line.push('\n');
     line

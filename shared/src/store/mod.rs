@@ -89,6 +89,7 @@ use std::path::{Path, PathBuf};
 use self::files::{Files, annotate};
 use self::record::MAX_NAME_BYTES;
 use self::stream::{Stream, StreamName};
+use crate::hash::KeyHash;
 
 pub use self::record::MAX_PAYLOAD_BYTES;
 pub use self::report::{Damage, RecoveryProblem, RecoveryReport, Repair};
@@ -154,6 +155,17 @@ pub struct EntryId {
 pub struct StreamSummary {
     pub entries: u64,
     pub hash: u64,
+}
+
+/// One non-empty stream as anti-entropy sees it: its names, its key's place on
+/// the ring and a summary of what it holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Summarized<'a> {
+    pub bucket: &'a str,
+    pub stream: &'a str,
+    /// `chash_key(bucket, stream)`, hashed once when the stream was created.
+    pub key_hash: &'a KeyHash,
+    pub summary: StreamSummary,
 }
 
 /// When appended data is forced to stable storage. See the module docs.
@@ -423,12 +435,17 @@ impl PartitionStore {
         }
     }
 
-    /// Every non-empty stream with a summary of what it holds, in no
-    /// particular order (for anti-entropy).
-    pub fn summaries(&self) -> impl Iterator<Item = (&str, &str, StreamSummary)> {
+    /// Every non-empty stream with its key's place on the ring and a summary
+    /// of what it holds, in no particular order (for anti-entropy).
+    pub fn summaries(&self) -> impl Iterator<Item = Summarized<'_>> {
         self.streams()
             .filter(|(_, _, s)| !s.is_empty())
-            .map(|(bucket, name, s)| (bucket, name, s.summary()))
+            .map(|(bucket, stream, s)| Summarized {
+                bucket,
+                stream,
+                key_hash: s.key_hash(),
+                summary: s.summary(),
+            })
     }
 
     /// Buckets with at least one non-empty stream, sorted.
@@ -575,7 +592,7 @@ fn with_stream<T>(
         .entry(bucket.to_owned())
         .or_default()
         .entry(stream.to_owned())
-        .or_insert_with(|| Stream::new(cache_entries));
+        .or_insert_with(|| Stream::new(StreamName { bucket, stream }, cache_entries));
     f(created)
 }
 

@@ -11,7 +11,10 @@
 //! The stream also keeps a [`StreamSummary`] up to date as entries arrive:
 //! their count and the sum of a hash of each identity. A sum does not depend
 //! on the order of arrival, so two replicas that hold the same entries have
-//! the same summary however they got them (anti-entropy compares these).
+//! the same summary however they got them (anti-entropy compares these). And
+//! it keeps its key's place on the ring, hashed once when the stream is
+//! created, so that anti-entropy can sort streams into key ranges and
+//! segments without hashing every name again at every exchange.
 //!
 //! The index is a vector sorted by sequence number rather than a tree: a
 //! partition holds many small streams, and a vector of one entry costs one
@@ -26,6 +29,7 @@ use super::cache::RecentEntries;
 use super::files::{Files, RecordPos};
 use super::record;
 use super::{Entry, EntryId, StreamSummary};
+use crate::hash::{KeyHash, chash_key};
 
 /// Largest number of bytes fetched with one read when consecutive records
 /// of the stream are next to each other in the log.
@@ -45,16 +49,23 @@ pub(super) struct Stream {
     recent: RecentEntries,
     /// Sum of `identity_hash` over the index.
     hash: u64,
+    /// `chash_key(bucket, stream)`: where the stream's key lies on the ring.
+    key_hash: KeyHash,
 }
 
 impl Stream {
-    /// A stream with no entries yet.
-    pub(super) fn new(cache_entries: usize) -> Self {
+    /// The stream `name`, with no entries yet.
+    pub(super) fn new(name: StreamName<'_>, cache_entries: usize) -> Self {
         Stream {
             index: Vec::new(),
             recent: RecentEntries::new(cache_entries),
             hash: 0,
+            key_hash: chash_key(name.bucket.as_bytes(), name.stream.as_bytes()),
         }
+    }
+
+    pub(super) fn key_hash(&self) -> &KeyHash {
+        &self.key_hash
     }
 
     pub(super) fn len(&self) -> u64 {

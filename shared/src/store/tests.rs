@@ -1013,7 +1013,7 @@ fn summaries_depend_on_the_entries_not_on_their_arrival() {
     for entry in entries.iter().rev() {
         second.put_entry("b", "s", entry).unwrap();
     }
-    let summary = |store: &PartitionStore| store.summaries().map(|(_, _, s)| s).collect::<Vec<_>>();
+    let summary = |store: &PartitionStore| store.summaries().map(|s| s.summary).collect::<Vec<_>>();
     assert_eq!(summary(&first), summary(&second));
     assert_eq!(summary(&first)[0].entries, 20);
     let extra = Entry {
@@ -1030,4 +1030,33 @@ fn summaries_depend_on_the_entries_not_on_their_arrival() {
         summary(&second),
         "and a restart keeps it"
     );
+}
+
+#[test]
+fn summaries_carry_each_streams_place_on_the_ring() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = open(dir.path());
+    store.append("alice", "inbox", b"hello").unwrap();
+    store.append("bob", "outbox", b"hi").unwrap();
+    let places = |store: &PartitionStore| {
+        let mut found: Vec<(String, KeyHash)> = store
+            .summaries()
+            .map(|s| (format!("{}/{}", s.bucket, s.stream), *s.key_hash))
+            .collect();
+        found.sort();
+        found
+    };
+    let want = vec![
+        (
+            "alice/inbox".to_string(),
+            crate::hash::chash_key(b"alice", b"inbox"),
+        ),
+        (
+            "bob/outbox".to_string(),
+            crate::hash::chash_key(b"bob", b"outbox"),
+        ),
+    ];
+    assert_eq!(places(&store), want);
+    drop(store);
+    assert_eq!(places(&open(dir.path())), want, "recovery hashes them too");
 }

@@ -1,13 +1,17 @@
 //! The stream database's console commands, for applications that offer them as they are:
-//! `store`, `fetch`, `post`, `get`, `list-streams`, `list-buckets`, `stats`, and `populate`
-//! (the tutorial's demo data). Every command takes optional `n=`, `w=`, `r=` settings.
+//! `store`, `fetch`, `post`, `get`, `list-streams`, `list-buckets`, `stats`, `populate`
+//! (the tutorial's demo data) and `aae-status`. Every command takes optional `n=`, `w=`,
+//! `r=` settings.
 //!
 //! The `show_*` functions print results the same way in every exercise.
 
+use super::aae::{AaeReport, Outcome};
 use super::service::{Listing, Nwr, ReadResult, ShowEntry, Streams, StreamsVnode, Written};
+use crate::admin::tables::{banner, rule};
 use crate::app::CommandHelp;
 use crate::coordinator::QuorumWaiter;
 use crate::error::Error;
+use std::time::Duration;
 
 /// The bucket of the workshop's key/value commands (`store`, `fetch`).
 pub const KV_BUCKET: &str = "kv";
@@ -45,6 +49,10 @@ pub const COMMANDS: &[CommandHelp] = &[
     CommandHelp {
         usage: "populate USERS STREAMS MESSAGES [BYTES]",
         help: "write demo data: user1…/stream1…, MESSAGES each (padded to BYTES)",
+    },
+    CommandHelp {
+        usage: "aae-status",
+        help: "anti-entropy on this node: each key range in its charge, last exchange, repairs",
     },
 ];
 
@@ -98,6 +106,7 @@ async fn run_command<Q: QuorumWaiter, V: StreamsVnode>(
         )),
         ("list-buckets", []) => Ok(show_listing(&db.list_buckets(nwr).await?, "no buckets")),
         ("stats", []) => show_stats(db).await,
+        ("aae-status", []) => Ok(show_aae_status(&db.anti_entropy().report())),
         ("populate", [users, streams, messages, rest @ ..]) if rest.len() <= 1 => {
             let (users, streams, messages) = (number(users)?, number(streams)?, number(messages)?);
             let bytes = rest.first().map(|b| number(b)).transpose()?.unwrap_or(0) as usize;
@@ -144,6 +153,75 @@ async fn show_stats<Q: QuorumWaiter, V: StreamsVnode>(db: &Streams<Q, V>) -> Res
         "total: writes={writes} reads={reads} entries={entries}"
     ));
     Ok(lines.join("\n"))
+}
+
+/// `aae-status`: a table of the key ranges this node is in charge of, then a summary line.
+///
+/// ```text
+/// ================================ Anti-Entropy =================================
+/// Range  Last exchange  Repaired  Outcome
+/// -------------------------------------------------------------------------------
+///     1     400 ms ago         0  in sync
+///    12     12.0 s ago        40  repaired 40 entries
+///    20              -         0  not exchanged yet
+/// -------------------------------------------------------------------------------
+/// 3 ranges, one exchanged every 1.0 s: 1 in sync, 1 repaired, 0 skipped, 0 failed, 1 not yet; 40 entries repaired since start
+/// ```
+pub fn show_aae_status(report: &AaeReport) -> String {
+    let Some(pause) = report.pause else {
+        return format!("anti-entropy is off on {}", report.node);
+    };
+    let mut out = banner("Anti-Entropy");
+    out.push('\n');
+    out.push_str("Range  Last exchange  Repaired  Outcome\n");
+    out.push_str(&rule('-'));
+    let mut count = [0usize; 5]; // in sync, repaired, skipped, failed, not yet
+    for range in &report.ranges {
+        let (ago, outcome, tally) = match &range.last {
+            Some((ago, outcome)) => (
+                format!("{} ago", show_duration(*ago)),
+                outcome.to_string(),
+                match outcome {
+                    Outcome::InSync => 0,
+                    Outcome::Repaired { .. } => 1,
+                    Outcome::Skipped(_) => 2,
+                    Outcome::Failed { .. } => 3,
+                },
+            ),
+            None => ("-".to_string(), "not exchanged yet".to_string(), 4),
+        };
+        count[tally] += 1;
+        out.push_str(&format!(
+            "{:>5}  {:>13}  {:>8}  {outcome}\n",
+            range.range.index(),
+            ago,
+            range.repaired
+        ));
+    }
+    out.push_str(&rule('-'));
+    let [in_sync, repaired, skipped, failed, not_yet] = count;
+    out.push_str(&format!(
+        "{} ranges, one exchanged every {}: {in_sync} in sync, {repaired} repaired, \
+         {skipped} skipped, {failed} failed, {not_yet} not yet; {} entries repaired since start",
+        report.ranges.len(),
+        show_duration(pause),
+        report.repaired,
+    ));
+    out
+}
+
+/// `400 ms`, `12.0 s`, `3.5 min`, `2.0 h`.
+fn show_duration(duration: Duration) -> String {
+    let seconds = duration.as_secs_f64();
+    if seconds < 1.0 {
+        format!("{} ms", duration.as_millis())
+    } else if seconds < 120.0 {
+        format!("{seconds:.1} s")
+    } else if seconds < 7200.0 {
+        format!("{:.1} min", seconds / 60.0)
+    } else {
+        format!("{:.1} h", seconds / 3600.0)
+    }
 }
 
 fn number(text: &str) -> Result<u64, Error> {
@@ -211,4 +289,73 @@ pub fn show_listing(listing: &Listing, empty: &str) -> String {
         text.push_str(&format!("\n({note})"));
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ring::Partition;
+    use crate::streams::aae::RangeReport;
+
+    #[test]
+    fn aae_status_is_a_table_and_a_summary() {
+        let at = |index| Partition::new(index, 64);
+        let report = AaeReport {
+            node: "dev1@127.0.0.1".into(),
+            pause: Some(Duration::from_secs(1)),
+            ranges: vec![
+                RangeReport {
+                    range: at(1),
+                    last: Some((Duration::from_millis(400), Outcome::InSync)),
+                    repaired: 0,
+                },
+                RangeReport {
+                    range: at(12),
+                    last: Some((
+                        Duration::from_secs(200),
+                        Outcome::Repaired {
+                            entries: 40,
+                            more: false,
+                        },
+                    )),
+                    repaired: 40,
+                },
+                RangeReport {
+                    range: at(20),
+                    last: Some((
+                        Duration::from_secs(3),
+                        Outcome::Skipped("only 1 of 3 replicas up".into()),
+                    )),
+                    repaired: 0,
+                },
+                RangeReport {
+                    range: at(63),
+                    last: None,
+                    repaired: 0,
+                },
+            ],
+            exchanges: 57,
+            repaired: 42,
+        };
+        let want = "\
+================================ Anti-Entropy =================================
+Range  Last exchange  Repaired  Outcome
+-------------------------------------------------------------------------------
+    1     400 ms ago         0  in sync
+   12    3.3 min ago        40  repaired 40 entries
+   20      3.0 s ago         0  skipped: only 1 of 3 replicas up
+   63              -         0  not exchanged yet
+-------------------------------------------------------------------------------
+4 ranges, one exchanged every 1.0 s: 1 in sync, 1 repaired, 1 skipped, 0 failed, 1 not yet; 42 entries repaired since start";
+        assert_eq!(show_aae_status(&report), want);
+        let off = AaeReport {
+            pause: None,
+            ranges: Vec::new(),
+            ..report
+        };
+        assert_eq!(
+            show_aae_status(&off),
+            "anti-entropy is off on dev1@127.0.0.1"
+        );
+    }
 }

@@ -3,8 +3,10 @@
 //!
 //! - [`vnode`]: the stream vnode, over the [`crate::store`] of its partition;
 //! - [`service`]: the database's API — post, read, last, listings, stats — with N/W/R;
+//! - [`aae`]: active anti-entropy, which makes replicas converge in the background;
 //! - [`console`]: its console commands, for applications that offer them as they are.
 
+pub mod aae;
 pub mod console;
 pub mod service;
 pub mod vnode;

@@ -9,7 +9,8 @@
 //!   (its [`Dot`](crate::store::Dot)) on every replica: two writes are never taken for one;
 //! - every acknowledged write is returned, exactly once, by every later read with R ≥ 2
 //!   (N=3, W=2) through any node, once the cluster has healed (hinted handoff has brought
-//!   back what fallbacks took, and anti-entropy has filled the replicas that missed it);
+//!   back what fallbacks took, and anti-entropy, [`super::aae`], has filled the replicas that
+//!   missed it);
 //! - replicas end up with the same entries in the same order: by sequence number, then dot.
 //!
 //! The database is available rather than consistent (riak's way, "AP"): a write goes through
@@ -47,6 +48,7 @@
 //!
 //! [`PartitionStore::put_entry`]: crate::store::PartitionStore::put_entry
 
+use super::aae::{self, AntiEntropy};
 use super::vnode::{
     StreamCommand, StreamCoverage, StreamCoverageReply, StreamReply, StreamVnode, VnodeStats,
 };
@@ -63,6 +65,7 @@ use crate::store::{Entry, EntryId};
 use crate::vnode::Vnode;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The vnode type the stream database registers.
@@ -200,6 +203,7 @@ impl<V> StreamsVnode for V where
 pub struct Streams<Q: QuorumWaiter = Quorum, V: StreamsVnode = StreamVnode> {
     vnodes: Service<V>,
     quorum: Q,
+    anti_entropy: Arc<AntiEntropy>,
 }
 
 impl<Q: QuorumWaiter, V: StreamsVnode> Clone for Streams<Q, V> {
@@ -207,6 +211,7 @@ impl<Q: QuorumWaiter, V: StreamsVnode> Clone for Streams<Q, V> {
         Streams {
             vnodes: self.vnodes.clone(),
             quorum: self.quorum.clone(),
+            anti_entropy: Arc::clone(&self.anti_entropy),
         }
     }
 }
@@ -219,10 +224,13 @@ impl Streams {
 }
 
 impl<V: StreamsVnode> Streams<Quorum, V> {
-    /// Hosts vnodes of your own type `V` under the name `vnode_type`.
+    /// Hosts vnodes of your own type `V` under the name `vnode_type`, and starts their
+    /// anti-entropy if the node's configuration asks for it (see [`super::aae`]).
     pub fn start_with(node: &Node, vnode_type: &'static str) -> Self {
+        let vnodes = node.register::<V>(vnode_type);
         Streams {
-            vnodes: node.register::<V>(vnode_type),
+            anti_entropy: aae::start(&vnodes),
+            vnodes,
             quorum: Quorum,
         }
     }
@@ -234,12 +242,18 @@ impl<Q: QuorumWaiter, V: StreamsVnode> Streams<Q, V> {
         Streams {
             vnodes: self.vnodes,
             quorum,
+            anti_entropy: self.anti_entropy,
         }
     }
 
     /// The stream vnodes, for requests of your own.
     pub fn vnodes(&self) -> &Service<V> {
         &self.vnodes
+    }
+
+    /// This node's anti-entropy: what it did (`aae-status`).
+    pub fn anti_entropy(&self) -> &AntiEntropy {
+        &self.anti_entropy
     }
 
     fn wait(&self) -> Duration {

@@ -2,9 +2,11 @@
 //!
 //! [`StreamState`] is the data and the commands on it; [`StreamVnode`] is the finished vnode
 //! (the state plus its handoff callbacks). An exercise can wrap `StreamState` in a vnode of
-//! its own and write the handoff callbacks itself.
+//! its own and write the handoff callbacks itself: it answers anti-entropy's questions too.
 
-use crate::store::{Entry, PartitionStore, StoreConfig};
+use super::aae::{NamedSummary, RangeDigest, summaries_in};
+use crate::ring::Partition;
+use crate::store::{Entry, EntryId, PartitionStore, StoreConfig};
 use crate::vnode::{Vnode, VnodeContext};
 use serde::{Deserialize, Serialize};
 use std::io;
@@ -46,6 +48,21 @@ pub enum StreamCommand {
         stream: String,
         n: usize,
     },
+    /// Anti-entropy, level 1: the digest of what this vnode holds of key range `range` (the
+    /// streams whose first primary is that partition). See [`super::aae`].
+    RangeDigest { range: Partition },
+    /// Anti-entropy, level 2: the streams of key range `range` that fall in these segments,
+    /// with their summaries.
+    RangeSummaries { range: Partition, segments: Vec<u8> },
+    /// Anti-entropy, the leaves: the identities of every entry of the stream, in order.
+    Ids { bucket: String, stream: String },
+    /// The entries of the stream with these identities, in order; those not held are left
+    /// out (anti-entropy fetches what a replica lacks with it).
+    Get {
+        bucket: String,
+        stream: String,
+        ids: Vec<EntryId>,
+    },
 }
 
 /// A stream vnode's answer.
@@ -59,6 +76,9 @@ pub enum StreamReply {
     Entries(Vec<Entry>),
     /// The store could not do it (a disk error); the text says why.
     Failed(String),
+    RangeDigest(RangeDigest),
+    Summaries(Vec<NamedSummary>),
+    Ids(Vec<EntryId>),
 }
 
 /// What a coverage query asks every stream vnode of a covering set.
@@ -170,6 +190,21 @@ impl StreamState {
                 self.reads += 1;
                 StreamReply::Entries(self.store.last(&bucket, &stream, n)?)
             }
+            // Anti-entropy's questions are not counted as reads: the counters are the users'.
+            StreamCommand::RangeDigest { range } => {
+                StreamReply::RangeDigest(RangeDigest::of_range(&self.store, range))
+            }
+            StreamCommand::RangeSummaries { range, segments } => {
+                StreamReply::Summaries(summaries_in(&self.store, range, &segments))
+            }
+            StreamCommand::Ids { bucket, stream } => {
+                StreamReply::Ids(self.store.ids(&bucket, &stream))
+            }
+            StreamCommand::Get {
+                bucket,
+                stream,
+                ids,
+            } => StreamReply::Entries(self.store.get(&bucket, &stream, &ids)?),
         })
     }
 
