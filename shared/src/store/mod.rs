@@ -138,6 +138,20 @@ impl std::fmt::Display for Dot {
     }
 }
 
+impl std::str::FromStr for Dot {
+    type Err = String;
+
+    /// Reads a dot back from its text (`3f2a9c1b5e7d0a11.17`), as the HTTP API shows it.
+    fn from_str(text: &str) -> Result<Dot, String> {
+        let bad = || format!("'{text}' is not a dot (ACTOR-IN-HEX.COUNTER)");
+        let (actor, counter) = text.split_once('.').ok_or_else(bad)?;
+        Ok(Dot {
+            actor: u64::from_str_radix(actor, 16).map_err(|_| bad())?,
+            counter: counter.parse().map_err(|_| bad())?,
+        })
+    }
+}
+
 /// Where an entry sits in its stream: by sequence number, then by dot. Every replica orders
 /// a stream this way, so replicas holding the same entries list them the same.
 #[derive(

@@ -17,7 +17,7 @@
 //! build the same history and reads and reuse it.
 
 use crate::error::Error;
-use crate::store::Entry;
+use crate::store::{Dot, Entry};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt;
 
@@ -78,10 +78,12 @@ impl History {
     }
 }
 
-/// One entry as a read returned it: its number and its payload (as text).
+/// One entry as a read returned it: its number, its dot (its identity) and its payload (as
+/// text).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Stored {
     pub seq: u64,
+    pub dot: Dot,
     pub payload: String,
 }
 
@@ -89,6 +91,7 @@ impl Stored {
     pub fn of(entry: &Entry) -> Stored {
         Stored {
             seq: entry.seq,
+            dot: entry.dot,
             payload: String::from_utf8_lossy(&entry.payload).into_owned(),
         }
     }
@@ -231,13 +234,14 @@ struct Problems {
     invented: BTreeSet<String>,
 }
 
-/// An entry as compared between reads: its number and payload.
-type Key<'a> = (u64, &'a str);
+/// An entry as compared between reads: its number, its dot and its payload. Ordered as the
+/// database orders a stream: by number, then dot.
+type Key<'a> = (u64, Dot, &'a str);
 
 fn keys(entries: &[Stored]) -> Vec<Key<'_>> {
     entries
         .iter()
-        .map(|e| (e.seq, e.payload.as_str()))
+        .map(|e| (e.seq, e.dot, e.payload.as_str()))
         .collect()
 }
 
@@ -266,8 +270,8 @@ fn judge_stream(
     }
 }
 
-/// Every distinct entry of the R ≥ 2 reads, by number; entries sharing a number keep the
-/// order in which the reads (in the order given) first showed them.
+/// Every distinct entry of the R ≥ 2 reads, in the stream's order: by number, then dot (the
+/// order every replica must agree on, whichever read showed an entry first).
 fn union_of<'a>(lists: impl Iterator<Item = &'a [Key<'a>]>) -> Vec<Key<'a>> {
     let mut seen = HashSet::new();
     let mut union: Vec<Key> = lists
@@ -275,7 +279,7 @@ fn union_of<'a>(lists: impl Iterator<Item = &'a [Key<'a>]>) -> Vec<Key<'a>> {
         .filter(|key| seen.insert(**key))
         .copied()
         .collect();
-    union.sort_by_key(|(seq, _)| *seq); // stable: ties keep their first-seen order
+    union.sort_by_key(|(seq, dot, _)| (*seq, *dot));
     union
 }
 
@@ -305,7 +309,7 @@ fn find_duplicates(
         }
     }
     let mut numbers: BTreeMap<&str, BTreeSet<u64>> = BTreeMap::new();
-    for (seq, payload) in union {
+    for (seq, _, payload) in union {
         numbers.entry(payload).or_default().insert(*seq);
     }
     for (payload, seqs) in numbers.into_iter().filter(|(_, s)| s.len() > 1) {
@@ -318,7 +322,7 @@ fn find_duplicates(
 /// How many numbers more than one entry holds.
 fn count_shared_numbers(union: &[Key]) -> usize {
     let mut per_number: BTreeMap<u64, usize> = BTreeMap::new();
-    for (seq, _) in union {
+    for (seq, _, _) in union {
         *per_number.entry(*seq).or_default() += 1;
     }
     per_number.values().filter(|n| **n > 1).count()
@@ -335,10 +339,10 @@ fn find_lost(
 ) {
     let per_read: Vec<(&str, HashSet<&str>)> = quorum
         .iter()
-        .map(|(node, keys)| (*node, keys.iter().map(|(_, p)| *p).collect()))
+        .map(|(node, keys)| (*node, keys.iter().map(|(_, _, p)| *p).collect()))
         .collect();
     let mut numbers: HashMap<&str, Vec<u64>> = HashMap::new();
-    for (seq, payload) in union {
+    for (seq, _, payload) in union {
         numbers.entry(payload).or_default().push(*seq);
     }
     for attempt in attempts {
@@ -371,7 +375,7 @@ fn find_invented(
     problems: &mut Problems,
 ) {
     let written: HashSet<&str> = attempts.iter().map(|a| a.payload.as_str()).collect();
-    for (seq, payload) in union {
+    for (seq, _, payload) in union {
         if !written.contains(payload) && problems.invented.insert(payload.to_string()) {
             verdict.note(|| {
                 format!("invented {payload}: read in {stream} #{seq}, never written there")
@@ -422,9 +426,9 @@ fn find_unconverged(stream: &str, reads: &[&Read], union: &[Key], verdict: &mut 
 fn first_difference(read: &[Key], union: &[Key]) -> String {
     let at = read.iter().zip(union).take_while(|(a, b)| a == b).count();
     match (read.get(at), union.get(at)) {
-        (Some(a), Some(b)) => format!("; at {at}: #{} {} instead of #{} {}", a.0, a.1, b.0, b.1),
-        (None, Some(b)) => format!("; missing from #{} {}", b.0, b.1),
-        (Some(a), None) => format!("; extra from #{} {}", a.0, a.1),
+        (Some(a), Some(b)) => format!("; at {at}: #{} {} instead of #{} {}", a.0, a.2, b.0, b.2),
+        (None, Some(b)) => format!("; missing from #{} {}", b.0, b.2),
+        (Some(a), None) => format!("; extra from #{} {}", a.0, a.2),
         (None, None) => String::new(),
     }
 }
@@ -447,6 +451,19 @@ mod tests {
         }
     }
 
+    /// A dot for a test payload, ordered as the payloads are (`w0-0` < `w1-0`): as if each
+    /// payload was appended by a store of its own.
+    fn dot_of(payload: &str) -> Dot {
+        let mut actor = [0u8; 8];
+        for (to, from) in actor.iter_mut().zip(payload.bytes()) {
+            *to = from;
+        }
+        Dot {
+            actor: u64::from_be_bytes(actor),
+            counter: 1,
+        }
+    }
+
     /// A read of `s` through `node` returning `entries` as (seq, payload).
     fn read(node: &str, r: usize, entries: &[(u64, &str)]) -> Read {
         Read {
@@ -457,6 +474,7 @@ mod tests {
                 .iter()
                 .map(|(seq, p)| Stored {
                     seq: *seq,
+                    dot: dot_of(p),
                     payload: p.to_string(),
                 })
                 .collect()),

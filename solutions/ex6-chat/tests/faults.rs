@@ -762,6 +762,10 @@ fn read_page(
         .iter()
         .map(|entry| Stored {
             seq: entry["id"].as_u64().expect("an entry's id"),
+            dot: entry["dot"]
+                .as_str()
+                .and_then(|dot| dot.parse().ok())
+                .expect("an entry's dot"),
             payload: entry["msg"].as_str().expect("an entry's msg").to_string(),
         })
         .collect())
