@@ -286,7 +286,15 @@ impl<A: App> TestCluster<A> {
         self.targets.remove(k);
         let member = &mut self.members[k as usize - 1];
         if let Some((node, _)) = member.running.take() {
-            node.stop().await;
+            // A node that never finishes stopping is a bug to report, not a test to hang.
+            if tokio::time::timeout(DEFAULT_DEADLINE, node.stop())
+                .await
+                .is_err()
+            {
+                panic!(
+                    "dev{k} did not stop within {DEFAULT_DEADLINE:?}: some task of it never ends"
+                );
+            }
         }
     }
 

@@ -21,8 +21,8 @@ use crate::store::{Dot, Entry};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt;
 
-/// How many problems a verdict describes in words (the counts are always complete).
-const MAX_NOTES: usize = 12;
+/// How many problems of each kind a verdict describes in words (the counts are complete).
+const NOTES_PER_KIND: usize = 4;
 
 /// What became of one write attempt, as its writer saw it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -151,9 +151,12 @@ impl Verdict {
         assert!(self.holds(), "{self}\n  {}", self.notes.join("\n  "));
     }
 
-    fn note(&mut self, text: impl FnOnce() -> String) {
-        if self.notes.len() < MAX_NOTES {
-            self.notes.push(text());
+    /// Describes a problem whose description starts with `kind` (a few of each kind).
+    fn note(&mut self, kind: &str, text: impl FnOnce() -> String) {
+        if self.notes.iter().filter(|n| n.starts_with(kind)).count() < NOTES_PER_KIND {
+            let text = text();
+            debug_assert!(text.starts_with(kind), "{text:?} is not a note of {kind}");
+            self.notes.push(text);
         }
     }
 }
@@ -266,7 +269,7 @@ fn judge_stream(
     if quorum.is_empty() && !attempts.is_empty() {
         // Nothing can be said of this stream's writes: that is a failure too.
         verdict.unconverged += 1;
-        verdict.note(|| format!("no R ≥ 2 read of {stream} succeeded"));
+        verdict.note("no R", || format!("no R ≥ 2 read of {stream} succeeded"));
     }
 }
 
@@ -299,7 +302,7 @@ fn find_duplicates(
         }
         for (payload, n) in times.into_iter().filter(|(_, n)| *n > 1) {
             if problems.duplicated.insert(payload.to_string()) {
-                verdict.note(|| {
+                verdict.note("duplicated", || {
                     format!(
                         "duplicated {payload}: {n} times in the R={} read of {stream} through {}",
                         read.r, read.node
@@ -314,7 +317,9 @@ fn find_duplicates(
     }
     for (payload, seqs) in numbers.into_iter().filter(|(_, s)| s.len() > 1) {
         if problems.duplicated.insert(payload.to_string()) {
-            verdict.note(|| format!("duplicated {payload}: in {stream} under #{seqs:?}"));
+            verdict.note("duplicated", || {
+                format!("duplicated {payload}: in {stream} under #{seqs:?}")
+            });
         }
     }
 }
@@ -352,14 +357,14 @@ fn find_lost(
         let payload = attempt.payload.as_str();
         for (node, payloads) in &per_read {
             if !payloads.contains(payload) && problems.lost.insert(payload.to_string()) {
-                verdict.note(|| {
+                verdict.note("lost", || {
                     format!("lost {payload} (acknowledged as {stream} #{seq}): missing from the R=2 read through {node}")
                 });
             }
         }
         let found = numbers.get(payload).map(Vec::as_slice).unwrap_or_default();
         if found.iter().any(|s| *s != seq) && problems.renumbered.insert(payload.to_string()) {
-            verdict.note(|| {
+            verdict.note("renumbered", || {
                 format!("renumbered {payload}: acknowledged as {stream} #{seq}, read as #{found:?}")
             });
         }
@@ -377,7 +382,7 @@ fn find_invented(
     let written: HashSet<&str> = attempts.iter().map(|a| a.payload.as_str()).collect();
     for (seq, _, payload) in union {
         if !written.contains(payload) && problems.invented.insert(payload.to_string()) {
-            verdict.note(|| {
+            verdict.note("invented", || {
                 format!("invented {payload}: read in {stream} #{seq}, never written there")
             });
         }
@@ -394,7 +399,7 @@ fn find_unconverged(stream: &str, reads: &[&Read], union: &[Key], verdict: &mut 
                 Err(error) => {
                     verdict.unreadable += 1;
                     agrees = false;
-                    verdict.note(|| {
+                    verdict.note("unreadable", || {
                         format!(
                             "unreadable: the R={} read of {stream} through {node}: {error}",
                             read.r
@@ -403,7 +408,7 @@ fn find_unconverged(stream: &str, reads: &[&Read], union: &[Key], verdict: &mut 
                 }
                 Ok(entries) if keys(entries) != union => {
                     agrees = false;
-                    verdict.note(|| {
+                    verdict.note("unconverged", || {
                         format!(
                             "unconverged: the R={} read of {stream} through {node} has {} entries, the R=2 union {}{}",
                             read.r,
