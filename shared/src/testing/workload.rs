@@ -16,7 +16,7 @@ use super::nemesis::Rng;
 use super::{Targets, wait_until};
 use crate::app::App;
 use crate::coordinator::{Quorum, QuorumWaiter};
-use crate::streams::{Nwr, StreamVnode, Streams, StreamsVnode};
+use crate::streams::{Nwr, StreamCommand, StreamReply, StreamVnode, Streams, StreamsVnode};
 use futures_util::future::join_all;
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -128,14 +128,46 @@ impl<A: App, Q: QuorumWaiter, V: StreamsVnode> Workload<A, Q, V> {
         }
     }
 
+    /// Whether every replica of every stream holds the same entries in the same order, asked
+    /// one by one (a vnode's own read: no quorum, no read repair, so asking changes nothing).
+    async fn replicas_agree(&self, targets: &Targets<A>, streams: &BTreeSet<String>) -> bool {
+        let Some((_, app)) = targets.now().into_iter().next() else {
+            return false;
+        };
+        let db = (self.db)(&app);
+        for stream in streams {
+            let replicas = crate::apl::targets(&db.preflist(&self.bucket, stream, self.nwr.n));
+            let reads = replicas.iter().map(|replica| {
+                let command = StreamCommand::Read {
+                    bucket: self.bucket.clone(),
+                    stream: stream.clone(),
+                    from: 0,
+                    limit: usize::MAX,
+                };
+                db.vnodes().sync_command(replica, command)
+            });
+            let held: Vec<_> = join_all(reads).await;
+            let first = match held.first() {
+                Some(Ok(StreamReply::Entries(entries))) => entries,
+                _ => return false,
+            };
+            let same = |reply: &Result<StreamReply, _>| matches!(reply, Ok(StreamReply::Entries(entries)) if entries == first);
+            if replicas.len() < self.nwr.n || !held.iter().all(same) {
+                return false;
+            }
+        }
+        true
+    }
+
     /// Reads everything back and judges it against `history`.
     ///
-    /// First it waits, for at most `within`, until the R=1 reads through every node agree:
-    /// replicas must converge in the background. Those reads take the first replica that
-    /// answers (mostly the node's own) and repair nothing, so the wait cannot be cut short
-    /// by the checker's own reads. Then it reads with R=2 (which does repair, so it comes
-    /// last; again while some of those reads fail, within the same deadline) and judges
-    /// both. Prints and returns the verdict.
+    /// First it waits, for at most `within`, until the replicas have converged: every
+    /// replica of every stream, asked directly, holds the same entries in the same order, and
+    /// the R=1 reads through every node agree. Neither repairs anything, so the wait cannot be
+    /// cut short by the checker's own reads: only the cluster (anti-entropy, handoff) can end
+    /// it. Then it reads with R=2 (which does repair, so it comes last; again while some of
+    /// those reads fail, within the same deadline) and judges both. Prints and returns the
+    /// verdict.
     pub async fn check(
         &self,
         targets: &Targets<A>,
@@ -149,7 +181,8 @@ impl<A: App, Q: QuorumWaiter, V: StreamsVnode> Workload<A, Q, V> {
         let single = loop {
             rounds += 1;
             let single = self.read_all(targets, &streams, 1).await;
-            if agree(&single) || started.elapsed() >= within {
+            let converged = agree(&single) && self.replicas_agree(targets, &streams).await;
+            if converged || started.elapsed() >= within {
                 break single;
             }
             // Waiting for replicas to converge: look again shortly, until the deadline.
@@ -158,12 +191,12 @@ impl<A: App, Q: QuorumWaiter, V: StreamsVnode> Workload<A, Q, V> {
         // Prefixed by the bucket (the scenario's name): tests print at the same time.
         let bucket = &self.bucket;
         let agreed = if agree(&single) {
-            "agree"
+            "converged"
         } else {
             "still disagree"
         };
         println!(
-            "{bucket}: R=1 reads {agreed} after {rounds} round(s), {:.1} s",
+            "{bucket}: replicas {agreed} after {rounds} round(s), {:.1} s",
             started.elapsed().as_secs_f64()
         );
         let mut quorum = self.read_all(targets, &streams, 2).await;

@@ -110,7 +110,7 @@ fn run(plan: fn(&mut SplitMix64) -> Schedule, writer_count: usize) {
     let history = History {
         attempts: attempts.iter().map(|t| t.attempt.clone()).collect(),
     };
-    let reads = read_after_healing(&cluster);
+    let reads = read_after_healing(&cluster, &history);
     let verdict = judge(&history, &reads);
     println!("{verdict}");
     println!("{}", availability(&attempts, &fault_starts));
@@ -655,50 +655,104 @@ fn error_reason(body: &str) -> String {
 // The reads
 // ---------------------------------------------------------------------------------------------
 
-/// Reads the healed cluster for the judge: with R=1 until, for every stream, every node
-/// returns the same entries (or [`CONVERGENCE_DEADLINE`] passes), then once with R=2.
+/// Reads the healed cluster for the judge, in two waits of at most
+/// [`CONVERGENCE_DEADLINE`] together:
+///
+/// 1. with R=1 until every node returns, for every stream, the same entries, and those hold
+///    every acknowledged write (the promise of anti-entropy: every node's R=1 read holds
+///    every acknowledged entry within a minute of healing);
+/// 2. then once with R=2, and again with R=1 until those reads return exactly what the R=2
+///    reads did: an entry that only one replica held (a write that failed after its first
+///    replica stored it) must reach the others too.
 ///
 /// The order matters. A read with R=2 sends the replicas it heard from what they lacked
 /// (read repair); a read with R=1 hears from one replica and repairs nothing. Reading with
 /// R=1 first leaves it to the cluster's own repair (hinted handoff, anti-entropy) to make the
 /// replicas agree, as it must for streams that nobody reads.
-fn read_after_healing(cluster: &Cluster) -> Vec<Read> {
+fn read_after_healing(cluster: &Cluster, history: &History) -> Vec<Read> {
     let agent = http_agent(READ_TIMEOUT);
     let started = Instant::now();
+    let acknowledged = acknowledged_by_stream(history);
     let mut single = read_everything(&agent, &cluster.targets, 1);
     let mut rounds = 1;
     cluster.log(&format!(
-        "first R=1 reads: {} of {STREAMS} streams differ between nodes",
-        disagreeing(&single)
+        "first R=1 reads: {} of {STREAMS} streams differ between nodes or lack acknowledged writes",
+        behind(&single, &acknowledged)
     ));
-    while disagreeing(&single) > 0 && started.elapsed() < CONVERGENCE_DEADLINE {
+    while behind(&single, &acknowledged) > 0 && started.elapsed() < CONVERGENCE_DEADLINE {
         thread::sleep(POLL);
         single = read_everything(&agent, &cluster.targets, 1);
         rounds += 1;
     }
     cluster.log(&format!(
-        "after {rounds} rounds of R=1 reads ({:.1?}): {} of {STREAMS} streams differ",
+        "after {rounds} rounds of R=1 reads ({:.1?}): {} of {STREAMS} streams differ or lack acknowledged writes",
         started.elapsed(),
-        disagreeing(&single)
+        behind(&single, &acknowledged)
     ));
-    let mut reads = read_everything(&agent, &cluster.targets, 2);
+    let quorum = read_everything(&agent, &cluster.targets, 2);
+    while !same_as(&single, &quorum) && started.elapsed() < CONVERGENCE_DEADLINE {
+        thread::sleep(POLL);
+        single = read_everything(&agent, &cluster.targets, 1);
+    }
+    cluster.log(&format!(
+        "R=1 reads {} the R=2 reads ({:.1?} after healing)",
+        if same_as(&single, &quorum) {
+            "match"
+        } else {
+            "still differ from"
+        },
+        started.elapsed()
+    ));
+    let mut reads = quorum;
     reads.extend(single);
     reads
 }
 
-/// How many streams are read differently through different nodes (or not read at all).
-fn disagreeing(reads: &[Read]) -> usize {
+/// The payloads acknowledged in each stream.
+fn acknowledged_by_stream(history: &History) -> BTreeMap<String, Vec<&str>> {
+    let mut acknowledged: BTreeMap<String, Vec<&str>> = BTreeMap::new();
+    for attempt in &history.attempts {
+        if let Outcome::Acknowledged { .. } = attempt.outcome {
+            let stream = acknowledged.entry(attempt.stream.clone()).or_default();
+            stream.push(attempt.payload.as_str());
+        }
+    }
+    acknowledged
+}
+
+/// How many streams are read differently through different nodes, or lack an acknowledged
+/// write in some read.
+fn behind(reads: &[Read], acknowledged: &BTreeMap<String, Vec<&str>>) -> usize {
+    let lacking = |read: &Read| {
+        let Ok(entries) = &read.entries else {
+            return true;
+        };
+        let held: std::collections::HashSet<&str> =
+            entries.iter().map(|e| e.payload.as_str()).collect();
+        let wanted = acknowledged
+            .get(&read.stream)
+            .map_or(&[][..], Vec::as_slice);
+        wanted.iter().any(|payload| !held.contains(payload))
+    };
     (0..STREAMS)
-        .filter(|s| {
-            let stream = format!("s{s}");
-            let results: Vec<_> = reads
+        .map(|s| format!("s{s}"))
+        .filter(|stream| {
+            let reads: Vec<&Read> = reads.iter().filter(|r| r.stream == *stream).collect();
+            reads
                 .iter()
-                .filter(|read| read.stream == stream)
-                .map(|read| &read.entries)
-                .collect();
-            results.iter().any(|r| r.is_err() || *r != results[0])
+                .any(|r| lacking(r) || r.entries != reads[0].entries)
         })
         .count()
+}
+
+/// Whether every read in `single` returned what every read of its stream in `quorum` did.
+fn same_as(single: &[Read], quorum: &[Read]) -> bool {
+    single.iter().all(|one| {
+        quorum
+            .iter()
+            .filter(|q| q.stream == one.stream)
+            .all(|q| q.entries.is_ok() && q.entries == one.entries)
+    })
 }
 
 /// Every stream through every node, with R replicas.
