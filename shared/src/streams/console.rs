@@ -202,10 +202,13 @@ pub fn show_aae_status(report: &AaeReport) -> String {
     let [in_sync, repaired, skipped, failed, not_yet] = count;
     out.push_str(&format!(
         "{} ranges, one exchanged every {}: {in_sync} in sync, {repaired} repaired, \
-         {skipped} skipped, {failed} failed, {not_yet} not yet; {} entries repaired since start",
+         {skipped} skipped, {failed} failed, {not_yet} not yet; {} repaired since start",
         report.ranges.len(),
         show_duration(pause),
-        report.repaired,
+        match report.repaired {
+            1 => "1 entry".to_string(),
+            k => format!("{k} entries"),
+        },
     ));
     out
 }
