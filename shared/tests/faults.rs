@@ -28,8 +28,10 @@
 mod common;
 
 use common::{DbApp, WhoApp};
+use ringcore::streams::Nwr;
 use ringcore::testing::{
-    Rng, Route, TestCluster, Verdict, Workload, Writers, seed_from_env, wait_until,
+    Attempt, History, Outcome, Rng, Route, TestCluster, Verdict, Workload, Writers, seed_from_env,
+    wait_until,
 };
 use ringcore::wire::TransferStatus;
 use ringcore::{Error, NodeName};
@@ -425,4 +427,109 @@ async fn soak_handoff_receivers_killed_mid_transfer_lose_nothing() {
     handoff_receiver_killed("soak_handoff_receiver_killed", SOAK)
         .await
         .assert_holds();
+}
+
+// (f) A stream two of whose three replicas sit on one node X (with 3 nodes on 64 partitions,
+// the ring's wrap puts two neighbouring partitions on one node): writes through the other
+// node Y, X killed, writes through Y (to Y and a fallback), X back, writes through X, whose
+// two stale replicas then number entries as if nothing had happened. Three times. Numbers
+// drawn twice must keep both entries.
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_holding_two_replicas_of_a_stream_killed_and_restarted_loses_nothing() {
+    const BUCKET: &str = "two_on_one";
+    const WRITES: usize = 150;
+    let seed = seed_from_env();
+    let mut cluster = TestCluster::<DbApp>::start_joined_with(3, scenario_node).await;
+    let (stream, x, y) = stream_with_two_replicas_on_one_node(&cluster, BUCKET);
+    println!(
+        "two_on_one: seed {seed}; {BUCKET}/{stream} has two replicas on dev{x}, one on dev{y}"
+    );
+    let mut history = History::default();
+    for round in 0..3 {
+        write_through(&cluster, y, BUCKET, &stream, WRITES, &mut history).await;
+        cluster.kill(x).await;
+        let gone = cluster.name(x);
+        wait_until(&format!("dev{y} sees dev{x} down"), || async {
+            !cluster.node(y).is_up(&gone)
+        })
+        .await;
+        write_through(&cluster, y, BUCKET, &stream, WRITES, &mut history).await;
+        cluster.restart(x).await;
+        write_through(&cluster, x, BUCKET, &stream, WRITES, &mut history).await;
+        println!(
+            "two_on_one: round {round} done, {} writes",
+            history.attempts.len()
+        );
+    }
+    let workload = Workload::new(BUCKET, seed, |app: &DbApp| app.db.clone()).streams(0);
+    let verdict = workload
+        .check(&cluster.targets(), &history, CONVERGE_WITHIN)
+        .await;
+    cluster.stop().await;
+    verdict.assert_holds();
+}
+
+/// A stream of `bucket` whose preference list holds two replicas on one node, the first of
+/// them included: (its name, that node, the node of the third replica).
+fn stream_with_two_replicas_on_one_node(
+    cluster: &TestCluster<DbApp>,
+    bucket: &str,
+) -> (String, u32, u32) {
+    let db = &cluster.app(1).db;
+    let dev = |name: &NodeName| {
+        (1..=3)
+            .find(|k| cluster.name(*k) == *name)
+            .expect("a member")
+    };
+    (0..10_000)
+        .map(|i| format!("t{i}"))
+        .find_map(|stream| {
+            let nodes: Vec<NodeName> = db
+                .preflist(bucket, &stream, 3)
+                .iter()
+                .map(|e| e.target.node.clone())
+                .collect();
+            // The first replica coordinates the stream's writes: on X, so that X, back with
+            // two stale replicas, numbers entries again.
+            let twice = &nodes[0];
+            if nodes.iter().filter(|m| *m == twice).count() != 2 {
+                return None;
+            }
+            let once = nodes.iter().find(|n| *n != twice)?;
+            Some((stream, dev(twice), dev(once)))
+        })
+        .expect("with 3 nodes on 64 partitions, some stream has two replicas on one node")
+}
+
+/// Writes `count` messages to `bucket/stream` through devK, one after the other, and records
+/// each attempt.
+async fn write_through(
+    cluster: &TestCluster<DbApp>,
+    k: u32,
+    bucket: &str,
+    stream: &str,
+    count: usize,
+    history: &mut History,
+) {
+    let db = &cluster.app(k).db;
+    for _ in 0..count {
+        let payload = format!("w0-{}", history.attempts.len());
+        let outcome = match db
+            .post(bucket, stream, payload.clone().into(), Nwr::default())
+            .await
+        {
+            Ok(written) => Outcome::Acknowledged {
+                seq: written.entry.seq,
+            },
+            Err(error) => Outcome::of_error(&error),
+        };
+        history.attempts.push(Attempt {
+            writer: 0,
+            stream: stream.to_string(),
+            payload,
+            node: format!("dev{k}"),
+            outcome,
+        });
+    }
 }

@@ -63,7 +63,7 @@ use crate::ring::IndexNode;
 use crate::service::Service;
 use crate::store::{Entry, EntryId};
 use crate::vnode::Vnode;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -420,7 +420,21 @@ impl<Q: QuorumWaiter, V: StreamsVnode> Streams<Q, V> {
     ) -> Result<ReadResult, Error> {
         nwr.check()?;
         let replicas = self.replicas(bucket, stream, nwr.n, nwr.r, "read")?;
-        let answers = self.ask(&replicas, command, nwr.r, "read").await?;
+        let mut answers = self.ask(&replicas, command, nwr.r, "read").await?;
+        if answers.len() == 1 {
+            // One replica asked (R=1): nothing to merge, nothing to repair.
+            let answer = answers.pop().expect("one answer");
+            let StreamReply::Entries(mut entries) = answer.reply else {
+                return Err(unexpected(answer.reply));
+            };
+            window.trim(&mut entries);
+            return Ok(ReadResult {
+                concurrent: concurrent_numbers(&entries),
+                entries,
+                answered: 1,
+                disagreed: false,
+            });
+        }
         let mut union: BTreeMap<EntryId, Entry> = BTreeMap::new();
         let mut seen: Vec<(IndexNode, Held)> = Vec::new();
         for answer in answers {
@@ -614,7 +628,8 @@ impl Window {
 /// replica that returned fewer entries than asked holds nothing more on that side, while one
 /// that returned a full page may hold more beyond it, which the read did not ask about.
 struct Held {
-    ids: BTreeSet<EntryId>,
+    /// Sorted: a replica answers in the stream's order.
+    ids: Vec<EntryId>,
     /// The covered span's ends, when the answer was cut there.
     from: Option<EntryId>,
     to: Option<EntryId>,
@@ -622,7 +637,8 @@ struct Held {
 
 impl Held {
     fn new(entries: &[Entry], window: Window) -> Self {
-        let ids: BTreeSet<EntryId> = entries.iter().map(Entry::id).collect();
+        let mut ids: Vec<EntryId> = entries.iter().map(Entry::id).collect();
+        ids.sort_unstable(); // already in order from a store; cheap to make sure
         let (from, to) = match window {
             Window::First(limit) if entries.len() >= limit => (None, ids.last().copied()),
             Window::Last(n) if entries.len() >= n => (ids.first().copied(), None),
@@ -634,7 +650,7 @@ impl Held {
     /// Whether the replica lacks this entry, as far as its answer shows.
     fn lacks(&self, id: EntryId) -> bool {
         let covered = self.from.is_none_or(|from| id >= from) && self.to.is_none_or(|to| id <= to);
-        covered && !self.ids.contains(&id)
+        covered && self.ids.binary_search(&id).is_err()
     }
 }
 
