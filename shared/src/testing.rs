@@ -25,10 +25,34 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use tokio::time::Instant;
+
+/// How many writes a test's writers have had acknowledged so far, shared between the writer
+/// tasks (which count) and the test (which waits for more).
+#[derive(Clone, Default)]
+pub(crate) struct AckCounter(Arc<AtomicUsize>);
+
+impl AckCounter {
+    pub(crate) fn add_one(&self) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn count(&self) -> usize {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    /// Waits until `more` writes past the current count have been acknowledged.
+    pub(crate) async fn wait_for_more(&self, more: usize) {
+        let target = self.count() + more;
+        wait_until(&format!("{target} writes are acknowledged"), || async {
+            self.count() >= target
+        })
+        .await;
+    }
+}
 
 /// How long `wait_until` waits by default: generous, for a loaded 2-core machine.
 pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(30);

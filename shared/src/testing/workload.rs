@@ -13,14 +13,14 @@
 
 use super::history::{Attempt, History, Outcome, Read, Stored, Verdict, agree, judge};
 use super::nemesis::Rng;
-use super::{Targets, wait_until};
+use super::{AckCounter, Targets};
 use crate::app::App;
 use crate::coordinator::{Quorum, QuorumWaiter};
 use crate::streams::{Nwr, StreamCommand, StreamReply, StreamVnode, Streams, StreamsVnode};
 use futures_util::future::join_all;
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -220,7 +220,7 @@ impl<A: App, Q: QuorumWaiter, V: StreamsVnode> Workload<A, Q, V> {
 /// The writers of a [`Workload`], running until stopped.
 pub struct Writers {
     stop: Arc<AtomicBool>,
-    acknowledged: Arc<AtomicUsize>,
+    acknowledged: AckCounter,
     tasks: Vec<JoinHandle<Vec<Attempt>>>,
 }
 
@@ -232,7 +232,7 @@ impl Writers {
         workload: &Workload<A, Q, V>,
     ) -> Writers {
         let stop = Arc::new(AtomicBool::new(false));
-        let acknowledged = Arc::new(AtomicUsize::new(0));
+        let acknowledged = AckCounter::default();
         let mut seeds = Rng::new(workload.seed);
         let tasks = (0..workload.writers)
             .map(|number| {
@@ -247,7 +247,7 @@ impl Writers {
                     pace: workload.pace,
                     rng: seeds.fork(number as u64),
                     stop: Arc::clone(&stop),
-                    acknowledged: Arc::clone(&acknowledged),
+                    acknowledged: acknowledged.clone(),
                 };
                 tokio::spawn(writer.run())
             })
@@ -261,16 +261,12 @@ impl Writers {
 
     /// How many writes have been acknowledged so far.
     pub fn acknowledged(&self) -> usize {
-        self.acknowledged.load(Ordering::Relaxed)
+        self.acknowledged.count()
     }
 
     /// Waits until `more` writes past the current count have been acknowledged.
     pub async fn wait_for_more(&self, more: usize) {
-        let target = self.acknowledged() + more;
-        wait_until(&format!("{target} writes are acknowledged"), || async {
-            self.acknowledged() >= target
-        })
-        .await;
+        self.acknowledged.wait_for_more(more).await;
     }
 
     /// Stops the writers (each finishes the write it is in) and returns every attempt.
@@ -296,7 +292,7 @@ struct Writer<A, Q: QuorumWaiter, V: StreamsVnode> {
     pace: Option<Duration>,
     rng: Rng,
     stop: Arc<AtomicBool>,
-    acknowledged: Arc<AtomicUsize>,
+    acknowledged: AckCounter,
 }
 
 impl<A: App, Q: QuorumWaiter, V: StreamsVnode> Writer<A, Q, V> {
@@ -328,7 +324,7 @@ impl<A: App, Q: QuorumWaiter, V: StreamsVnode> Writer<A, Q, V> {
             // A client backs off a little after an error rather than hammer the cluster.
             let pause = match outcome {
                 Outcome::Acknowledged { .. } => {
-                    self.acknowledged.fetch_add(1, Ordering::Relaxed);
+                    self.acknowledged.add_one();
                     self.pace
                 }
                 _ => Some(self.pace.unwrap_or_default().max(Duration::from_millis(10))),

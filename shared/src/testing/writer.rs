@@ -1,16 +1,16 @@
 //! A client that keeps writing while a test changes the cluster under it (a join, a leave,
 //! a node stopping), and the check that what it was told is stored really is.
 
-use super::wait_until;
+use super::AckCounter;
 use crate::coordinator::QuorumWaiter;
-use crate::store::Entry;
+use crate::store::{Entry, EntryId};
 use crate::streams::{Nwr, Streams, StreamsVnode};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::task::JoinHandle;
 
-/// Every write the client was told succeeded, by stream, as stored (number and payload).
+/// Every write the client was told succeeded, by stream, as stored (number, dot, payload).
 pub type Acknowledged = BTreeMap<String, Vec<Entry>>;
 
 /// Writes `write 0`, `write 1`, … round-robin to the streams `s0`..`s{streams-1}` of one
@@ -18,7 +18,7 @@ pub type Acknowledged = BTreeMap<String, Vec<Entry>>;
 /// remembered: only acknowledged ones must survive.
 pub struct SteadyWriter {
     stop: Arc<AtomicBool>,
-    acknowledged: Arc<AtomicUsize>,
+    acknowledged: AckCounter,
     task: JoinHandle<Acknowledged>,
 }
 
@@ -30,8 +30,8 @@ impl SteadyWriter {
         streams: u64,
     ) -> Self {
         let stop = Arc::new(AtomicBool::new(false));
-        let acknowledged = Arc::new(AtomicUsize::new(0));
-        let (stopping, counting) = (Arc::clone(&stop), Arc::clone(&acknowledged));
+        let acknowledged = AckCounter::default();
+        let (stopping, counting) = (Arc::clone(&stop), acknowledged.clone());
         let task = tokio::spawn(async move {
             let mut acked = Acknowledged::new();
             let mut i = 0u64;
@@ -40,7 +40,7 @@ impl SteadyWriter {
                 let payload = format!("write {i}").into_bytes();
                 if let Ok(written) = db.post(bucket, &stream, payload, Nwr::default()).await {
                     acked.entry(stream).or_default().push(written.entry);
-                    counting.fetch_add(1, Ordering::Relaxed);
+                    counting.add_one();
                 }
                 i += 1;
             }
@@ -55,16 +55,12 @@ impl SteadyWriter {
 
     /// How many writes have been acknowledged so far.
     pub fn acknowledged(&self) -> usize {
-        self.acknowledged.load(Ordering::Relaxed)
+        self.acknowledged.count()
     }
 
     /// Waits until `more` writes past the current count have been acknowledged.
     pub async fn wait_for_more(&self, more: usize) {
-        let target = self.acknowledged() + more;
-        wait_until(&format!("{target} writes are acknowledged"), || async {
-            self.acknowledged() >= target
-        })
-        .await;
+        self.acknowledged.wait_for_more(more).await;
     }
 
     /// Stops writing and returns what was acknowledged.
@@ -75,8 +71,8 @@ impl SteadyWriter {
 }
 
 /// Checks, reading every replica (R=3) through `db`, that every acknowledged write of `bucket`
-/// is stored under the number it was acknowledged with, and that no write is stored twice.
-/// `on` names the node in the messages.
+/// is stored as it was acknowledged (its number, its dot, its payload), and that no write is
+/// stored twice. `on` names the node in the messages.
 pub async fn assert_acknowledged_stored<Q: QuorumWaiter, V: StreamsVnode>(
     db: &Streams<Q, V>,
     bucket: &str,
@@ -89,20 +85,21 @@ pub async fn assert_acknowledged_stored<Q: QuorumWaiter, V: StreamsVnode>(
             .read(bucket, stream, 1, usize::MAX, every_replica)
             .await
             .unwrap_or_else(|e| panic!("reading {bucket}/{stream} on {on}: {e}"));
-        let stored: BTreeMap<u64, &[u8]> = read
+        let stored: BTreeMap<EntryId, &[u8]> = read
             .entries
             .iter()
-            .map(|e| (e.seq, e.payload.as_slice()))
+            .map(|e| (e.id(), e.payload.as_slice()))
             .collect();
         for entry in written {
             assert_eq!(
-                stored.get(&entry.seq).map(|p| String::from_utf8_lossy(p)),
+                stored.get(&entry.id()).map(|p| String::from_utf8_lossy(p)),
                 Some(String::from_utf8_lossy(&entry.payload)),
-                "acknowledged {bucket}/{stream} #{} on {on}",
-                entry.seq
+                "acknowledged {bucket}/{stream} #{} ({}) on {on}",
+                entry.seq,
+                entry.dot
             );
         }
-        // Every payload is written once, so a payload under two numbers is a duplicate.
+        // Every payload is written once, so a payload found twice is a write stored twice.
         let distinct: BTreeSet<&[u8]> = stored.values().copied().collect();
         assert_eq!(
             distinct.len(),
