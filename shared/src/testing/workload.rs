@@ -18,7 +18,7 @@ use crate::app::App;
 use crate::coordinator::{Quorum, QuorumWaiter};
 use crate::streams::{Nwr, StreamCommand, StreamReply, StreamVnode, Streams, StreamsVnode};
 use futures_util::future::join_all;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -210,11 +210,39 @@ impl<A: App, Q: QuorumWaiter, V: StreamsVnode> Workload<A, Q, V> {
         reads.extend(quorum);
         let verdict = judge(history, &reads);
         println!("{bucket}: {verdict}");
+        if let Some(line) = unacknowledged_by_node(history) {
+            println!("{bucket}: {line}");
+        }
         for note in &verdict.notes {
             println!("{bucket}:   {note}");
         }
         verdict
     }
+}
+
+/// Which nodes the writes that were not acknowledged went through, e.g. `not acknowledged,
+/// by node written through: dev2 1702 of 2113`: a node cut off from the others refuses at
+/// once (it cannot find W replicas), so its clients' failures pile up there.
+fn unacknowledged_by_node(history: &History) -> Option<String> {
+    let mut per_node: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+    for attempt in &history.attempts {
+        let (refused, all) = per_node.entry(attempt.node.as_str()).or_default();
+        *all += 1;
+        if !matches!(attempt.outcome, Outcome::Acknowledged { .. }) {
+            *refused += 1;
+        }
+    }
+    let parts: Vec<String> = per_node
+        .iter()
+        .filter(|(_, (refused, _))| *refused > 0)
+        .map(|(node, (refused, all))| format!("{node} {refused} of {all}"))
+        .collect();
+    (!parts.is_empty()).then(|| {
+        format!(
+            "not acknowledged, by node written through: {}",
+            parts.join(", ")
+        )
+    })
 }
 
 /// The writers of a [`Workload`], running until stopped.
