@@ -63,6 +63,13 @@ pub enum StreamCommand {
         stream: String,
         ids: Vec<EntryId>,
     },
+    /// Store several entries of one stream appended elsewhere, each merged by identity as
+    /// `Put` does (anti-entropy sends what a replica lacks in batches).
+    PutMany {
+        bucket: String,
+        stream: String,
+        entries: Vec<Entry>,
+    },
 }
 
 /// A stream vnode's answer.
@@ -79,6 +86,10 @@ pub enum StreamReply {
     RangeDigest(RangeDigest),
     Summaries(Vec<NamedSummary>),
     Ids(Vec<EntryId>),
+    /// How many of a `PutMany`'s entries were new here.
+    StoredMany {
+        new: u64,
+    },
 }
 
 /// What a coverage query asks every stream vnode of a covering set.
@@ -205,7 +216,40 @@ impl StreamState {
                 stream,
                 ids,
             } => StreamReply::Entries(self.store.get(&bucket, &stream, &ids)?),
+            StreamCommand::PutMany {
+                bucket,
+                stream,
+                entries,
+            } => {
+                let (stored, error) = self.put_many(&bucket, &stream, entries);
+                if let Some(error) = error {
+                    return Err(error);
+                }
+                StreamReply::StoredMany {
+                    new: stored.len() as u64,
+                }
+            }
         })
+    }
+
+    /// Merges entries into a stream one by one; returns those that were new, and the error
+    /// that stopped it, if any (the entries stored before it stay stored).
+    fn put_many(
+        &mut self,
+        bucket: &str,
+        stream: &str,
+        entries: Vec<Entry>,
+    ) -> (Vec<Entry>, Option<io::Error>) {
+        let mut stored = Vec::new();
+        for entry in entries {
+            match self.store.put_entry(bucket, stream, &entry) {
+                Ok(true) => stored.push(entry),
+                Ok(false) => {}
+                Err(error) => return (stored, Some(error)),
+            }
+        }
+        self.writes += stored.len() as u64;
+        (stored, None)
     }
 
     /// Handles a command during a handoff: the reply, and the entry it stored (if any), which
@@ -214,6 +258,31 @@ impl StreamState {
         &mut self,
         command: StreamCommand,
     ) -> (StreamReply, Vec<HandoffEntry>) {
+        if let StreamCommand::PutMany {
+            bucket,
+            stream,
+            entries,
+        } = command
+        {
+            // Every entry that was new here must reach the new owner, even if a later one
+            // failed.
+            let (stored, error) = self.put_many(&bucket, &stream, entries);
+            let reply = match error {
+                Some(error) => StreamReply::Failed(error.to_string()),
+                None => StreamReply::StoredMany {
+                    new: stored.len() as u64,
+                },
+            };
+            let changed = stored
+                .into_iter()
+                .map(|entry| HandoffEntry {
+                    bucket: bucket.clone(),
+                    stream: stream.clone(),
+                    entry,
+                })
+                .collect();
+            return (reply, changed);
+        }
         let place = match &command {
             StreamCommand::Append { bucket, stream, .. } => {
                 Some((bucket.clone(), stream.clone(), None))

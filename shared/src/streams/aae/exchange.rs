@@ -1,7 +1,8 @@
 //! One exchange (riak_kv_exchange_fsm): the replicas of one key range compare their digests;
 //! only where those differ, the streams of the differing segments; only for the differing
-//! streams, their entries' identities. Each replica is then sent, with the ordinary `Put`,
-//! every entry it lacks, fetched from a replica that holds it.
+//! streams, their entries' identities. Each replica is then sent every entry it lacks,
+//! fetched from a replica that holds it, in batches (`Get`, then `PutMany`: each entry merged
+//! by identity, as every copy is).
 //!
 //! The node running the exchange asks the replicas one question at a time and waits for each
 //! answer, so an exchange never has more than one request per replica in flight: foreground
@@ -165,14 +166,24 @@ impl<V: StreamsVnode> Exchange<'_, V> {
         }
         for (holder, ids) in lacking_by_holder(&held) {
             for batch in ids.chunks(GET_BATCH) {
-                for entry in self.get(holder, bucket, stream, batch).await? {
-                    for lacking in (0..held.len()).filter(|&i| !held[i].contains(&entry.id())) {
-                        if self.budget == 0 {
-                            self.more = true;
-                            return Ok(());
-                        }
-                        self.budget -= 1;
-                        self.put(lacking, bucket, stream, &entry).await?;
+                let entries = self.get(holder, bucket, stream, batch).await?;
+                for lacking in 0..held.len() {
+                    let mut missing: Vec<Entry> = entries
+                        .iter()
+                        .filter(|e| !held[lacking].contains(&e.id()))
+                        .cloned()
+                        .collect();
+                    if missing.is_empty() {
+                        continue;
+                    }
+                    if missing.len() as u64 > self.budget {
+                        missing.truncate(self.budget as usize);
+                        self.more = true;
+                    }
+                    self.budget -= missing.len() as u64;
+                    self.put(lacking, bucket, stream, missing).await?;
+                    if self.more {
+                        return Ok(());
                     }
                 }
             }
@@ -200,23 +211,24 @@ impl<V: StreamsVnode> Exchange<'_, V> {
         }
     }
 
-    /// Stores an entry on replica `to`, merged by identity as every copy is.
+    /// Stores entries on replica `to`, in one request, each merged by identity as every copy
+    /// is.
     async fn put(
         &mut self,
         to: usize,
         bucket: &str,
         stream: &str,
-        entry: &Entry,
+        entries: Vec<Entry>,
     ) -> Result<(), String> {
-        let command = StreamCommand::Put {
+        let command = StreamCommand::PutMany {
             bucket: bucket.into(),
             stream: stream.into(),
-            entry: entry.clone(),
+            entries,
         };
         let replica = &self.replicas[to];
         match self.ask(replica, command).await? {
-            // Not new: a write or a read repair brought it meanwhile.
-            StreamReply::Stored { new } => self.repaired += u64::from(new),
+            // Fewer than sent: a write or a read repair brought some meanwhile.
+            StreamReply::StoredMany { new } => self.repaired += new,
             other => return Err(unexpected(replica, &other)),
         }
         Ok(())
