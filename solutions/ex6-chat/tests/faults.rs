@@ -2,14 +2,26 @@
 //!
 //! Three node processes of the finished database (`ex6-chat-solution start`) are joined into
 //! one cluster. Writer threads post unique payloads (`w{writer}-{i}`) over HTTP to eight
-//! streams of one bucket (N=3, W=2), each through a random node that is running, and record
-//! what they were told into a [`History`]. Meanwhile a seeded schedule crashes nodes
-//! (SIGKILL, then a restart on the same ports with the same data) and stalls them (SIGSTOP for
-//! a few seconds, then SIGCONT: a node that stops answering without closing a connection, as
-//! a long garbage-collection pause or a frozen VM would).
+//! streams of one bucket (N=3, W=2), each through a random node that is a member and
+//! running, and record what they were told into a [`History`]. Meanwhile the cluster is
+//! broken on purpose, in one of these scenarios:
 //!
-//! Once the writers stop and every node sees every other one up again, every stream is read
-//! through every node with R=1 and with R=2, and [`judge`] checks the promise of the
+//! - **crashes and stalls** (the default run: one of each; the ignored soak: random ones
+//!   for about 80 s): a seeded schedule crashes nodes (SIGKILL, then a restart on the same
+//!   ports with the same data) and stalls them (SIGSTOP for a few seconds, then SIGCONT: a
+//!   node that stops answering without closing a connection, as a long garbage-collection
+//!   pause or a frozen VM would);
+//! - **a join whose receiver is killed, then a leave**: a fourth node process, dev4, joins
+//!   (join, plan, commit) while the writers write; while `admin transfers` shows data being
+//!   handed to it part-way, it is killed, then restarted on the same ports with the same
+//!   data, and the join finishes (every member valid, nothing pending). Then dev2 or dev3
+//!   leaves (writers stop sending to it first, as a load balancer would drain it): the test
+//!   waits until no member lists it and it sees itself alone (a node that left runs on as a
+//!   cluster of one), then stops it, so that what it held must have been handed off.
+//!   Handoff is slowed down (`--handoff-rate 1`) so that the kill lands mid-transfer.
+//!
+//! Once the writers stop and every member sees every other one up again, every stream is
+//! read through every member with R=1 and with R=2, and [`judge`] checks the promise of the
 //! database: every acknowledged write is returned exactly once, under the number it was
 //! acknowledged with, by every R=2 read, and every replica ends up with the same entries in
 //! the same order. Replicas need some time to agree (hinted handoff brings back what
@@ -19,10 +31,11 @@
 //!
 //! The test prints the seed of its schedule, what it did when, the verdict line and how
 //! available the database stayed: writes acknowledged of those attempted, overall and
-//! outside the few seconds after each fault begins.
+//! outside the few seconds after each fault begins. The scenarios run side by side, each
+//! line tagged with its own (`[crashes]`, `[members]`, `[soak]`).
 //!
 //! ```text
-//! cargo test -p ex6-chat-solution --test faults -- --nocapture                      # ~20 s
+//! cargo test -p ex6-chat-solution --test faults -- --nocapture                      # ~35 s, both
 //! cargo test --release -p ex6-chat-solution --test faults -- --ignored --nocapture  # ~2 min soak
 //! FAULTS_SEED=1234 cargo test -p ex6-chat-solution --test faults -- --nocapture     # replay a schedule
 //! ```
@@ -34,6 +47,7 @@
 
 use ringcore::testing::history::{Attempt, History, Outcome, Read, Stored, judge};
 use ringcore::testing::{NodeProcess, run_tool};
+use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -83,23 +97,37 @@ const NOTHING_PENDING: &str = "      --      ";
 
 #[test]
 fn acknowledged_writes_survive_a_crash_and_a_stall_of_node_processes() {
-    run(short_schedule, 4);
+    run("[crashes]", short_schedule, 4);
 }
 
 #[test]
 #[ignore = "a soak of about two minutes: \
             cargo test --release -p ex6-chat-solution --test faults -- --ignored --nocapture"]
 fn acknowledged_writes_survive_two_minutes_of_crashes_and_stalls() {
-    run(soak_schedule, 6);
+    run("[soak]", soak_schedule, 6);
+}
+
+thread_local! {
+    /// The scenario the test on this thread plays: every line it prints starts with it, as
+    /// the tests run side by side.
+    static SCENARIO: Cell<&'static str> = const { Cell::new("") };
+}
+
+/// `println!`, the line tagged with the scenario of the test that prints it.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        println!("{:<10} {}", SCENARIO.get(), format_args!($($arg)*))
+    };
 }
 
 /// Starts the cluster, writes through the faults of `plan`, heals, reads, judges.
-fn run(plan: fn(&mut SplitMix64) -> Schedule, writer_count: usize) {
+fn run(name: &'static str, plan: fn(&mut SplitMix64) -> Schedule, writer_count: usize) {
+    SCENARIO.set(name);
     let seed = seed();
-    println!("seed {seed} (FAULTS_SEED={seed} replays this schedule)");
+    say!("seed {seed} (FAULTS_SEED={seed} replays this schedule)");
     let mut rng = SplitMix64(seed);
     let schedule = plan(&mut rng);
-    println!("schedule: {schedule}");
+    say!("schedule: {schedule}");
 
     let mut cluster = Cluster::start(&[]);
     cluster.join_all();
@@ -114,12 +142,13 @@ fn run(plan: fn(&mut SplitMix64) -> Schedule, writer_count: usize) {
 /// middle of a transfer.
 #[test]
 fn acknowledged_writes_survive_a_join_whose_receiver_is_killed_and_a_leave() {
+    SCENARIO.set("[members]");
     let seed = seed();
-    println!("seed {seed} (FAULTS_SEED={seed} replays this schedule)");
+    say!("seed {seed} (FAULTS_SEED={seed} replays this schedule)");
     let mut rng = SplitMix64(seed);
     let leaver = 2 + rng.below(2) as u32;
     let down = rng.between(Duration::from_secs(1), Duration::from_secs(3));
-    println!(
+    say!(
         "schedule: {WRITING_BEFORE_JOIN:.1?} calm, dev4 joins, killed mid-transfer for {down:.1?}; \
          settled, {CALM:.1?} calm, dev{leaver} leaves; {CALM:.1?} calm"
     );
@@ -169,8 +198,8 @@ fn conclude(cluster: &Cluster, writers: Writers, fault_starts: &[Instant]) {
     };
     let reads = read_after_healing(cluster, &history);
     let verdict = judge(&history, &reads);
-    println!("{verdict}");
-    println!("{}", availability(&attempts, fault_starts));
+    say!("{verdict}");
+    say!("{}", availability(&attempts, fault_starts));
     print_failure_reasons(&attempts);
     verdict.assert_holds();
 }
@@ -395,7 +424,7 @@ impl Cluster {
 
     /// Prints what happens, with the time since the cluster started.
     fn log(&self, what: &str) {
-        println!("[{:6.1}s] {what}", self.started.elapsed().as_secs_f64());
+        say!("[{:6.1}s] {what}", self.started.elapsed().as_secs_f64());
     }
 
     fn member(&mut self, k: u32) -> &mut Member {
@@ -473,25 +502,30 @@ impl Cluster {
         self.log(&format!("dev{k} has left and is stopped"));
     }
 
-    /// Waits until `admin transfers` on devJ (a member) shows a transfer to devK in
-    /// progress; returns how far it got ("objects transferred: …"). None if the ring
-    /// settled first (the transfers were too quick to catch).
+    /// Waits until `admin transfers` on devJ (a member) shows a transfer to devK part-way:
+    /// some of its objects sent, not all; returns how far it got ("objects transferred: X
+    /// of Y"). None if the ring settled first (the transfers were too quick to catch).
     fn wait_for_transfer_to(&self, j: u32, k: u32) -> Option<String> {
         let target = format!("dev{k}@127.0.0.1");
         let end = Instant::now() + CLUSTER_DEADLINE;
         loop {
             let transfers = self.admin(j, &["transfers"]);
             let lines: Vec<&str> = transfers.lines().collect();
-            let active = lines
-                .iter()
-                .position(|line| line.contains("=======>") && line.trim_end().ends_with(&target));
-            if let Some(at) = active {
+            // Each active transfer: "objects transferred: X of Y", …, "SOURCE =======> TARGET".
+            let part_way = lines.iter().enumerate().find_map(|(at, line)| {
+                let to_target = line.contains("=======>") && line.trim_end().ends_with(&target);
                 let progress = lines[..at]
                     .iter()
                     .rev()
-                    .find(|line| line.starts_with("objects transferred"))
-                    .map_or("", |line| line.trim());
-                return Some(progress.to_string());
+                    .find(|line| line.starts_with("objects transferred: "))?;
+                let (sent, total) = progress
+                    .trim_start_matches("objects transferred: ")
+                    .split_once(" of ")?;
+                let (sent, total): (u64, u64) = (sent.parse().ok()?, total.trim().parse().ok()?);
+                (to_target && 0 < sent && sent < total).then(|| progress.trim().to_string())
+            });
+            if part_way.is_some() {
+                return part_way;
             }
             let status = self.admin(j, &["member-status"]);
             if status.matches(NOTHING_PENDING).count() == self.in_cluster.len() {
@@ -1031,7 +1065,7 @@ fn print_failure_reasons(attempts: &[Timed]) {
     let mut commonest: Vec<(String, usize)> = reasons.into_iter().collect();
     commonest.sort_by_key(|(_, count)| std::cmp::Reverse(*count));
     for (reason, count) in commonest.iter().take(6) {
-        println!("  {count:6} × {reason}");
+        say!("  {count:6} × {reason}");
     }
 }
 
