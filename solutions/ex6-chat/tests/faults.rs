@@ -2,14 +2,26 @@
 //!
 //! Three node processes of the finished database (`ex6-chat-solution start`) are joined into
 //! one cluster. Writer threads post unique payloads (`w{writer}-{i}`) over HTTP to eight
-//! streams of one bucket (N=3, W=2), each through a random node that is running, and record
-//! what they were told into a [`History`]. Meanwhile a seeded schedule crashes nodes
-//! (SIGKILL, then a restart on the same ports with the same data) and stalls them (SIGSTOP for
-//! a few seconds, then SIGCONT: a node that stops answering without closing a connection, as
-//! a long garbage-collection pause or a frozen VM would).
+//! streams of one bucket (N=3, W=2), each through a random node that is a member and
+//! running, and record what they were told into a [`History`]. Meanwhile the cluster is
+//! broken on purpose, in one of these scenarios:
 //!
-//! Once the writers stop and every node sees every other one up again, every stream is read
-//! through every node with R=1 and with R=2, and [`judge`] checks the promise of the
+//! - **crashes and stalls** (the default run: one of each; the ignored soak: random ones
+//!   for about 80 s): a seeded schedule crashes nodes (SIGKILL, then a restart on the same
+//!   ports with the same data) and stalls them (SIGSTOP for a few seconds, then SIGCONT: a
+//!   node that stops answering without closing a connection, as a long garbage-collection
+//!   pause or a frozen VM would);
+//! - **a join whose receiver is killed, then a leave**: a fourth node process, dev4, joins
+//!   (join, plan, commit) while the writers write; while `admin transfers` shows data being
+//!   handed to it, it is killed, then restarted on the same ports with the same
+//!   data, and the join finishes (every member valid, nothing pending). Then dev2 or dev3
+//!   leaves (writers stop sending to it first, as a load balancer would drain it): the test
+//!   waits until no member lists it and it sees itself alone (a node that left runs on as a
+//!   cluster of one), then stops it, so that what it held must have been handed off.
+//!   Handoff is slowed down (`--handoff-rate 1`) so that the kill lands mid-transfer.
+//!
+//! Once the writers stop and every member sees every other one up again, every stream is
+//! read through every member with R=1 and with R=2, and [`judge`] checks the promise of the
 //! database: every acknowledged write is returned exactly once, under the number it was
 //! acknowledged with, by every R=2 read, and every replica ends up with the same entries in
 //! the same order. Replicas need some time to agree (hinted handoff brings back what
@@ -19,10 +31,11 @@
 //!
 //! The test prints the seed of its schedule, what it did when, the verdict line and how
 //! available the database stayed: writes acknowledged of those attempted, overall and
-//! outside the few seconds after each fault begins.
+//! outside the few seconds after each fault begins. The scenarios run side by side, each
+//! line tagged with its own (`[crashes]`, `[members]`, `[soak]`).
 //!
 //! ```text
-//! cargo test -p ex6-chat-solution --test faults -- --nocapture                      # ~20 s
+//! cargo test -p ex6-chat-solution --test faults -- --nocapture                      # ~35 s, both
 //! cargo test --release -p ex6-chat-solution --test faults -- --ignored --nocapture  # ~2 min soak
 //! FAULTS_SEED=1234 cargo test -p ex6-chat-solution --test faults -- --nocapture     # replay a schedule
 //! ```
@@ -34,12 +47,13 @@
 
 use ringcore::testing::history::{Attempt, History, Outcome, Read, Stored, judge};
 use ringcore::testing::{NodeProcess, run_tool};
+use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::Command;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -47,6 +61,8 @@ const BINARY: &str = env!("CARGO_BIN_EXE_ex6-chat-solution");
 
 /// dev1, dev2, dev3: with N=3 every node holds a replica of every stream.
 const NODES: u32 = 3;
+/// dev4 joins in the membership scenario.
+const MAX_NODES: u32 = 4;
 /// Every stream written to is `s0` … `s7` of this bucket.
 const BUCKET: &str = "faults";
 const STREAMS: usize = 8;
@@ -71,35 +87,105 @@ const CLUSTER_DEADLINE: Duration = Duration::from_secs(60);
 /// How often a waiting loop looks again.
 const POLL: Duration = Duration::from_millis(200);
 
-/// The footer of `member-status` when all three nodes are members and up.
-const ALL_UP: &str = "Valid:3 / Leaving:0 / Exiting:0 / Joining:0 / Down:0";
+/// How long the writers write before dev4 joins, so that there is data to hand over.
+const WRITING_BEFORE_JOIN: Duration = Duration::from_secs(5);
+/// Calm writing between two changes of membership, and at the end.
+const CALM: Duration = Duration::from_millis(1500);
+
 /// What `member-status` prints in the Pending column when no partition waits to move.
 const NOTHING_PENDING: &str = "      --      ";
 
 #[test]
 fn acknowledged_writes_survive_a_crash_and_a_stall_of_node_processes() {
-    run(short_schedule, 4);
+    run("[crashes]", short_schedule, 4);
 }
 
 #[test]
 #[ignore = "a soak of about two minutes: \
             cargo test --release -p ex6-chat-solution --test faults -- --ignored --nocapture"]
 fn acknowledged_writes_survive_two_minutes_of_crashes_and_stalls() {
-    run(soak_schedule, 6);
+    run("[soak]", soak_schedule, 6);
+}
+
+thread_local! {
+    /// The scenario the test on this thread plays: every line it prints starts with it, as
+    /// the tests run side by side.
+    static SCENARIO: Cell<&'static str> = const { Cell::new("") };
+}
+
+/// `println!`, the line tagged with the scenario of the test that prints it.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        println!("{:<10} {}", SCENARIO.get(), format_args!($($arg)*))
+    };
 }
 
 /// Starts the cluster, writes through the faults of `plan`, heals, reads, judges.
-fn run(plan: fn(&mut SplitMix64) -> Schedule, writer_count: usize) {
+fn run(name: &'static str, plan: fn(&mut SplitMix64) -> Schedule, writer_count: usize) {
+    SCENARIO.set(name);
     let seed = seed();
-    println!("seed {seed} (FAULTS_SEED={seed} replays this schedule)");
+    say!("seed {seed} (FAULTS_SEED={seed} replays this schedule)");
     let mut rng = SplitMix64(seed);
     let schedule = plan(&mut rng);
-    println!("schedule: {schedule}");
+    say!("schedule: {schedule}");
 
-    let mut cluster = Cluster::start();
+    let mut cluster = Cluster::start(&[]);
     cluster.join_all();
     let writers = Writers::start(writer_count, &cluster.targets, &mut rng);
     let fault_starts = cluster.play(&schedule);
+    conclude(&cluster, writers, &fault_starts);
+}
+
+/// dev4 joins while writers write, and is killed while data is being handed to it, then
+/// restarted; once the ring has settled, dev2 or dev3 leaves. Handoff is slowed down
+/// (`--handoff-rate 1`, a megabyte a second per transfer) so that the kill lands in the
+/// middle of a transfer.
+#[test]
+fn acknowledged_writes_survive_a_join_whose_receiver_is_killed_and_a_leave() {
+    SCENARIO.set("[members]");
+    let seed = seed();
+    say!("seed {seed} (FAULTS_SEED={seed} replays this schedule)");
+    let mut rng = SplitMix64(seed);
+    let leaver = 2 + rng.below(2) as u32;
+    let down = rng.between(Duration::from_secs(1), Duration::from_secs(3));
+    say!(
+        "schedule: {WRITING_BEFORE_JOIN:.1?} calm, dev4 joins, killed mid-transfer for {down:.1?}; \
+         settled, {CALM:.1?} calm, dev{leaver} leaves; {CALM:.1?} calm"
+    );
+
+    let mut cluster = Cluster::start(&["--handoff-rate", "1"]);
+    cluster.join_all();
+    let writers = Writers::start(4, &cluster.targets, &mut rng);
+    let mut fault_starts = Vec::new();
+    thread::sleep(WRITING_BEFORE_JOIN);
+
+    let newcomer = cluster.launch_new();
+    fault_starts.push(Instant::now());
+    cluster.join(newcomer);
+    match cluster.wait_for_transfer_to(1, newcomer) {
+        Some(progress) => cluster.log(&format!(
+            "a transfer to dev{newcomer} is under way ({progress})"
+        )),
+        None => cluster.log(&format!(
+            "the ring settled before a transfer to dev{newcomer} was seen: the kill comes after the join"
+        )),
+    }
+    fault_starts.push(Instant::now());
+    cluster.crash(newcomer);
+    thread::sleep(down);
+    cluster.restart(newcomer);
+    cluster.wait_until_everyone_is_up();
+
+    thread::sleep(CALM);
+    fault_starts.push(Instant::now());
+    cluster.leave(leaver);
+    thread::sleep(CALM);
+    conclude(&cluster, writers, &fault_starts);
+}
+
+/// Stops the writers, waits until the cluster is healed, reads, judges; prints the verdict
+/// and the availability; panics if the promise was broken.
+fn conclude(cluster: &Cluster, writers: Writers, fault_starts: &[Instant]) {
     let attempts = writers.finish();
     cluster.log(&format!(
         "writers stopped after {} attempts",
@@ -110,10 +196,10 @@ fn run(plan: fn(&mut SplitMix64) -> Schedule, writer_count: usize) {
     let history = History {
         attempts: attempts.iter().map(|t| t.attempt.clone()).collect(),
     };
-    let reads = read_after_healing(&cluster, &history);
+    let reads = read_after_healing(cluster, &history);
     let verdict = judge(&history, &reads);
-    println!("{verdict}");
-    println!("{}", availability(&attempts, &fault_starts));
+    say!("{verdict}");
+    say!("{}", availability(&attempts, fault_starts));
     print_failure_reasons(&attempts);
     verdict.assert_holds();
 }
@@ -217,18 +303,20 @@ impl std::fmt::Display for Schedule {
 
 /// Where the writers and readers send requests, shared with the writer threads.
 struct Targets {
-    /// The HTTP address of devK at index K−1 (kept across restarts).
-    http: Vec<SocketAddr>,
-    /// Whether devK is crashed (no process): writers leave it alone until it is back.
-    crashed: Vec<AtomicBool>,
+    /// The HTTP address of devK at index K−1, once it has started (kept across restarts).
+    http: Vec<OnceLock<SocketAddr>>,
+    /// Whether writers may send to devK: a member of the cluster with a process. Not while
+    /// it is crashed, not before it joins, not once it is about to leave (as a load
+    /// balancer drains a server before it is taken out).
+    usable: Vec<AtomicBool>,
 }
 
 impl Targets {
-    /// A random node that has a process (a stalled one included: its requests time out),
-    /// preferring those not shunned until after now.
+    /// A random usable node (a stalled one included: its requests time out), preferring
+    /// those not shunned until after now.
     fn pick_running(&self, rng: &mut SplitMix64, shunned_until: &[Instant]) -> Option<u32> {
-        let running: Vec<u32> = (1..=NODES)
-            .filter(|k| !self.crashed[*k as usize - 1].load(Ordering::Relaxed))
+        let running: Vec<u32> = (1..=MAX_NODES)
+            .filter(|k| self.usable[*k as usize - 1].load(Ordering::Relaxed))
             .collect();
         let now = Instant::now();
         let trusted: Vec<u32> = running
@@ -241,11 +329,18 @@ impl Targets {
     }
 
     fn http(&self, k: u32) -> SocketAddr {
-        self.http[k as usize - 1]
+        *self.http[k as usize - 1]
+            .get()
+            .expect("a node that has started")
+    }
+
+    fn set_usable(&self, k: u32, usable: bool) {
+        self.usable[k as usize - 1].store(usable, Ordering::Relaxed);
     }
 }
 
-/// One node: its process (none while crashed) and the ports it keeps across restarts.
+/// One node: its process (none while crashed or once it has left) and the ports it keeps
+/// across restarts.
 struct Member {
     process: Option<NodeProcess>,
     cluster_port: u16,
@@ -254,54 +349,73 @@ struct Member {
     runs: u32,
 }
 
-/// Three node processes, their data and logs in a temporary directory.
+/// Node processes, their data and logs in a temporary directory.
 struct Cluster {
+    /// devK at index K−1: every node ever started, members or not.
     members: Vec<Member>,
+    /// The nodes that are (or are becoming) members of the cluster: those the cluster must
+    /// see up and settled, and those the readers read through.
+    in_cluster: Vec<u32>,
     targets: Arc<Targets>,
+    /// Options every node is started with, besides its name, ports and data.
+    options: Vec<String>,
     started: Instant,
     dir: tempfile::TempDir,
 }
 
 impl Cluster {
-    /// Starts dev1, dev2, dev3 on free ports, each alone.
-    fn start() -> Cluster {
-        let dir = tempfile::tempdir().expect("a temporary directory");
-        let started = Instant::now();
-        let mut members = Vec::new();
-        let mut http = Vec::new();
-        for k in 1..=NODES {
-            let log = dir.path().join(format!("dev{k}-run1.log"));
-            let process = NodeProcess::start(
-                BINARY,
-                k,
-                dir.path(),
-                0,
-                &["--http-port", "0", "--chat-port", "0"],
-                Some(&log),
-            );
-            http.push(process.places["http"]);
-            members.push(Member {
-                cluster_port: process.port(),
-                process: Some(process),
-                stalled: false,
-                runs: 1,
-            });
-        }
-        let targets = Arc::new(Targets {
-            http,
-            crashed: (1..=NODES).map(|_| AtomicBool::new(false)).collect(),
-        });
-        let cluster = Cluster {
-            members,
-            targets,
-            started,
-            dir,
+    /// Starts dev1, dev2, dev3 on free ports, each alone, with `options`.
+    fn start(options: &[&str]) -> Cluster {
+        let mut cluster = Cluster {
+            members: Vec::new(),
+            in_cluster: Vec::new(),
+            targets: Arc::new(Targets {
+                http: (1..=MAX_NODES).map(|_| OnceLock::new()).collect(),
+                usable: (1..=MAX_NODES).map(|_| AtomicBool::new(false)).collect(),
+            }),
+            options: options.iter().map(|o| o.to_string()).collect(),
+            started: Instant::now(),
+            dir: tempfile::tempdir().expect("a temporary directory"),
         };
+        for k in 1..=NODES {
+            cluster.launch_new();
+            cluster.in_cluster.push(k);
+            cluster.targets.set_usable(k, true);
+        }
         cluster.log(&format!(
             "started 3 nodes, logs in {}",
             cluster.logs().display()
         ));
         cluster
+    }
+
+    /// Starts one more node, dev{N+1}, alone on free ports; returns its K. Writers do not
+    /// use it until it joins.
+    fn launch_new(&mut self) -> u32 {
+        let k = self.members.len() as u32 + 1;
+        assert!(k <= MAX_NODES, "at most {MAX_NODES} nodes");
+        let process = self.launch(k, 1, 0, 0);
+        self.targets.http[k as usize - 1]
+            .set(process.places["http"])
+            .expect("devK starts once");
+        self.members.push(Member {
+            cluster_port: process.port(),
+            process: Some(process),
+            stalled: false,
+            runs: 1,
+        });
+        k
+    }
+
+    /// Runs devK's process (its `run`th start) on these ports (0: any free one).
+    fn launch(&self, k: u32, run: u32, cluster_port: u16, http_port: u16) -> NodeProcess {
+        let log = self.dir.path().join(format!("dev{k}-run{run}.log"));
+        let http_port = http_port.to_string();
+        let args: Vec<&str> = ["--http-port", &http_port, "--chat-port", "0"]
+            .into_iter()
+            .chain(self.options.iter().map(String::as_str))
+            .collect();
+        NodeProcess::start(BINARY, k, self.dir.path(), cluster_port, &args, Some(&log))
     }
 
     fn logs(&self) -> PathBuf {
@@ -310,7 +424,7 @@ impl Cluster {
 
     /// Prints what happens, with the time since the cluster started.
     fn log(&self, what: &str) {
-        println!("[{:6.1}s] {what}", self.started.elapsed().as_secs_f64());
+        say!("[{:6.1}s] {what}", self.started.elapsed().as_secs_f64());
     }
 
     fn member(&mut self, k: u32) -> &mut Member {
@@ -324,29 +438,122 @@ impl Cluster {
         run_tool(BINARY, k, port, &args, "").0
     }
 
+    /// `devK@127.0.0.1:PORT`, as `cluster join` takes it.
+    fn address_name(&self, k: u32) -> String {
+        format!(
+            "dev{k}@127.0.0.1:{}",
+            self.members[k as usize - 1].cluster_port
+        )
+    }
+
+    /// Commits the staged changes through devK: plan, commit.
+    fn plan_and_commit(&self, k: u32) {
+        self.admin(k, &["cluster", "plan"]);
+        let committed = self.admin(k, &["cluster", "commit"]);
+        assert_eq!(committed.trim(), "Cluster changes committed");
+    }
+
     /// dev2 and dev3 join dev1; the plan is committed; waits until the ring has settled.
     fn join_all(&self) {
-        let first = format!("dev1@127.0.0.1:{}", self.members[0].cluster_port);
+        let first = self.address_name(1);
         for k in 2..=NODES {
             let joined = self.admin(k, &["cluster", "join", &first]);
             assert!(joined.starts_with("Success"), "dev{k} joins: {joined}");
         }
-        self.admin(1, &["cluster", "plan"]);
-        let committed = self.admin(1, &["cluster", "commit"]);
-        assert_eq!(committed.trim(), "Cluster changes committed");
+        self.plan_and_commit(1);
         self.wait_until_everyone_is_up();
     }
 
-    /// Waits until every node's member-status shows three valid members, none down, and no
+    /// devK (started alone) joins dev1's cluster: join, plan, commit. Returns once the plan is
+    /// committed, without waiting for the data to move; writers use devK from then on.
+    fn join(&mut self, k: u32) {
+        let joined = self.admin(k, &["cluster", "join", &self.address_name(1)]);
+        assert!(joined.starts_with("Success"), "dev{k} joins: {joined}");
+        self.plan_and_commit(1);
+        self.in_cluster.push(k);
+        self.targets.set_usable(k, true);
+        self.log(&format!("dev{k} joins (committed)"));
+    }
+
+    /// devK leaves: writers stop sending to it first; leave, plan, commit through another
+    /// member; waits until the others have taken its data and no longer list it, then stops
+    /// it (a node that left runs on as a cluster of one).
+    fn leave(&mut self, k: u32) {
+        self.targets.set_usable(k, false);
+        self.in_cluster.retain(|j| *j != k);
+        let other = self.in_cluster[0];
+        let left = self.admin(k, &["cluster", "leave"]);
+        assert!(left.starts_with("Success"), "dev{k} leaves: {left}");
+        self.plan_and_commit(other);
+        self.log(&format!("dev{k} leaves (committed)"));
+        let gone = format!("dev{k}@");
+        wait_until(&format!("dev{k} has left every member's ring"), || {
+            self.in_cluster
+                .iter()
+                .all(|j| !self.admin(*j, &["member-status"]).contains(&gone))
+        });
+        wait_until(&format!("dev{k} knows it has left"), || {
+            let own = self.admin(k, &["member-status"]);
+            own.contains(&all_up(1)) && own.contains(&gone)
+        });
+        let mut process = self.member(k).process.take().expect("a running node");
+        process.child.kill().expect("SIGKILL");
+        process.child.wait().expect("the node that left is reaped");
+        self.log(&format!("dev{k} has left and is stopped"));
+    }
+
+    /// Waits until `admin transfers` on devJ (a member) shows a transfer to devK under way
+    /// (its snapshot taken, not all of it sent); returns how far it got ("objects transferred: X
+    /// of Y"). None if the ring settled first (the transfers were too quick to catch).
+    fn wait_for_transfer_to(&self, j: u32, k: u32) -> Option<String> {
+        let target = format!("dev{k}@127.0.0.1");
+        let end = Instant::now() + CLUSTER_DEADLINE;
+        loop {
+            let transfers = self.admin(j, &["transfers"]);
+            let lines: Vec<&str> = transfers.lines().collect();
+            // Each active transfer: "objects transferred: X of Y", …, "SOURCE =======> TARGET".
+            let part_way = lines.iter().enumerate().find_map(|(at, line)| {
+                let to_target = line.contains("=======>") && line.trim_end().ends_with(&target);
+                let progress = lines[..at]
+                    .iter()
+                    .rev()
+                    .find(|line| line.starts_with("objects transferred: "))?;
+                let (sent, total) = progress
+                    .trim_start_matches("objects transferred: ")
+                    .split_once(" of ")?;
+                let (sent, total): (u64, u64) = (sent.parse().ok()?, total.trim().parse().ok()?);
+                (to_target && sent < total).then(|| progress.trim().to_string())
+            });
+            if part_way.is_some() {
+                return part_way;
+            }
+            let status = self.admin(j, &["member-status"]);
+            if status.matches(NOTHING_PENDING).count() == self.in_cluster.len() {
+                return None;
+            }
+            assert!(
+                Instant::now() < end,
+                "timed out after {CLUSTER_DEADLINE:?} waiting for a transfer to dev{k}"
+            );
+        }
+    }
+
+    /// Waits until every member's member-status shows every member valid, none down, and no
     /// partition waiting to move.
     fn wait_until_everyone_is_up(&self) {
+        let n = self.in_cluster.len();
+        let names: Vec<String> = self.in_cluster.iter().map(|k| format!("dev{k}@")).collect();
         let settled = |status: &str| {
-            status.contains(ALL_UP) && status.matches(NOTHING_PENDING).count() == NODES as usize
+            status.contains(&all_up(n))
+                && status.matches(NOTHING_PENDING).count() == n
+                && names.iter().all(|name| status.contains(name))
         };
-        wait_until("every node sees all three up and settled", || {
-            (1..=NODES).all(|k| settled(&self.admin(k, &["member-status"])))
+        wait_until(&format!("every member sees all {n} up and settled"), || {
+            self.in_cluster
+                .iter()
+                .all(|k| settled(&self.admin(*k, &["member-status"])))
         });
-        self.log("every node sees all three up");
+        self.log(&format!("every member sees all {n} up and settled"));
     }
 
     /// Plays the schedule while the writers write; returns when each fault began.
@@ -375,7 +582,7 @@ impl Cluster {
     /// SIGKILL: the process dies at once, mid-request, without closing anything in order.
     fn crash(&mut self, k: u32) {
         // Writers stop choosing it first; requests already sent to it fail as they would.
-        self.targets.crashed[k as usize - 1].store(true, Ordering::Relaxed);
+        self.targets.set_usable(k, false);
         let mut process = self.member(k).process.take().expect("a running node");
         process.child.kill().expect("SIGKILL");
         process.child.wait().expect("the killed node is reaped");
@@ -385,26 +592,17 @@ impl Cluster {
     /// Starts devK again with its data, on the ports it had, so that the others find it.
     fn restart(&mut self, k: u32) {
         let http = self.targets.http(k);
-        let member = &mut self.members[k as usize - 1];
-        member.runs += 1;
-        let log = self
-            .dir
-            .path()
-            .join(format!("dev{k}-run{}.log", member.runs));
-        let process = NodeProcess::start(
-            BINARY,
-            k,
-            self.dir.path(),
-            member.cluster_port,
-            &["--http-port", &http.port().to_string(), "--chat-port", "0"],
-            Some(&log),
-        );
+        let member = &self.members[k as usize - 1];
+        let (run, port) = (member.runs + 1, member.cluster_port);
+        let process = self.launch(k, run, port, http.port());
         assert_eq!(
             process.places["http"], http,
             "dev{k} serves HTTP where it did"
         );
+        let member = self.member(k);
+        member.runs = run;
         member.process = Some(process);
-        self.targets.crashed[k as usize - 1].store(false, Ordering::Relaxed);
+        self.targets.set_usable(k, true);
         self.log(&format!("restarted dev{k}"));
     }
 
@@ -450,7 +648,7 @@ impl Drop for Cluster {
     fn drop(&mut self) {
         // A stopped process would ignore a friendlier end; wake it so that it can die (each
         // NodeProcess kills its child when dropped, after this).
-        for k in 1..=NODES {
+        for k in 1..=self.members.len() as u32 {
             if self.members[k as usize - 1].stalled {
                 let _ = self.signal_quietly(k, "-CONT");
             }
@@ -460,6 +658,11 @@ impl Drop for Cluster {
             eprintln!("node logs kept in {}", self.logs().display());
         }
     }
+}
+
+/// The footer of `member-status` when all `n` members are valid and up.
+fn all_up(n: usize) -> String {
+    format!("Valid:{n} / Leaving:0 / Exiting:0 / Joining:0 / Down:0")
 }
 
 /// Calls `condition` every [`POLL`] until it holds; panics after [`CLUSTER_DEADLINE`].
@@ -530,7 +733,7 @@ fn write_until_stopped(
     mut rng: SplitMix64,
 ) -> Vec<Timed> {
     let agent = http_agent(WRITE_TIMEOUT);
-    let mut shunned_until = vec![Instant::now(); NODES as usize];
+    let mut shunned_until = vec![Instant::now(); MAX_NODES as usize];
     let mut attempts = Vec::new();
     let mut i = 0;
     while !stop.load(Ordering::Relaxed) {
@@ -673,7 +876,7 @@ fn read_after_healing(cluster: &Cluster, history: &History) -> Vec<Read> {
     let agent = http_agent(READ_TIMEOUT);
     let started = Instant::now();
     let acknowledged = acknowledged_by_stream(history);
-    let mut single = read_everything(&agent, &cluster.targets, 1);
+    let mut single = read_everything(&agent, cluster, 1);
     let mut rounds = 1;
     cluster.log(&format!(
         "first R=1 reads: {} of {STREAMS} streams differ between nodes or lack acknowledged writes",
@@ -681,7 +884,7 @@ fn read_after_healing(cluster: &Cluster, history: &History) -> Vec<Read> {
     ));
     while behind(&single, &acknowledged) > 0 && started.elapsed() < CONVERGENCE_DEADLINE {
         thread::sleep(POLL);
-        single = read_everything(&agent, &cluster.targets, 1);
+        single = read_everything(&agent, cluster, 1);
         rounds += 1;
     }
     cluster.log(&format!(
@@ -689,10 +892,10 @@ fn read_after_healing(cluster: &Cluster, history: &History) -> Vec<Read> {
         started.elapsed(),
         behind(&single, &acknowledged)
     ));
-    let quorum = read_everything(&agent, &cluster.targets, 2);
+    let quorum = read_everything(&agent, cluster, 2);
     while !same_as(&single, &quorum) && started.elapsed() < CONVERGENCE_DEADLINE {
         thread::sleep(POLL);
-        single = read_everything(&agent, &cluster.targets, 1);
+        single = read_everything(&agent, cluster, 1);
     }
     cluster.log(&format!(
         "R=1 reads {} the R=2 reads ({:.1?} after healing)",
@@ -755,15 +958,15 @@ fn same_as(single: &[Read], quorum: &[Read]) -> bool {
     })
 }
 
-/// Every stream through every node, with R replicas.
-fn read_everything(agent: &ureq::Agent, targets: &Targets, r: usize) -> Vec<Read> {
+/// Every stream through every member, with R replicas.
+fn read_everything(agent: &ureq::Agent, cluster: &Cluster, r: usize) -> Vec<Read> {
     let mut reads = Vec::new();
-    for k in 1..=NODES {
+    for &k in &cluster.in_cluster {
         for s in 0..STREAMS {
             let stream = format!("s{s}");
             reads.push(Read {
                 node: format!("dev{k}"),
-                entries: read_stream(agent, targets.http(k), &stream, r),
+                entries: read_stream(agent, cluster.targets.http(k), &stream, r),
                 stream,
                 r,
             });
@@ -862,7 +1065,7 @@ fn print_failure_reasons(attempts: &[Timed]) {
     let mut commonest: Vec<(String, usize)> = reasons.into_iter().collect();
     commonest.sort_by_key(|(_, count)| std::cmp::Reverse(*count));
     for (reason, count) in commonest.iter().take(6) {
-        println!("  {count:6} × {reason}");
+        say!("  {count:6} × {reason}");
     }
 }
 
