@@ -16,8 +16,9 @@
 //!   1 s on `devK`), going round the ranges in its charge. With 64 partitions and 3 nodes a
 //!   node is in charge of about 22 ranges, so every range is exchanged about every 22 s
 //!   (32 s while a node is down and the others stand in for it): within 60 s of a node coming
-//!   back, every replica holds every entry its peers hold, as long as one exchange can carry
-//!   what a range lacks ([`MAX_REPAIRS`] entries; the rest waits for the next round).
+//!   back, every replica holds every entry its peers hold. One exchange repairs at most
+//!   [`MAX_REPAIRS`] entries; a range with more to repair is exchanged again at the next
+//!   pause, before the others, until it is done.
 //! - **What it costs.** A range in sync costs one request per replica: each vnode answers
 //!   with the range's digest, 256 numbers (about 2.5 KB), computed in one pass over its
 //!   streams in memory, without touching disk. Only differing segments cost more (their
@@ -121,6 +122,9 @@ async fn run<V: StreamsVnode>(vnodes: Service<V>, aae: Arc<AntiEntropy>, pause: 
     let node = vnodes.node().clone();
     let shutdown = node.shutdown_token();
     let mut last = None;
+    // A range whose exchange stopped at its bound with more to repair: exchanged again next,
+    // so that a backlog is worked off at once rather than one bound per round.
+    let mut unfinished: Option<Partition> = None;
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,
@@ -128,7 +132,10 @@ async fn run<V: StreamsVnode>(vnodes: Service<V>, aae: Arc<AntiEntropy>, pause: 
         }
         let ring = node.ring();
         let in_charge = ranges_in_charge(&ring, node.name(), |n| node.is_up(n));
-        let next = next_range(&in_charge, last);
+        let next = unfinished
+            .take()
+            .filter(|range| in_charge.contains(range))
+            .or_else(|| next_range(&in_charge, last));
         aae.status.set_in_charge(in_charge);
         let Some(range) = next else {
             continue;
@@ -138,6 +145,9 @@ async fn run<V: StreamsVnode>(vnodes: Service<V>, aae: Arc<AntiEntropy>, pause: 
             _ = shutdown.cancelled() => return,
             outcome = exchange_range(&vnodes, &ring, range) => outcome,
         };
+        if matches!(outcome, Outcome::Repaired { more: true, .. }) {
+            unfinished = Some(range);
+        }
         aae.status.exchanged(range, outcome);
     }
 }

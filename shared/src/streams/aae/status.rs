@@ -13,7 +13,7 @@ pub enum Outcome {
     /// Every replica held the same entries.
     InSync,
     /// Replicas were sent `entries` entries they lacked; `more` when the exchange stopped at
-    /// its bound and the rest waits for the next round.
+    /// its bound: the range is exchanged again at the next pause.
     Repaired { entries: u64, more: bool },
     /// Not exchanged this time, for the reason given (too few replicas up, a transfer…).
     Skipped(String),
@@ -44,7 +44,7 @@ impl fmt::Display for Outcome {
                     plural(*entries, "entry", "entries")
                 )?;
                 if *more {
-                    write!(f, " (more next round)")?;
+                    write!(f, " (more to come)")?;
                 }
                 Ok(())
             }
@@ -188,7 +188,7 @@ mod tests {
             [
                 "in sync",
                 "repaired 1 entry",
-                "repaired 10000 entries (more next round)",
+                "repaired 10000 entries (more to come)",
                 "skipped: only 1 of 3 replicas is up",
                 "failed: timed out",
                 "failed after repairing 4: timed out",
