@@ -167,10 +167,10 @@ impl<V: StreamsVnode> Exchange<'_, V> {
         for (holder, ids) in lacking_by_holder(&held) {
             for batch in ids.chunks(GET_BATCH) {
                 let entries = self.get(holder, bucket, stream, batch).await?;
-                for lacking in 0..held.len() {
+                for (lacking, has) in held.iter().enumerate() {
                     let mut missing: Vec<Entry> = entries
                         .iter()
-                        .filter(|e| !held[lacking].contains(&e.id()))
+                        .filter(|e| !has.contains(&e.id()))
                         .cloned()
                         .collect();
                     if missing.is_empty() {
