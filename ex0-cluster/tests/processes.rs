@@ -1,5 +1,6 @@
 //! Three real node processes of this exercise's binary: started, joined through `admin`,
-//! one killed with SIGKILL, and the others report it down.
+//! one killed with SIGKILL, and the others report it down. And `devrel`, stopped by Ctrl-C
+//! while its input stays open, as in a terminal.
 
 use ringcore::testing::{NodeProcess, run_tool};
 use std::time::{Duration, Instant};
@@ -95,4 +96,49 @@ fn three_processes_join_and_see_a_killed_node_down() {
     let (answer, succeeded) = run_tool(BINARY, 3, port(3), &["ping"], "");
     assert_eq!(answer, "Node 'dev3@127.0.0.1' not responding to pings.\n");
     assert!(!succeeded);
+}
+
+#[test]
+fn devrel_returns_after_one_ctrl_c_while_its_input_stays_open() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let data = tempfile::tempdir().unwrap();
+    let mut devrel = Command::new(BINARY)
+        .args(["devrel", "2", "--cluster-port", "0", "--http-port", "0"])
+        .args(["--chat-port", "0"])
+        .current_dir(data.path())
+        // Open and never written to: a terminal nobody types in.
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("devrel runs");
+    let mut lines = BufReader::new(devrel.stdout.take().unwrap()).lines();
+    let ready = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .any(|line| line.starts_with("Press Ctrl-C"));
+    assert!(ready, "devrel said how to stop it");
+    std::thread::spawn(move || lines.for_each(drop));
+    // Ctrl-C in a terminal sends SIGINT.
+    let sent = Command::new("kill")
+        .args(["-INT", &devrel.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(sent.success());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = devrel.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = devrel.kill();
+            panic!("devrel did not return within 30 s of Ctrl-C (its input still open)");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(
+        status.success(),
+        "devrel stopped its nodes and exited: {status}"
+    );
 }

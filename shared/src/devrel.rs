@@ -92,7 +92,11 @@ pub(crate) async fn run(options: Options) -> ExitCode {
     ));
     say("");
     say("Press Ctrl-C (or end the input) to stop all nodes.");
-    let end_of_input = tokio::task::spawn_blocking(|| {
+    // Standard input is read on a thread of its own, not the runtime's blocking pool: a read
+    // that never returns (a terminal nobody types in) would hold the runtime's shutdown, and
+    // the devrel would hang after Ctrl-C until someone pressed Ctrl-D.
+    let (input_ended, end_of_input) = tokio::sync::oneshot::channel::<()>();
+    std::thread::spawn(move || {
         let mut sink = String::new();
         while std::io::stdin()
             .read_line(&mut sink)
@@ -101,6 +105,7 @@ pub(crate) async fn run(options: Options) -> ExitCode {
         {
             sink.clear();
         }
+        let _ = input_ended.send(());
     });
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
