@@ -142,3 +142,42 @@ fn devrel_returns_after_one_ctrl_c_while_its_input_stays_open() {
         "devrel stopped its nodes and exited: {status}"
     );
 }
+
+/// Runs `admin WORDS…` against devK's cluster port: (exit success, stdout, stderr).
+fn admin_output(port: u16, words: &str) -> (bool, String, String) {
+    let output = std::process::Command::new(BINARY)
+        .arg("admin")
+        .args(words.split_whitespace())
+        .args(["--node", "dev1", "--cluster-port", &port.to_string()])
+        .output()
+        .expect("admin runs");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn admin_tells_a_refusal_from_a_node_it_cannot_reach() {
+    let data = tempfile::tempdir().unwrap();
+    let node = NodeProcess::start(BINARY, 1, data.path(), 0, &[], None);
+    // The node answers no: its own message, on stderr, exit 1.
+    let (ok, out, err) = admin_output(node.port(), "cluster commit");
+    assert!(!ok, "a refused commit fails");
+    assert_eq!(out, "");
+    assert_eq!(err, "There are no staged changes\n");
+    let (ok, _, err) = admin_output(node.port(), "frobnicate");
+    assert!(!ok && err.starts_with("Usage: one of"), "{err}");
+    assert!(!err.contains("not responding"), "{err}");
+    // Nobody there: riak's "not responding", on stderr, exit 1.
+    let port = node.port();
+    drop(node);
+    let (ok, out, err) = admin_output(port, "member-status");
+    assert!(!ok);
+    assert_eq!(out, "");
+    assert!(
+        err.starts_with("Node 'dev1@127.0.0.1' not responding ("),
+        "{err}"
+    );
+}

@@ -23,7 +23,7 @@ use crate::app::App;
 use crate::console::{self, Console, Outcome, repl};
 use crate::node::{Node, NodeConfig};
 use crate::ring::NodeName;
-use crate::transport::client_request;
+use crate::transport::{ClientError, client_request};
 use crate::wire::{Request, Response};
 use std::io::IsTerminal;
 use std::net::SocketAddr;
@@ -281,7 +281,7 @@ async fn stop(config: NodeConfig) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(error) => {
-            println!("{}", not_reached(&config, &error));
+            eprintln!("{}", failed(&config, &error));
             ExitCode::FAILURE
         }
     }
@@ -301,11 +301,11 @@ async fn admin(config: NodeConfig, words: Vec<String>) -> ExitCode {
             ExitCode::SUCCESS
         }
         Ok(other) => {
-            println!("unexpected answer: {other:?}");
+            eprintln!("unexpected answer: {other:?}");
             ExitCode::FAILURE
         }
         Err(error) => {
-            println!("{}", not_reached(&config, &error));
+            eprintln!("{}", failed(&config, &error));
             ExitCode::FAILURE
         }
     }
@@ -315,7 +315,7 @@ async fn admin(config: NodeConfig, words: Vec<String>) -> ExitCode {
 async fn attach(config: NodeConfig) -> ExitCode {
     let addr: SocketAddr = config.listen;
     if let Err(error) = client_request(addr, Request::Ping, Duration::from_secs(5)).await {
-        println!("{}", not_reached(&config, &error));
+        eprintln!("{}", failed(&config, &error));
         return ExitCode::FAILURE;
     }
     if std::io::stdin().is_terminal() {
@@ -350,9 +350,14 @@ async fn attach(config: NodeConfig) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// The error for a node the tools cannot reach.
-fn not_reached(config: &NodeConfig, error: &str) -> String {
-    format!("Node '{}' not responding ({error}).", config.name)
+/// What a tool says when its request failed: the node's own answer when it refused (riak's
+/// messages, e.g. `You must verify the plan with 'cluster plan' before committing`), riak's
+/// "not responding" only when the node could not be reached.
+fn failed(config: &NodeConfig, error: &ClientError) -> String {
+    match error {
+        ClientError::Refused(refusal) => refusal.to_string(),
+        ClientError::NotReached(why) => format!("Node '{}' not responding ({why}).", config.name),
+    }
 }
 
 fn usage() -> String {

@@ -295,21 +295,45 @@ pub(crate) async fn dial(addr: SocketAddr, hello: &Hello) -> Result<(Wire, NodeN
         .map_err(|_| format!("no answer from {addr} within {CONNECT_TIMEOUT:?}"))?
 }
 
+/// Why a command-line tool's request got no answer it can use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientError {
+    /// The node could not be reached, or did not answer in time; the text says how.
+    NotReached(String),
+    /// The node answered, and its answer is no (a plan to verify first, an unknown command…).
+    Refused(Error),
+}
+
+impl std::fmt::Display for ClientError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ClientError::NotReached(why) => write!(f, "{why}"),
+            ClientError::Refused(error) => write!(f, "{error}"),
+        }
+    }
+}
+
 /// One request from a command-line tool to a node, on a connection of its own.
 pub async fn client_request(
     addr: SocketAddr,
     body: Request,
     wait: Duration,
-) -> Result<Response, String> {
+) -> Result<Response, ClientError> {
     let hello = Hello::Client {
         protocol: wire::PROTOCOL_VERSION,
     };
-    let (wire, name) = dial(addr, &hello).await?;
+    let (wire, name) = dial(addr, &hello).await.map_err(ClientError::NotReached)?;
     let connection = Connection::start(wire, name.clone(), CancellationToken::new());
     match timeout(wait, connection.request(body)).await {
         Ok(Ok(response)) => Ok(response),
-        Ok(Err(error)) => Err(error.to_string()),
-        Err(_) => Err(format!("{name} did not answer within {wait:?}")),
+        // The connection broke: the node did not answer.
+        Ok(Err(error @ (Error::ConnectionLost(_) | Error::Unreachable(_)))) => {
+            Err(ClientError::NotReached(error.to_string()))
+        }
+        Ok(Err(error)) => Err(ClientError::Refused(error)),
+        Err(_) => Err(ClientError::NotReached(format!(
+            "{name} did not answer within {wait:?}"
+        ))),
     }
 }
 
