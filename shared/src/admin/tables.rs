@@ -434,9 +434,9 @@ fn unreachable_section(unreachable: &[String]) -> String {
         "WARNING: The cluster state will not converge until all nodes\n",
         "are up. Once the above nodes come back online, convergence\n",
         "will continue. If the outages are long-term or permanent, you\n",
-        "can either mark the nodes as down (riak-admin down NODE) or\n",
-        "forcibly remove the nodes from the cluster (riak-admin\n",
-        "force-remove NODE) to allow the remaining nodes to settle.\n",
+        "can forcibly remove the nodes from the cluster (admin cluster\n",
+        "force-remove NODE, then cluster plan and cluster commit) to\n",
+        "allow the remaining nodes to settle.\n",
     ));
     out
 }
