@@ -91,6 +91,9 @@ pub(crate) async fn run(options: Options) -> ExitCode {
         "A console on a node: cargo run -q -p {program} -- attach --node dev2"
     ));
     say("");
+    // Listen for Ctrl-C before saying to press it: a SIGINT that came before the handler
+    // would kill the devrel outright and leave its nodes running.
+    let interrupted = interrupted();
     say("Press Ctrl-C (or end the input) to stop all nodes.");
     // Standard input is read on a thread of its own, not the runtime's blocking pool: a read
     // that never returns (a terminal nobody types in) would hold the runtime's shutdown, and
@@ -108,12 +111,30 @@ pub(crate) async fn run(options: Options) -> ExitCode {
         let _ = input_ended.send(());
     });
     tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
+        _ = interrupted => {}
         _ = end_of_input => {}
     }
     say(&format!("stopping {count} nodes"));
     stop_all(nodes).await;
     ExitCode::SUCCESS
+}
+
+/// Completes on Ctrl-C (SIGINT). On Unix the handler is in place from the call on, not from
+/// the first poll as with `tokio::signal::ctrl_c`.
+fn interrupted() -> impl std::future::Future<Output = ()> {
+    #[cfg(unix)]
+    let mut signal = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).ok();
+    async move {
+        #[cfg(unix)]
+        match signal.as_mut() {
+            Some(signal) => {
+                signal.recv().await;
+            }
+            None => std::future::pending::<()>().await,
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
 
 /// Prints a line for whoever runs the devrel. An output nobody reads any more is no reason to
