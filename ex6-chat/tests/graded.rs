@@ -310,3 +310,24 @@ async fn step_1_bad_input_gets_clear_answers_and_floods_are_cut() {
     after.expect("ok your name is Still\n> ").await;
     cluster.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn given_help_lists_the_commands_and_quit_closes_the_connection() {
+    // Answered by the chat server itself (given code), before your handler sees a line.
+    let cluster = TestCluster::<ChatApp>::start_joined(1).await;
+    let mut client = Client::connect("client", chat(&cluster, 1)).await;
+    client.send("help").await;
+    client
+        .expect("set-name <name>          choose the name others see\n")
+        .await;
+    client
+        .expect("quit                     close the connection\n> ")
+        .await;
+    client.send("quit").await;
+    assert_eq!(
+        client.until_closed().await,
+        "bye\n",
+        "quit says bye, then the server closes the connection"
+    );
+    cluster.stop().await;
+}

@@ -10,6 +10,8 @@
 //! | `show-unread CoolRoom` | `You missed the following messages:` and `  Name: text` lines, or `no unread messages` |
 //! | `join`/`say` before `set-name` | `must set a name before joining/chatting` |
 //! | empty line | just the prompt |
+//! | `help` | the commands, one a line ([`HELP`]) |
+//! | `quit` | `bye`, then the connection closes (as when the client leaves) |
 //! | anything else | `sorry, I don't understand '<line>'` |
 
 /// Written after every reply.
@@ -17,6 +19,20 @@ pub const PROMPT: &str = "> ";
 
 /// The first line a connection receives.
 pub const WELCOME: &str = "connected! 'set-name <name>' and 'join <chat name>' to get started";
+
+/// The answer to `help`.
+pub const HELP: &[&str] = &[
+    "set-name <name>          choose the name others see",
+    "join <room>              enter a room (its latest messages are replayed)",
+    "say <room> <message>     send a message to everyone in the room",
+    "leave <room>             leave a room",
+    "show-unread <room>       what was said since you last saw the room",
+    "help                     this list",
+    "quit                     close the connection",
+];
+
+/// The answer to `quit`, just before the connection closes.
+pub const BYE: &str = "bye";
 
 /// The answer to `join` or `say` before `set-name`.
 pub const NAME_FIRST: &str = "must set a name before joining/chatting";

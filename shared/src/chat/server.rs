@@ -257,6 +257,22 @@ async fn read_commands<H: ChatHandler>(
                     return;
                 }
                 bucket -= 1.0;
+                // `help` and `quit` are the same in every chat: answered here, not by the
+                // application.
+                match text.trim() {
+                    "help" => {
+                        let help = format!("{}\n{PROMPT}", protocol::HELP.join("\n"));
+                        if queue.send(help).await.is_err() {
+                            return;
+                        }
+                        continue;
+                    }
+                    "quit" => {
+                        let _ = queue.send(format!("{}\n", protocol::BYE)).await;
+                        return;
+                    }
+                    _ => {}
+                }
                 let command = protocol::parse(&text);
                 if command == ChatCommand::Empty {
                     let _ = queue.send(PROMPT.to_string()).await;
