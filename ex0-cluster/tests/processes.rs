@@ -101,18 +101,10 @@ fn three_processes_join_and_see_a_killed_node_down() {
 #[test]
 fn devrel_returns_after_one_ctrl_c_while_its_input_stays_open() {
     use std::io::{BufRead, BufReader};
-    use std::process::{Command, Stdio};
+    use std::process::Command;
     let data = tempfile::tempdir().unwrap();
-    let mut devrel = Command::new(BINARY)
-        .args(["devrel", "2", "--cluster-port", "0", "--http-port", "0"])
-        .args(["--chat-port", "0"])
-        .current_dir(data.path())
-        // Open and never written to: a terminal nobody types in.
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("devrel runs");
+    // Its input stays open and is never written to: a terminal nobody types in.
+    let mut devrel = ringcore::testing::spawn_devrel(BINARY, 2, data.path());
     let mut lines = BufReader::new(devrel.stdout.take().unwrap()).lines();
     let ready = lines
         .by_ref()

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 const BINARY: &str = env!(concat!("CARGO_BIN_EXE_", env!("CARGO_PKG_NAME")));
@@ -112,23 +112,7 @@ fn http_get(addr: SocketAddr, path: &str) -> String {
 #[test]
 fn devrel_three_nodes_chat_across_nodes_and_the_history_is_in_the_database() {
     let data = tempfile::tempdir().unwrap();
-    let mut child = Command::new(BINARY)
-        .args([
-            "devrel",
-            "3",
-            "--cluster-port",
-            "0",
-            "--http-port",
-            "0",
-            "--chat-port",
-            "0",
-        ])
-        .current_dir(data.path())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("devrel runs");
+    let mut child = ringcore::testing::spawn_devrel(BINARY, 3, data.path());
     let stdout = child.stdout.take().unwrap();
     let _devrel = Devrel(child);
     let mut places: Vec<BTreeMap<String, SocketAddr>> = Vec::new();

@@ -484,6 +484,29 @@ impl Drop for NodeProcess {
     }
 }
 
+/// Runs `binary devrel N` in `dir` with every port free (`--cluster-port 0` and the others),
+/// its input piped and left open (as a terminal nobody types in), its output piped for the
+/// test to read: the lines saying where each node listens, then how to stop them.
+pub fn spawn_devrel(binary: &str, n: u32, dir: &Path) -> std::process::Child {
+    use std::process::{Command, Stdio};
+    Command::new(binary)
+        .args(["devrel", &n.to_string()])
+        .args([
+            "--cluster-port",
+            "0",
+            "--http-port",
+            "0",
+            "--chat-port",
+            "0",
+        ])
+        .current_dir(dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("devrel runs")
+}
+
 /// Runs a tool of an exercise's binary against a node (`binary ARGS… --node devK
 /// --cluster-port PORT`), with `input` on its standard input; returns what it printed and
 /// whether it succeeded.
