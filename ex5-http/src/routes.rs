@@ -22,6 +22,7 @@ use {
     axum::http::header,
     axum::response::IntoResponse,
     axum::response::sse::{Event, KeepAlive, Sse},
+    futures_util::StreamExt,
     ringcore::http::{feed, json_body, msg_of},
     ringcore::streams::console::KV_BUCKET,
     std::convert::Infallible,

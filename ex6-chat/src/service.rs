@@ -8,7 +8,8 @@ use ringcore::chat::protocol::{NAME_FIRST, not_understood};
 #[allow(unused_imports)]
 use ringcore::chat::protocol::said;
 use ringcore::chat::{ChatCommand, ChatHandler, Session};
-use ringcore::coordinator::{Answer, Replies, wait_for_quorum};
+use ringcore::coordinator::{Answer, Replies};
+use ringcore::quorum::wait_for_quorum;
 use ringcore::streams::{Nwr, Streams};
 use ringcore::{Error, IndexNode, Node, ReplyTo, Service, apl, chash_key};
 

@@ -35,6 +35,7 @@ pub mod http;
 mod liveness;
 pub mod membership;
 pub mod node;
+pub mod quorum;
 mod reply;
 pub mod ring;
 mod ring_file;

@@ -8,12 +8,11 @@
 
 pub mod aae;
 pub mod console;
+mod listing;
 pub mod service;
 pub mod vnode;
 
-pub use service::{
-    Listing, Nwr, ReadResult, ShowEntry, Streams, StreamsVnode, Written, merge_names,
-};
+pub use service::{Listing, Nwr, ReadResult, ShowEntry, Streams, StreamsVnode, Written};
 pub use vnode::{
     HandoffEntry, StreamCommand, StreamCoverage, StreamCoverageReply, StreamReply, StreamState,
     StreamVnode, VnodeStats,

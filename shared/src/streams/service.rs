@@ -49,6 +49,7 @@
 //! [`PartitionStore::put_entry`]: crate::store::PartitionStore::put_entry
 
 use super::aae::{self, AntiEntropy};
+use super::listing::merge_names;
 use super::vnode::{
     StreamCommand, StreamCoverage, StreamCoverageReply, StreamReply, StreamVnode, VnodeStats,
 };
@@ -574,24 +575,6 @@ impl<Q: QuorumWaiter, V: StreamsVnode> Streams<Q, V> {
     }
 }
 
-/// Merges the names of a coverage query: sorted, each once (replicas hold the same names).
-pub fn merge_names(result: CoverageResult<StreamCoverageReply>) -> Result<Listing, Error> {
-    let partial = result.partial_note();
-    let mut names = Vec::new();
-    for (vnode, reply) in result.replies {
-        match reply {
-            StreamCoverageReply::Names(found) => names.extend(found),
-            StreamCoverageReply::Failed(reason) => return Err(failed(&vnode, reason)),
-            StreamCoverageReply::Stats(_) => {
-                return Err(Error::bad_request("a vnode answered a listing with stats"));
-            }
-        }
-    }
-    names.sort();
-    names.dedup();
-    Ok(Listing { names, partial })
-}
-
 /// Which part of a stream a read asked each replica for.
 #[derive(Debug, Clone, Copy)]
 enum Window {
@@ -666,7 +649,7 @@ fn concurrent_numbers(entries: &[Entry]) -> usize {
     count
 }
 
-fn failed(vnode: &IndexNode, reason: String) -> Error {
+pub(super) fn failed(vnode: &IndexNode, reason: String) -> Error {
     Error::VnodeFailed {
         vnode: vnode.clone(),
         reason,

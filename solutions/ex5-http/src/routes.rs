@@ -11,6 +11,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use futures_util::StreamExt;
 use ringcore::http::{ApiError, EntryJson, Params, feed, json_body, msg_of};
 use ringcore::streams::Streams;
 use ringcore::streams::console::KV_BUCKET;
@@ -124,7 +125,7 @@ async fn listen(
             .map_or(0, |e| e.seq),
     };
     let entries = feed::entries_after(db, user, topic, after, params.nwr);
-    let events = futures_util::StreamExt::map(entries, |entry| {
+    let events = entries.map(|entry| {
         let data = EntryJson::from(&entry);
         let event = Event::default().id(entry.seq.to_string()).event("entry");
         Ok::<_, Infallible>(event.json_data(data).expect("an entry always encodes"))

@@ -5,7 +5,8 @@
 use crate::vnode::{Member, RoomCommand, RoomReply, RoomVnode};
 use ringcore::chat::protocol::{NAME_FIRST, not_understood, said};
 use ringcore::chat::{ChatCommand, ChatHandler, Session};
-use ringcore::coordinator::{Answer, Replies, wait_for_quorum};
+use ringcore::coordinator::{Answer, Replies};
+use ringcore::quorum::wait_for_quorum;
 use ringcore::streams::{Nwr, Streams};
 use ringcore::{Error, IndexNode, Node, ReplyTo, Service, apl, chash_key};
 
