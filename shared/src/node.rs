@@ -47,7 +47,7 @@ pub fn dev_cluster_port(k: u32) -> u16 {
 pub struct NodeConfig {
     /// The node's name, e.g. `dev1@127.0.0.1`.
     pub name: NodeName,
-    /// Where the node keeps its files, e.g. `data/dev1`.
+    /// Where the node keeps its files, e.g. `data/ex1-ping/dev1`.
     pub data_dir: PathBuf,
     /// Partitions in the ring (a power of two, 8–1024).
     pub ring_size: u32,
@@ -81,7 +81,8 @@ pub struct NodeConfig {
 }
 
 impl NodeConfig {
-    /// The workshop's node `devK`: name `devK@127.0.0.1`, data in `data/devK`, cluster port
+    /// The workshop's node `devK`: name `devK@127.0.0.1`, data in `data/devK` (the command
+    /// line puts it in the exercise's own folder, `data/ex1-ping/devK`), cluster port
     /// 10017 + 10·(K−1).
     pub fn dev(k: u32) -> Self {
         NodeConfig {

@@ -438,13 +438,13 @@ impl NodeProcess {
         extra: &[&str],
         log: Option<&Path>,
     ) -> NodeProcess {
-        use std::io::BufRead;
         use std::process::{Command, Stdio};
         let stderr = match log {
             Some(path) => Stdio::from(std::fs::File::create(path).expect("log file")),
             None => Stdio::null(),
         };
-        let mut child = Command::new(binary)
+        let mut command = Command::new(binary);
+        command
             .args([
                 "start",
                 "--node",
@@ -457,17 +457,27 @@ impl NodeProcess {
                 data.join(format!("dev{k}")).to_str().expect("UTF-8 path"),
             ])
             .args(extra)
+            .stderr(stderr);
+        NodeProcess::spawn(command)
+    }
+
+    /// Runs `command`, a node's `start` command line, with its standard output read here and
+    /// no input, and waits for the line saying where it listens. What it does with its
+    /// standard error (its log) is the caller's choice.
+    pub fn spawn(mut command: std::process::Command) -> NodeProcess {
+        use std::io::BufRead;
+        use std::process::Stdio;
+        let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(stderr)
             .spawn()
             .expect("the node binary runs");
         let mut line = String::new();
         std::io::BufReader::new(child.stdout.take().expect("stdout"))
             .read_line(&mut line)
             .expect("the node prints where it listens");
-        let places =
-            parse_started_line(&line).unwrap_or_else(|| panic!("dev{k} did not start: {line:?}"));
+        let places = parse_started_line(&line)
+            .unwrap_or_else(|| panic!("the node did not start ({command:?}): {line:?}"));
         NodeProcess { child, places }
     }
 

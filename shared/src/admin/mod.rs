@@ -88,12 +88,18 @@ async fn run_command(node: &Node, words: &[&str]) -> Result<String, Error> {
 }
 
 fn usage() -> String {
+    format!("Usage: one of\n{}", command_list())
+}
+
+/// The admin commands, one a line with its help, aligned: what a refused command answers,
+/// and what `admin --help` lists.
+pub fn command_list() -> String {
     let width = COMMANDS.iter().map(|(c, _)| c.len()).max().unwrap_or(0);
     let lines: Vec<String> = COMMANDS
         .iter()
         .map(|(command, help)| format!("  {command:width$}   {help}"))
         .collect();
-    format!("Usage: one of\n{}", lines.join("\n"))
+    lines.join("\n")
 }
 
 fn percent(count: usize, ring: &Ring) -> f64 {

@@ -257,7 +257,7 @@ pub struct PartitionStore {
 
 impl PartitionStore {
     /// Opens (creating if needed) the store rooted at `dir`, for example
-    /// `data/dev1/<partition>/`, and recovers every stream found.
+    /// `data/ex5-http/dev1/stream_vnode/<partition>/`, and recovers every stream found.
     pub fn open(dir: impl AsRef<Path>, config: StoreConfig) -> io::Result<Self> {
         let dir = dir.as_ref().to_path_buf();
         let mut files = Files::new(dir.join(LOG_DIR), config.max_open_files);

@@ -1,0 +1,209 @@
+//! The command line of this exercise's binary, as a user meets it: help and version under
+//! the binary's own name, help per subcommand, suggestions for typos, `--flag=value`, and the
+//! `RING_…` environment variables standing for options.
+
+use assert_cmd::Command;
+use ringcore::testing::{NodeProcess, run_tool};
+use std::time::{Duration, Instant};
+
+const BINARY: &str = env!(concat!("CARGO_BIN_EXE_", env!("CARGO_PKG_NAME")));
+const NAME: &str = env!("CARGO_PKG_NAME");
+
+/// The binary, without the `RING_…` variables of the shell running the tests.
+fn binary() -> Command {
+    let mut command = Command::new(BINARY);
+    for (variable, _) in std::env::vars_os() {
+        if variable.to_string_lossy().starts_with("RING_") {
+            command.env_remove(variable);
+        }
+    }
+    command.timeout(std::time::Duration::from_secs(60));
+    command
+}
+
+/// Runs the binary with `args`: (exit code, stdout, stderr).
+fn run(args: &[&str]) -> (i32, String, String) {
+    let output = binary().args(args).output().expect("the binary runs");
+    (
+        output.status.code().expect("an exit code"),
+        String::from_utf8(output.stdout).expect("UTF-8"),
+        String::from_utf8(output.stderr).expect("UTF-8"),
+    )
+}
+
+const SUBCOMMANDS: [&str; 7] = [
+    "console", "start", "attach", "ping", "stop", "admin", "devrel",
+];
+
+#[test]
+fn help_lists_the_subcommands_under_the_binary_name() {
+    for flag in ["--help", "-h"] {
+        let (code, help, _) = run(&[flag]);
+        assert_eq!(code, 0, "{flag} succeeds");
+        assert!(
+            help.contains(&format!("Usage: {NAME} [OPTIONS]")),
+            "{flag} names the binary:\n{help}"
+        );
+        for subcommand in SUBCOMMANDS {
+            assert!(
+                help.contains(&format!("\n  {subcommand} ")),
+                "{flag} lists {subcommand}:\n{help}"
+            );
+        }
+        assert!(
+            help.contains("--node <devK>"),
+            "{flag} lists the options:\n{help}"
+        );
+        assert!(
+            help.contains("RING_NODE"),
+            "{flag} names the variables:\n{help}"
+        );
+    }
+}
+
+#[test]
+fn every_subcommand_has_its_help() {
+    for subcommand in SUBCOMMANDS {
+        let (code, help, _) = run(&["help", subcommand]);
+        assert_eq!(code, 0);
+        assert!(
+            help.contains(&format!("Usage: {NAME} {subcommand} ")),
+            "help {subcommand}:\n{help}"
+        );
+        let (code, same, _) = run(&[subcommand, "--help"]);
+        assert_eq!((code, same), (0, help), "{subcommand} --help");
+    }
+}
+
+#[test]
+fn version_names_the_binary() {
+    let (code, version, _) = run(&["--version"]);
+    assert_eq!(code, 0);
+    assert_eq!(version, format!("{NAME} {}\n", env!("CARGO_PKG_VERSION")));
+}
+
+#[test]
+fn admin_help_lists_the_admin_commands() {
+    let (code, help, _) = run(&["admin", "--help"]);
+    assert_eq!(code, 0);
+    for (usage, what) in ringcore::admin::COMMANDS {
+        assert!(
+            help.contains(usage) && help.contains(what),
+            "admin --help lists '{usage}':\n{help}"
+        );
+    }
+}
+
+#[test]
+fn admin_alone_shows_what_it_can_run() {
+    let (code, out, help) = run(&["admin"]);
+    assert_eq!(code, 2, "admin needs a command");
+    assert_eq!(out, "");
+    assert!(help.contains(&format!("Usage: {NAME} admin")), "{help}");
+    assert!(help.contains("cluster join NODE"), "{help}");
+    assert!(!help.contains("cannot understand"), "{help}");
+}
+
+#[test]
+fn a_typo_gets_a_suggestion() {
+    let (code, _, error) = run(&["strat"]);
+    assert_eq!(code, 2);
+    assert!(
+        error.contains("unrecognized subcommand 'strat'")
+            && error.contains("a similar subcommand exists: 'start'"),
+        "{error}"
+    );
+    let (code, _, error) = run(&["ping", "--nod", "dev2"]);
+    assert_eq!(code, 2);
+    assert!(
+        error.contains("a similar argument exists: '--node'"),
+        "{error}"
+    );
+}
+
+#[test]
+fn bad_values_say_what_is_wrong() {
+    for (args, expected) in [
+        (&["ping", "--node", "bob"][..], "a node is dev1 … dev99"),
+        (
+            &["start", "--ring-size", "48"][..],
+            "ring size 48 is not a power of two between 8 and 1024",
+        ),
+        (&["devrel", "10"][..], "10 is not in 1..=9"),
+    ] {
+        let (code, _, error) = run(args);
+        assert_eq!(code, 2, "{args:?}");
+        assert!(error.contains(expected), "{args:?}: {error}");
+    }
+}
+
+/// A node started with `--flag=value` options, its data directory from `RING_DATA_DIR`;
+/// then tools that find it through `RING_NODE` and `RING_CLUSTER_PORT` alone.
+#[test]
+fn flags_take_an_equals_sign_and_variables_stand_for_flags() {
+    let data = tempfile::tempdir().unwrap();
+    let dir = data.path().join("from-the-variable");
+    let mut start = std::process::Command::new(BINARY);
+    start
+        .args([
+            "start",
+            "--node=dev2",
+            "--cluster-port=0",
+            "--http-port=0",
+            "--ring-size=16",
+        ])
+        .env("RING_DATA_DIR", &dir)
+        .env_remove("RING_NODE")
+        .stderr(std::process::Stdio::null());
+    let node = NodeProcess::spawn(start);
+    assert!(
+        dir.join("ring").is_file(),
+        "the node keeps its ring in RING_DATA_DIR"
+    );
+    let port = node.port().to_string();
+
+    let output = binary()
+        .arg("ping")
+        .env("RING_NODE", "dev2")
+        .env("RING_CLUSTER_PORT", &port)
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "pong\n");
+    let output = binary()
+        .args(["admin", "ring-status"])
+        .env("RING_CLUSTER_PORT", &port)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "admin reaches the node");
+
+    let mut node = node;
+    assert_eq!(
+        run_tool(BINARY, 2, node.port(), &["stop"], "").0,
+        "ok\n",
+        "the node stops on request"
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while node.child.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "the node exits after 'stop'");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Nobody answers there now: the message names the node the tool looked for, from the
+    // variable, or from the flag, which wins over the variable.
+    let not_responding = |args: &[&str]| {
+        let output = binary()
+            .args(args)
+            .env("RING_NODE", "dev4")
+            .env("RING_CLUSTER_PORT", &port)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    assert_eq!(
+        not_responding(&["ping"]),
+        "Node 'dev4@127.0.0.1' not responding to pings.\n"
+    );
+    assert_eq!(
+        not_responding(&["ping", "--node", "dev3"]),
+        "Node 'dev3@127.0.0.1' not responding to pings.\n"
+    );
+}
