@@ -173,3 +173,115 @@ fn admin_tells_a_refusal_from_a_node_it_cannot_reach() {
         "{err}"
     );
 }
+
+/// Runs `binary start --cluster-port 0` in `dir`, its data where the binary puts it by default
+/// (whatever RING_ variables the shell running the tests has set), its log on a pipe.
+fn start_in(binary: &std::path::Path, dir: &std::path::Path) -> NodeProcess {
+    let mut command = std::process::Command::new(binary);
+    command
+        .args(["start", "--cluster-port", "0"])
+        .current_dir(dir)
+        .stderr(std::process::Stdio::piped());
+    for (variable, _) in std::env::vars_os() {
+        if variable.to_string_lossy().starts_with("RING_") {
+            command.env_remove(variable);
+        }
+    }
+    NodeProcess::spawn(command)
+}
+
+/// ex0's devrel leaves a 2-node ring in its folder; another exercise started in the same place
+/// is alone in its own ring; ex0's dev1, started again without dev2, says in one line that its
+/// saved ring is stale and how to start afresh.
+#[test]
+fn each_exercise_keeps_its_own_nodes_and_a_stale_ring_says_so() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let mut devrel = ringcore::testing::spawn_devrel(BINARY, 2, dir.path());
+    let mut lines = BufReader::new(devrel.stdout.take().unwrap()).lines();
+    let ports: Vec<u16> = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .filter_map(|line| ringcore::testing::parse_started_line(&line))
+        .map(|places| places["cluster"].port())
+        .take(2)
+        .collect();
+    assert_eq!(ports.len(), 2, "devrel started two nodes");
+    std::thread::spawn(move || lines.for_each(drop));
+    let joined = admin(
+        2,
+        ports[1],
+        &format!("cluster join dev1@127.0.0.1:{}", ports[0]),
+    );
+    assert!(joined.starts_with("Success"), "{joined}");
+    admin(1, ports[0], "cluster plan");
+    assert_eq!(
+        admin(1, ports[0], "cluster commit"),
+        "Cluster changes committed\n"
+    );
+    wait_for(2, ports[1], "member-status", "dev2 holds the ring", |out| {
+        out.contains("Valid:2 / Leaving:0 / Exiting:0 / Joining:0 / Down:0")
+    });
+    // End its input: the devrel stops both nodes and returns.
+    drop(devrel.stdin.take());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while devrel.try_wait().unwrap().is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "devrel returns at the end of its input"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Starter and solution keep their nodes in the exercise's folder.
+    for k in 1..=2 {
+        let ring = dir.path().join(format!("data/ex0-cluster/dev{k}/ring"));
+        assert!(ring.is_file(), "{} is saved", ring.display());
+    }
+
+    // Another exercise's binary in the same place: this one, linked under ex1's name (the
+    // folder follows the name a binary runs by). Its dev1 is alone in its ring.
+    let other = dir.path().join("ex1-ping");
+    std::os::unix::fs::symlink(BINARY, &other).unwrap();
+    let ex1 = start_in(&other, dir.path());
+    let status = admin(1, ex1.port(), "member-status");
+    assert!(
+        status.contains("Valid:1 / Leaving:0 / Exiting:0 / Joining:0 / Down:0")
+            && !status.contains("dev2@127.0.0.1"),
+        "ex1's node has none of ex0's members:\n{status}"
+    );
+    assert!(dir.path().join("data/ex1-ping/dev1/ring").is_file());
+    drop(ex1);
+
+    // ex0's dev1 again, alone: the ring it saved lists dev2, which is gone.
+    let mut dev1 = start_in(std::path::Path::new(BINARY), dir.path());
+    let log = BufReader::new(dev1.child.stderr.take().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in log.lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut seen = Vec::new();
+    let warning = loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) if line.contains("the saved ring") => break line,
+            Ok(line) => seen.push(line),
+            Err(_) => panic!("no warning about the saved ring within 30 s; the log:\n{seen:#?}"),
+        }
+    };
+    assert!(
+        warning.contains(
+            "WARN the saved ring lists dev2@127.0.0.1 and it does not answer; to start \
+             afresh, stop this node and remove data/ex0-cluster/dev1 (or start it)"
+        ),
+        "{warning}"
+    );
+    assert!(
+        !seen.iter().any(|line| line.contains("node is down")),
+        "one line, not one per member: {seen:#?}"
+    );
+}
