@@ -590,11 +590,14 @@ fn started_line<A: App>(node: &Node, app: &A) -> String {
 async fn ping(config: NodeConfig) -> ExitCode {
     match client_request(config.listen, Request::Ping, Duration::from_secs(5)).await {
         Ok(Response::Pong { .. }) => {
-            println!("pong");
+            console::print_flush("pong\n");
             ExitCode::SUCCESS
         }
         _ => {
-            println!("Node '{}' not responding to pings.", config.name);
+            console::print_flush(&format!(
+                "Node '{}' not responding to pings.\n",
+                config.name
+            ));
             ExitCode::FAILURE
         }
     }
@@ -604,7 +607,7 @@ async fn ping(config: NodeConfig) -> ExitCode {
 async fn stop(config: NodeConfig) -> ExitCode {
     match client_request(config.listen, Request::Stop, Duration::from_secs(5)).await {
         Ok(_) => {
-            println!("ok");
+            console::print_flush("ok\n");
             ExitCode::SUCCESS
         }
         Err(error) => {
@@ -624,7 +627,8 @@ async fn admin(config: NodeConfig, words: Vec<String>) -> ExitCode {
     .await
     {
         Ok(Response::Text(text)) => {
-            println!("{text}");
+            // `admin member-status | head -3` closes the pipe early: no reason to panic.
+            console::print_flush(&format!("{text}\n"));
             ExitCode::SUCCESS
         }
         Ok(other) => {
