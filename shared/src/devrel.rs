@@ -126,7 +126,7 @@ impl Devrel {
         say(&format!(
             "A console on a node: cargo run -q -p {program} -- attach --node dev2{dev2}"
         ));
-        say(&format!("Their data: {}", self.data.display()));
+        say(&format!("Each keeps its data in {}.", self.data.display()));
         say("");
         // One node at a time is stopped by name: a `pkill -f` of the command line would stop
         // the nodes of everyone else on the machine too.
