@@ -1,6 +1,7 @@
 //! Three real node processes of this exercise's binary: started, joined through `admin`,
-//! one killed with SIGKILL, and the others report it down. And `devrel`, stopped by Ctrl-C
-//! while its input stays open, as in a terminal.
+//! one killed with SIGKILL, and the others report it down. And `devrel`: stopped by Ctrl-C
+//! while its input stays open, as in a terminal; saying how to stop each node; leaving its
+//! ring in this exercise's folder only, where a node started alone later finds it stale.
 
 use ringcore::testing::{NodeProcess, run_tool};
 use std::time::{Duration, Instant};
@@ -174,6 +175,40 @@ fn admin_tells_a_refusal_from_a_node_it_cannot_reach() {
     );
 }
 
+/// A devrel that a failing test does not leave running: dropping it ends its input (it stops
+/// its nodes), then kills it if it is still there.
+struct Devrel(std::process::Child);
+
+impl Devrel {
+    /// Ends its input and waits until it has stopped its nodes and returned.
+    fn end(mut self) {
+        drop(self.0.stdin.take());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.0.try_wait().unwrap().is_none() {
+            assert!(
+                Instant::now() < deadline,
+                "devrel returns at the end of its input"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Devrel {
+    fn drop(&mut self) {
+        drop(self.0.stdin.take());
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Runs `binary start --cluster-port 0` in `dir`, its data where the binary puts it by default
 /// (whatever RING_ variables the shell running the tests has set), its log on a pipe.
 fn start_in(binary: &std::path::Path, dir: &std::path::Path) -> NodeProcess {
@@ -197,8 +232,8 @@ fn start_in(binary: &std::path::Path, dir: &std::path::Path) -> NodeProcess {
 fn each_exercise_keeps_its_own_nodes_and_a_stale_ring_says_so() {
     use std::io::{BufRead, BufReader};
     let dir = tempfile::tempdir().unwrap();
-    let mut devrel = ringcore::testing::spawn_devrel(BINARY, 2, dir.path());
-    let mut lines = BufReader::new(devrel.stdout.take().unwrap()).lines();
+    let mut devrel = Devrel(ringcore::testing::spawn_devrel(BINARY, 2, dir.path()));
+    let mut lines = BufReader::new(devrel.0.stdout.take().unwrap()).lines();
     let ports: Vec<u16> = lines
         .by_ref()
         .map_while(Result::ok)
@@ -223,15 +258,7 @@ fn each_exercise_keeps_its_own_nodes_and_a_stale_ring_says_so() {
         out.contains("Valid:2 / Leaving:0 / Exiting:0 / Joining:0 / Down:0")
     });
     // End its input: the devrel stops both nodes and returns.
-    drop(devrel.stdin.take());
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while devrel.try_wait().unwrap().is_none() {
-        assert!(
-            Instant::now() < deadline,
-            "devrel returns at the end of its input"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    devrel.end();
     // Starter and solution keep their nodes in the exercise's folder.
     for k in 1..=2 {
         let ring = dir.path().join(format!("data/ex0-cluster/dev{k}/ring"));
@@ -284,4 +311,61 @@ fn each_exercise_keeps_its_own_nodes_and_a_stale_ring_says_so() {
         !seen.iter().any(|line| line.contains("node is down")),
         "one line, not one per member: {seen:#?}"
     );
+}
+
+/// The devrel says, for each node, its pid and the command that stops that node alone; the
+/// command does what it says.
+#[test]
+fn devrel_says_how_to_stop_each_node() {
+    use std::io::{BufRead, BufReader};
+    let data = tempfile::tempdir().unwrap();
+    let mut devrel = Devrel(ringcore::testing::spawn_devrel(BINARY, 2, data.path()));
+    let mut lines = BufReader::new(devrel.0.stdout.take().unwrap()).lines();
+    let said: Vec<String> = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .take_while(|line| !line.starts_with("Press Ctrl-C"))
+        .collect();
+    std::thread::spawn(move || lines.for_each(drop));
+    let name = env!("CARGO_PKG_NAME");
+    let stop_line = said
+        .iter()
+        .find(|line| line.trim_start().starts_with("dev2@127.0.0.1 (pid "))
+        .unwrap_or_else(|| panic!("a line to stop dev2:\n{}", said.join("\n")));
+    // `  dev2@127.0.0.1 (pid 4242): cargo run -q -p ex0-cluster -- stop --node dev2 --cluster-port P`
+    let (pid, command) = stop_line
+        .trim_start()
+        .strip_prefix("dev2@127.0.0.1 (pid ")
+        .and_then(|rest| rest.split_once("): "))
+        .unwrap_or_else(|| panic!("{stop_line}"));
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).expect("the pid is running");
+    assert!(
+        String::from_utf8_lossy(&cmdline).contains("dev2"),
+        "pid {pid} is dev2's node"
+    );
+    let args = command
+        .strip_prefix(&format!("cargo run -q -p {name} -- "))
+        .unwrap_or_else(|| panic!("{command}"));
+    let args: Vec<&str> = args.split_whitespace().collect();
+    assert_eq!(
+        args[..4],
+        ["stop", "--node", "dev2", "--cluster-port"],
+        "{command}"
+    );
+    let port = args[4].to_string();
+    let stopped = std::process::Command::new(BINARY)
+        .args(&args)
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&stopped.stdout), "ok\n");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (answer, _) = run_tool(BINARY, 2, port.parse().unwrap(), &["ping"], "");
+        if answer == "Node 'dev2@127.0.0.1' not responding to pings.\n" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "dev2 stops: {answer}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    devrel.end();
 }
