@@ -12,14 +12,22 @@ use crate::node::Node;
 use crate::ring::NodeName;
 use crate::wire::Request;
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
 
 /// Consecutive failed pings after which a member is taken to be down.
 const MISSES_BEFORE_DOWN: u32 = 2;
 
+/// How long a node that starts with a saved ring waits for one of the other members to
+/// answer before it calls the ring stale. A devrel starts its nodes one after the other: the
+/// first one must not give up on the others while they are still starting.
+const SAVED_RING_GRACE: Duration = Duration::from_secs(5);
+
 pub(crate) async fn run(node: Node) {
     let shutdown = node.shutdown_token();
     let mut misses: BTreeMap<NodeName, u32> = BTreeMap::new();
-    let mut saved_ring = SavedRingCheck::new(peers_of(&node));
+    let mut saved_ring = SavedRingCheck::new(peers_of(&node), Instant::now());
+    // The members whose `node is down` has been logged.
+    let mut reported: BTreeSet<NodeName> = BTreeSet::new();
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => break,
@@ -46,26 +54,30 @@ pub(crate) async fn run(node: Node) {
             .filter(|(_, m)| **m >= MISSES_BEFORE_DOWN)
             .map(|(n, _)| n.clone())
             .collect();
-        let answered = peers
+        let answered: Vec<&NodeName> = peers
             .iter()
             .zip(&answers)
-            .filter(|(_, answered)| **answered)
-            .map(|(peer, _)| peer);
-        let stale = saved_ring.observe(answered, &down);
-        let before = node.down_nodes();
-        match &stale {
+            .filter_map(|(peer, answered)| answered.then_some(peer))
+            .collect();
+        match saved_ring.observe(Instant::now(), &peers, &answered, &down) {
             // One line for the whole ring rather than one per member.
-            Some(silent) => warn_stale_ring(&node, silent),
+            Some(silent) => {
+                warn_stale_ring(&node, &silent);
+                reported = down.clone();
+            }
+            // Quiet until it is known whether the saved ring is stale.
+            None if saved_ring.is_pending() => {}
             None => {
-                for gone in down.difference(&before) {
+                for gone in down.difference(&reported) {
                     tracing::warn!(node = %node.name(), peer = %gone, "node is down");
                 }
+                for back in reported.difference(&down) {
+                    tracing::info!(node = %node.name(), peer = %back, "node is up");
+                }
+                reported = down.clone();
             }
         }
-        for back in before.difference(&down) {
-            tracing::info!(node = %node.name(), peer = %back, "node is up");
-        }
-        if down != before {
+        if down != node.down_nodes() {
             node.set_down(down);
         }
     }
@@ -96,38 +108,49 @@ fn warn_stale_ring(node: &Node, silent: &[NodeName]) {
     );
 }
 
-/// Watches the first heartbeats of a node for the case of a saved ring whose other members
-/// are all gone.
+/// Watches the first heartbeats of a node for a saved ring whose other members are all gone.
 #[derive(Debug)]
 struct SavedRingCheck {
     /// The other members of the ring the node started with; `None` once the question is
-    /// settled (one of them answered, the warning was given, or there was no one to ask).
+    /// settled (one of them answered, the ring changed, the warning was given, or there was
+    /// no one to ask).
     members: Option<BTreeSet<NodeName>>,
+    /// Not stale before then: see [`SAVED_RING_GRACE`].
+    not_before: Instant,
 }
 
 impl SavedRingCheck {
-    fn new(peers_at_start: Vec<NodeName>) -> Self {
+    fn new(peers_at_start: Vec<NodeName>, now: Instant) -> Self {
         let members: BTreeSet<NodeName> = peers_at_start.into_iter().collect();
         SavedRingCheck {
             members: (!members.is_empty()).then_some(members),
+            not_before: now + SAVED_RING_GRACE,
         }
     }
 
-    /// Takes in one round of pings: who answered, and who is down now. Returns the members
-    /// to warn about, once: when every member of the saved ring is down and none has ever
-    /// answered.
-    fn observe<'a>(
+    /// Whether the question is still open.
+    fn is_pending(&self) -> bool {
+        self.members.is_some()
+    }
+
+    /// Takes in one round of pings: the members now, who answered, who is down. Returns the
+    /// members to warn about, once: when the grace period is over, every member of the saved
+    /// ring is down and none has ever answered.
+    fn observe(
         &mut self,
-        answered: impl IntoIterator<Item = &'a NodeName>,
+        now: Instant,
+        peers: &[NodeName],
+        answered: &[&NodeName],
         down: &BTreeSet<NodeName>,
     ) -> Option<Vec<NodeName>> {
         let members = self.members.as_ref()?;
-        let mut answered = answered.into_iter();
-        if answered.any(|peer| members.contains(peer)) {
+        let settled = answered.iter().any(|peer| members.contains(*peer))
+            || members.iter().any(|member| !peers.contains(member));
+        if settled {
             self.members = None;
             return None;
         }
-        if !members.is_subset(down) {
+        if now < self.not_before || !members.is_subset(down) {
             return None;
         }
         self.members.take().map(|m| m.into_iter().collect())
@@ -147,27 +170,49 @@ mod tests {
     }
 
     #[test]
-    fn a_saved_ring_of_silent_members_is_reported_once() {
-        let mut check = SavedRingCheck::new(names(&["dev2@h", "dev3@h"]));
-        // First round: nobody answered, nobody is down yet.
-        assert_eq!(check.observe(&[], &set(&[])), None);
+    fn a_saved_ring_of_silent_members_is_reported_once_after_the_grace() {
+        let start = Instant::now();
+        let peers = names(&["dev2@h", "dev3@h"]);
+        let mut check = SavedRingCheck::new(peers.clone(), start);
+        let all_down = set(&["dev2@h", "dev3@h"]);
+        assert_eq!(check.observe(start, &peers, &[], &set(&[])), None);
+        // Down, but they may still be starting.
+        assert_eq!(check.observe(start, &peers, &[], &all_down), None);
+        assert!(check.is_pending());
+        let later = start + SAVED_RING_GRACE;
         assert_eq!(
-            check.observe(&[], &set(&["dev2@h", "dev3@h"])),
-            Some(names(&["dev2@h", "dev3@h"]))
+            check.observe(later, &peers, &[], &all_down),
+            Some(peers.clone())
         );
-        assert_eq!(check.observe(&[], &set(&["dev2@h", "dev3@h"])), None);
+        assert!(!check.is_pending());
+        assert_eq!(check.observe(later, &peers, &[], &all_down), None);
     }
 
     #[test]
     fn one_member_that_answers_settles_it() {
-        let mut check = SavedRingCheck::new(names(&["dev2@h", "dev3@h"]));
-        assert_eq!(check.observe(&names(&["dev3@h"]), &set(&[])), None);
-        assert_eq!(check.observe(&[], &set(&["dev2@h", "dev3@h"])), None);
+        let start = Instant::now();
+        let peers = names(&["dev2@h", "dev3@h"]);
+        let mut check = SavedRingCheck::new(peers.clone(), start);
+        assert_eq!(check.observe(start, &peers, &[&peers[1]], &set(&[])), None);
+        assert!(!check.is_pending());
+        let later = start + SAVED_RING_GRACE;
+        let all_down = set(&["dev2@h", "dev3@h"]);
+        assert_eq!(check.observe(later, &peers, &[], &all_down), None);
+    }
+
+    #[test]
+    fn a_changed_ring_settles_it() {
+        let start = Instant::now();
+        let mut check = SavedRingCheck::new(names(&["dev2@h", "dev3@h"]), start);
+        let now = names(&["dev2@h"]);
+        assert_eq!(check.observe(start, &now, &[], &set(&[])), None);
+        assert!(!check.is_pending());
     }
 
     #[test]
     fn a_node_alone_in_its_ring_has_nothing_to_report() {
-        let mut check = SavedRingCheck::new(Vec::new());
-        assert_eq!(check.observe(&[], &set(&[])), None);
+        let mut check = SavedRingCheck::new(Vec::new(), Instant::now());
+        assert!(!check.is_pending());
+        assert_eq!(check.observe(Instant::now(), &[], &[], &set(&[])), None);
     }
 }
