@@ -130,7 +130,7 @@ fn a_receiver_killed_mid_transfer_gets_everything_exactly_once() {
     );
     let dev1_log = std::fs::read_to_string(log(1)).unwrap();
     assert!(
-        dev1_log.contains("handoff failed; it will be tried again"),
+        dev1_log.contains("to dev2@127.0.0.1 failed; it will be tried again in"),
         "the cut transfer was noticed and retried"
     );
     let sent: Vec<String> = dev1_log

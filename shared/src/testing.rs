@@ -5,13 +5,16 @@
 //! For fault tests: [`nemesis`] breaks the cluster on purpose (kill, stall, partition),
 //! [`workload`] runs concurrent writers that record every attempt and reads everything back,
 //! and [`history`] judges what was read against what was written (a [`Verdict`]).
+//! [`logs`] captures what the nodes log, for tests of the log lines a user reads.
 
 pub mod history;
+pub mod logs;
 pub mod nemesis;
 pub mod workload;
 mod writer;
 
 pub use history::{Attempt, History, Outcome, Read, Stored, Verdict, agree, judge};
+pub use logs::CapturedLogs;
 pub use nemesis::{Rng, seed_from_env};
 pub use workload::{Route, Workload, Writers};
 pub use writer::{Acknowledged, SteadyWriter, assert_acknowledged_stored};

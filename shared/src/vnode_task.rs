@@ -3,7 +3,8 @@
 //!
 //! The vnode starts (`init`) on its first request. A callback that panics answers that
 //! request with an error and the vnode goes on: a `todo` macro left in an exercise never takes
-//! a node down.
+//! a node down. The error of a handoff callback names it (`KvVnode::fold panicked: …`), for the
+//! handoff manager's log line.
 //!
 //! During a handoff the task also keeps the handoff's bookkeeping, because only the task sees
 //! every change in order:
@@ -155,7 +156,7 @@ impl<V: Vnode> VnodeTask<V> {
                 reply.send(result.map_err(|reason| self.failed(reason)));
             }
             VnodeRequest::IsEmpty { reply } => {
-                let result = guarded(|| vnode.is_empty());
+                let result = callback::<V, _>("is_empty", || vnode.is_empty());
                 let _ = reply.send(result.map_err(|reason| self.failed(reason)));
             }
             VnodeRequest::Handoff(call) => self.handoff(call),
@@ -182,29 +183,37 @@ impl<V: Vnode> VnodeTask<V> {
                 forward,
                 reply,
             } => {
-                let result = guarded(|| {
-                    if !vnode.handoff_starting(&target) {
-                        return Err("the vnode refused to start a handoff now".to_string());
-                    }
-                    // A large partition takes a while to read: let the runtime move other tasks
-                    // off this thread meanwhile.
-                    blocking(|| write_snapshot(vnode, &spill))
-                        .map_err(|e| format!("cannot write the snapshot {}: {e}", spill.display()))
-                })
-                .and_then(|r| r);
+                let result =
+                    callback::<V, _>("handoff_starting", || vnode.handoff_starting(&target))
+                        .and_then(|starting| {
+                            if !starting {
+                                return Err(format!(
+                                    "{} refused to start a handoff now",
+                                    vnode_name::<V>()
+                                ));
+                            }
+                            // A large partition takes a while to read: let the runtime move other
+                            // tasks off this thread meanwhile.
+                            blocking(|| write_snapshot(vnode, &spill))
+                        });
                 if result.is_ok() {
                     self.phase = Phase::Forwarding(forward);
                 }
                 let _ = reply.send(result.map_err(|reason| self.failed(reason)));
             }
             HandoffCall::Data { items, reply } => {
-                let result = guarded(|| {
-                    for item in &items {
-                        vnode.handle_handoff_data(item)?;
-                    }
-                    Ok(items.len())
+                let result = callback::<V, _>("handle_handoff_data", || {
+                    items
+                        .iter()
+                        .try_for_each(|item| vnode.handle_handoff_data(item))
                 })
-                .and_then(|r| r);
+                .and_then(|applied| {
+                    // An error the vnode returned, named like a panic is.
+                    let name = vnode_name::<V>();
+                    applied
+                        .map(|()| items.len())
+                        .map_err(|reason| format!("{name}::handle_handoff_data failed: {reason}"))
+                });
                 if result.is_ok() {
                     match &mut self.phase {
                         Phase::Forwarding(forward) => {
@@ -222,7 +231,8 @@ impl<V: Vnode> VnodeTask<V> {
             HandoffCall::Finish { target, reply } => {
                 // Dropping the forwarding sender lets the sender drain what is left and see the end.
                 self.phase = Phase::HandedOff(target.to.clone());
-                let result = guarded(|| vnode.handoff_finished(&target));
+                let result =
+                    callback::<V, _>("handoff_finished", || vnode.handoff_finished(&target));
                 let _ = reply.send(result.map_err(|reason| self.failed(reason)));
             }
             HandoffCall::Delete { reply } => {
@@ -230,7 +240,7 @@ impl<V: Vnode> VnodeTask<V> {
                 // them here.
                 let handed_off = matches!(self.phase, Phase::HandedOff(_));
                 let result = if handed_off {
-                    guarded(|| vnode.delete()).map(|()| true)
+                    callback::<V, _>("delete", || vnode.delete()).map(|()| true)
                 } else {
                     Ok(false)
                 };
@@ -238,7 +248,7 @@ impl<V: Vnode> VnodeTask<V> {
             }
             HandoffCall::Cancel { reply } => {
                 self.phase = Phase::Idle;
-                let result = guarded(|| vnode.handoff_cancelled());
+                let result = callback::<V, _>("handoff_cancelled", || vnode.handoff_cancelled());
                 let _ = reply.send(result.map_err(|reason| self.failed(reason)));
             }
         }
@@ -300,38 +310,45 @@ fn pass_on<Q: Message, R: Message>(
 }
 
 /// Writes every item of the vnode to the spill file: a 4-byte big-endian length, then the
-/// item's bytes, for each item.
-fn write_snapshot<V: Vnode>(vnode: &mut V, spill: &PathBuf) -> io::Result<SpillSummary> {
+/// item's bytes, for each item. The error names what failed: `fold`, `encode_handoff_item`
+/// (caught here, so that it is not blamed on `fold`), or the file.
+fn write_snapshot<V: Vnode>(vnode: &mut V, spill: &PathBuf) -> Result<SpillSummary, String> {
+    let cannot_write = |e: io::Error| format!("cannot write the snapshot {}: {e}", spill.display());
     if let Some(dir) = spill.parent() {
-        std::fs::create_dir_all(dir)?;
+        std::fs::create_dir_all(dir).map_err(cannot_write)?;
     }
-    let mut out = BufWriter::new(std::fs::File::create(spill)?);
+    let mut out = BufWriter::new(std::fs::File::create(spill).map_err(cannot_write)?);
     let mut summary = SpillSummary {
         objects: 0,
         bytes: 0,
     };
     let mut failure = None;
-    vnode.fold(&mut |item| {
-        let bytes = V::encode_handoff_item(&item);
-        let written = out
-            .write_all(&(bytes.len() as u32).to_be_bytes())
-            .and_then(|()| out.write_all(&bytes));
-        match written {
-            Ok(()) => {
-                summary.objects += 1;
-                summary.bytes += bytes.len() as u64;
-                ControlFlow::Continue(())
+    callback::<V, _>("fold", || {
+        vnode.fold(&mut |item| {
+            let written = callback::<V, _>("encode_handoff_item", || V::encode_handoff_item(&item))
+                .and_then(|bytes| {
+                    out.write_all(&(bytes.len() as u32).to_be_bytes())
+                        .and_then(|()| out.write_all(&bytes))
+                        .map(|()| bytes.len())
+                        .map_err(cannot_write)
+                });
+            match written {
+                Ok(length) => {
+                    summary.objects += 1;
+                    summary.bytes += length as u64;
+                    ControlFlow::Continue(())
+                }
+                Err(reason) => {
+                    failure = Some(reason);
+                    ControlFlow::Break(())
+                }
             }
-            Err(error) => {
-                failure = Some(error);
-                ControlFlow::Break(())
-            }
-        }
-    });
-    if let Some(error) = failure {
-        return Err(error);
+        })
+    })?;
+    if let Some(reason) = failure {
+        return Err(reason);
     }
-    out.flush()?;
+    out.flush().map_err(cannot_write)?;
     Ok(summary)
 }
 
@@ -373,6 +390,19 @@ fn fail<V: Vnode>(request: VnodeRequest<V>, error: Error) {
 /// left in an exercise) answers with a message instead of taking the vnode and the node down.
 fn guarded<T>(callback: impl FnOnce() -> T) -> Result<T, String> {
     catch_unwind(AssertUnwindSafe(callback)).map_err(|payload| panic_message(&*payload))
+}
+
+/// Runs one of the vnode's callbacks like [`guarded`], naming it in the error, so that a log
+/// line says which one failed: `KvVnode::is_empty panicked: …`.
+fn callback<V: Vnode, T>(name: &str, run: impl FnOnce() -> T) -> Result<T, String> {
+    guarded(run).map_err(|reason| format!("{}::{name} {reason}", vnode_name::<V>()))
+}
+
+/// The vnode type's own name, without its module path or generic parameters: `KvVnode`.
+fn vnode_name<V>() -> &'static str {
+    let full = std::any::type_name::<V>();
+    let path = full.split('<').next().unwrap_or(full);
+    path.rsplit("::").next().unwrap_or(path)
 }
 
 fn panic_message(payload: &(dyn Any + Send)) -> String {

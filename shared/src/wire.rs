@@ -211,6 +211,9 @@ pub enum Response {
     Applied(usize),
     Transfers(Vec<TransferStatus>),
     Done,
+    /// A handoff was not started: every handoff slot of the receiving node is taken; the
+    /// sender asks again later (riak's handoff concurrency limit).
+    Busy,
 }
 
 /// Lists of byte strings, encoded as byte strings rather than as lists of numbers (which

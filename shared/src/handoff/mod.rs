@@ -19,6 +19,29 @@
 //! again from the start on a later tick; items sent twice are harmless, because applying an
 //! item is idempotent (stream entries carry their sequence numbers).
 //!
+//! **Failures and what the log says** ([`failures`]). A transfer fails when a callback of the
+//! vnode panics or returns an error (`is_empty`, `fold`, `encode_handoff_item`,
+//! `handle_handoff_data` on the receiver, `delete`, …), or a peer does not answer. The
+//! partition then rests before it is tried again: one tick after its first failure, twice as
+//! long after each failure in a row, at most 32 ticks. Every failure is logged once, by the
+//! sending node (a receiver's reason comes back in its answer), with the callback that failed
+//! and why: the first failure for a reason is a warning,
+//!
+//! ```text
+//! WARN ownership handoff of kv_vnode 2283…984 from dev1@127.0.0.1 to dev2@127.0.0.1 failed; it will be tried again in 1 s: KvVnode::is_empty panicked: not implemented yet: …
+//! ```
+//!
+//! and the same reason again (another try, another partition of the vnode type) is a debug
+//! line, until a reminder is due: a warning that counts the failures since the last one,
+//! after 1 minute, then 2, 4, 8 … up to once an hour. A reason no partition fails for any more
+//! is forgotten, so it is a warning again if it comes back. A receiver whose every slot is
+//! taken is not a failure: the transfer waits a tick for its turn, with a debug line.
+//!
+//! Each completed transfer logs one line, as riak does (`ownership transfer of kv_vnode from
+//! … completed: sent 581 B in 10 of 10 objects …`). A partition that is being sent is never
+//! picked again until that transfer has ended, so a transfer that ends while the manager looks
+//! for work is not followed by a second one of the (now deleted) partition.
+//!
 //! **Requests during a handoff.** A write that reaches the old owner while its partition is
 //! being handed over is applied there *and* sent on to the receiver (`handle_handoff_command`
 //! says what it changed). A write that reaches it after the handoff finished (other nodes may
@@ -26,18 +49,21 @@
 //! deleted, and the next tick hands the new data over as a hinted handoff. Nothing
 //! acknowledged is lost either way.
 
+mod failures;
 mod receiver;
 mod sender;
 
+use crate::error::Error;
 use crate::node::Node;
 use crate::ring::{IndexNode, NodeName, Partition};
 use crate::vnode::HandoffKind;
 use crate::vnode_host::HostedVnodes;
 use crate::wire::{ClaimantRequest, TransferStatus};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 
 pub(crate) use receiver::handle as handle_request;
@@ -58,10 +84,10 @@ pub(crate) struct Handoffs {
     next_id: AtomicU64,
     /// Wakes the manager when a transfer ends, so the next one starts at once.
     slot_freed: Notify,
-    /// Transfers that failed: when, and how many times in a row. One is tried again only
-    /// after a rest that doubles with each failure (up to 32 ticks), so that a vnode failing
-    /// every time (an exercise's hole, a broken disk) is not asked again at every wake-up.
-    failed: Mutex<HashMap<(String, u32), (Instant, u32)>>,
+    /// Transfers that failed, resting before they are tried again, and the failures logged,
+    /// so that a vnode failing every time (an exercise's hole, a broken disk) is neither asked
+    /// again at every wake-up nor logged at every try.
+    failures: Mutex<failures::Failures>,
 }
 
 /// One transfer being sent, as `transfers` shows it.
@@ -94,27 +120,16 @@ impl Handoffs {
             handed_over: Mutex::new(BTreeSet::new()),
             next_id: AtomicU64::new(1),
             slot_freed: Notify::new(),
-            failed: Mutex::new(HashMap::new()),
+            failures: Mutex::new(failures::Failures::default()),
         }
     }
 
-    /// Whether a transfer that failed is still resting; `tick` is the manager's pace.
-    fn resting(&self, vnode_type: &str, partition: u32, tick: std::time::Duration) -> bool {
-        let failed = self.failed.lock().expect("failed");
-        failed
-            .get(&(vnode_type.to_string(), partition))
-            .is_some_and(|(at, times)| at.elapsed() < tick * (1 << (times - 1).min(5)))
-    }
-
-    /// Notes how a transfer ended, for [`Handoffs::resting`].
-    fn ended(&self, key: (String, u32), succeeded: bool) {
-        let mut failed = self.failed.lock().expect("failed");
-        if succeeded {
-            failed.remove(&key);
-        } else {
-            let times = failed.get(&key).map_or(0, |(_, times)| *times);
-            failed.insert(key, (Instant::now(), times.saturating_add(1)));
-        }
+    /// Whether a vnode whose last transfer failed (or found the receiver busy) must wait.
+    fn resting(&self, vnode_type: &str, partition: u32) -> bool {
+        self.failures
+            .lock()
+            .expect("failures")
+            .resting(vnode_type, partition, Instant::now())
     }
 
     /// The transfers this node is sending.
@@ -180,6 +195,29 @@ struct Candidate {
     target: NodeName,
 }
 
+/// One transfer, as the log names it.
+struct Transfer<'a> {
+    kind: HandoffKind,
+    vnode_type: &'a str,
+    partition: Partition,
+    from: &'a NodeName,
+    to: &'a NodeName,
+}
+
+impl fmt::Display for Transfer<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} handoff of {} {} from {} to {}",
+            self.kind,
+            self.vnode_type,
+            self.partition.id(),
+            self.from,
+            self.to
+        )
+    }
+}
+
 /// The handoff manager: looks for work on every tick, until the node stops.
 pub(crate) async fn run(node: Node) {
     let shutdown = node.shutdown_token();
@@ -192,13 +230,9 @@ pub(crate) async fn run(node: Node) {
         }
         node.handoffs().reap(node.config().handoff_timeout);
         complete_empty_ownership_transfers(&node, &mut waiting_logged).await;
+        // Only this loop starts transfers, and `candidates` leaves out the partitions being
+        // sent: none is sent twice at once.
         for candidate in candidates(&node).await {
-            if node
-                .handoffs()
-                .sending(candidate.host.vnode_type(), candidate.partition.index())
-            {
-                continue;
-            }
             let Ok(slot) = Arc::clone(&node.handoffs().slots).try_acquire_owned() else {
                 break;
             };
@@ -211,17 +245,34 @@ pub(crate) async fn run(node: Node) {
 async fn candidates(node: &Node) -> Vec<Candidate> {
     let ring = node.ring();
     let me = node.name();
-    let tick = node.config().handoff_tick;
+    let handoffs = node.handoffs();
+    // Whether a vnode is to be left alone this tick. A partition being sent is left out before
+    // its vnode is asked whether it is empty: the answer would be stale by the time the
+    // transfer ends (it deletes the data), and the partition would be sent again, empty.
+    let left_alone = |vnode_type: &str, partition: u32| {
+        handoffs.sending(vnode_type, partition) || handoffs.resting(vnode_type, partition)
+    };
     let mut found = Vec::new();
     for host in node.hosts() {
         for (partition, _, next) in ring
             .pending_transfers()
             .filter(|(_, owner, _)| *owner == me)
         {
-            let handoffs = node.handoffs();
-            let done = handoffs.handed_over(host.vnode_type(), partition.index());
-            let resting = handoffs.resting(host.vnode_type(), partition.index(), tick);
-            if node.is_up(next) && !done && !resting && !is_empty(node, &host, partition).await {
+            let vnode_type = host.vnode_type();
+            if !node.is_up(next)
+                || handoffs.handed_over(vnode_type, partition.index())
+                || left_alone(vnode_type, partition.index())
+            {
+                continue;
+            }
+            let transfer = Transfer {
+                kind: HandoffKind::Ownership,
+                vnode_type,
+                partition,
+                from: me,
+                to: next,
+            };
+            if is_empty(node, &host, &transfer).await == Some(false) {
                 found.push(Candidate {
                     host: Arc::clone(&host),
                     partition,
@@ -236,14 +287,22 @@ async fn candidates(node: &Node) -> Vec<Candidate> {
             let partition = Partition::new(index, ring.size());
             let owner = ring.owner(partition);
             let mine = owner == me || ring.next_owner(partition) == Some(me);
+            let vnode_type = host.vnode_type();
             if mine
                 || !node.is_up(owner)
-                || node.handoffs().receiving(host.vnode_type(), index)
-                || node.handoffs().resting(host.vnode_type(), index, tick)
+                || handoffs.receiving(vnode_type, index)
+                || left_alone(vnode_type, index)
             {
                 continue;
             }
-            if !is_empty(node, &host, partition).await {
+            let transfer = Transfer {
+                kind: HandoffKind::Hinted,
+                vnode_type,
+                partition,
+                from: me,
+                to: owner,
+            };
+            if is_empty(node, &host, &transfer).await == Some(false) {
                 found.push(Candidate {
                     host: Arc::clone(&host),
                     partition,
@@ -256,22 +315,23 @@ async fn candidates(node: &Node) -> Vec<Candidate> {
     found
 }
 
-async fn is_empty(node: &Node, host: &Arc<dyn HostedVnodes>, partition: Partition) -> bool {
-    // A vnode that cannot say is treated as holding data: it is retried, never skipped. Until
-    // its rest is over it is not even asked.
-    let (vnode_type, index) = (host.vnode_type(), partition.index());
-    if node
-        .handoffs()
-        .resting(vnode_type, index, node.config().handoff_tick)
-    {
-        return false;
+/// Whether the vnode of a transfer has nothing to hand off. `None` when it cannot say (its
+/// `is_empty` failed: the failure is logged and the vnode rests) or while it rests after an
+/// earlier failure: such a vnode is neither sent nor taken for empty.
+async fn is_empty(
+    node: &Node,
+    host: &Arc<dyn HostedVnodes>,
+    transfer: &Transfer<'_>,
+) -> Option<bool> {
+    let index = transfer.partition.index();
+    if node.handoffs().resting(transfer.vnode_type, index) {
+        return None;
     }
     match host.is_empty(index).await {
-        Ok(empty) => empty,
-        Err(_) => {
-            node.handoffs()
-                .ended((vnode_type.to_string(), index), false);
-            false
+        Ok(empty) => Some(empty),
+        Err(error) => {
+            failed(node, transfer, &error);
+            None
         }
     }
 }
@@ -292,10 +352,17 @@ async fn complete_empty_ownership_transfers(node: &Node, waiting_logged: &mut BT
         }
         let mut empty = true;
         for host in node.hosts() {
+            let transfer = Transfer {
+                kind: HandoffKind::Ownership,
+                vnode_type: host.vnode_type(),
+                partition,
+                from: me,
+                to: &next,
+            };
             empty &= node
                 .handoffs()
                 .handed_over(host.vnode_type(), partition.index())
-                || is_empty(node, &host, partition).await;
+                || is_empty(node, &host, &transfer).await == Some(true);
         }
         if !empty {
             if waiting_logged.insert(partition) {
@@ -354,15 +421,104 @@ fn start(node: &Node, candidate: Candidate, slot: OwnedSemaphorePermit) {
     node.clone().spawn(async move {
         let to = IndexNode {
             partition,
-            node: target,
+            node: target.clone(),
         };
         let result = sender::transfer(&node, &host, id, to, &progress).await;
-        if let Err(error) = &result {
-            tracing::warn!(node = %node.name(), %partition, kind = %kind, %error, "handoff failed; it will be tried again");
+        let transfer = Transfer {
+            kind,
+            vnode_type: host.vnode_type(),
+            partition,
+            from: node.name(),
+            to: &target,
+        };
+        match result {
+            Ok(()) => node
+                .handoffs()
+                .failures
+                .lock()
+                .expect("failures")
+                .succeeded(&key.0, key.1),
+            Err(sender::NotSent::Busy) => busy(&node, &transfer),
+            Err(sender::NotSent::Failed(error)) => failed(&node, &transfer, &error),
         }
-        node.handoffs().outbound.lock().expect("outbound").remove(&key);
-        node.handoffs().ended(key, result.is_ok());
+        node.handoffs()
+            .outbound
+            .lock()
+            .expect("outbound")
+            .remove(&key);
         drop(slot);
         node.handoffs().slot_freed.notify_one();
     });
+}
+
+/// Notes a failed transfer (its vnode rests) and logs it as the module doc says.
+fn failed(node: &Node, transfer: &Transfer<'_>, error: &Error) {
+    let reason = reason(error, node.name());
+    let tick = node.config().handoff_tick;
+    let (rest, say) = node.handoffs().failures.lock().expect("failures").failed(
+        transfer.vnode_type,
+        transfer.partition.index(),
+        &reason,
+        tick,
+        Instant::now(),
+    );
+    if node.shutdown_token().is_cancelled() {
+        return; // the node is stopping: transfers cut short are no news
+    }
+    let rest = seconds(rest);
+    match say {
+        failures::Say::Warn => {
+            tracing::warn!("{transfer} failed; it will be tried again in {rest}: {reason}")
+        }
+        failures::Say::Remind {
+            failures,
+            partitions,
+            over,
+        } => tracing::warn!(
+            "{transfer} failed; it will be tried again in {rest} ({failures} failures for this \
+             reason on {partitions} partitions in the last {}): {reason}",
+            seconds(over)
+        ),
+        failures::Say::Quiet => {
+            tracing::debug!("{transfer} failed again; it will be tried again in {rest}: {reason}")
+        }
+    }
+}
+
+/// Notes a transfer the receiver had no slot for: it waits a tick for its turn.
+fn busy(node: &Node, transfer: &Transfer<'_>) {
+    let tick = node.config().handoff_tick;
+    node.handoffs().failures.lock().expect("failures").busy(
+        transfer.vnode_type,
+        transfer.partition.index(),
+        tick,
+        Instant::now(),
+    );
+    tracing::debug!(
+        "{transfer} waits: every handoff slot of {} is taken; it will ask again in {}",
+        transfer.to,
+        seconds(tick)
+    );
+}
+
+/// Why a step failed, for the log: a vnode's own reason already names its callback
+/// (`KvVnode::fold panicked: …`); the receiver's says which node answered.
+fn reason(error: &Error, me: &NodeName) -> String {
+    match error {
+        Error::VnodeFailed { vnode, reason } if vnode.node == *me => reason.clone(),
+        Error::VnodeFailed { vnode, reason } => format!("{} answered: {reason}", vnode.node),
+        other => other.to_string(),
+    }
+}
+
+/// A duration as the log shows it: `4 s`, `0.2 s`, `2 min`.
+fn seconds(duration: Duration) -> String {
+    let secs = duration.as_secs_f64();
+    if secs >= 120.0 && secs % 60.0 == 0.0 {
+        format!("{} min", duration.as_secs() / 60)
+    } else if secs.fract() == 0.0 {
+        format!("{secs} s")
+    } else {
+        format!("{secs:.1} s")
+    }
 }

@@ -1,5 +1,8 @@
 //! Receiving transfers: a slot per transfer, items applied by the local vnode, an answer
 //! only once they are applied (so the sender's acknowledgement means "stored here").
+//!
+//! A failure here (`handle_handoff_data` refusing an item, say) is not logged here: it goes
+//! back in the answer, and the sender, which retries, logs it once with its reason.
 
 use super::Inbound;
 use crate::error::Error;
@@ -26,11 +29,10 @@ pub(crate) async fn handle(node: &Node, request: HandoffRequest) -> Result<Respo
                     "no vnode {vnode_type} of partition {partition} here"
                 )));
             }
-            let slot = Arc::clone(&handoffs.slots)
-                .try_acquire_owned()
-                .map_err(|_| {
-                    Error::bad_request("busy: every handoff slot of this node is taken; try later")
-                })?;
+            // No free slot is backpressure, not an error: the sender waits for its turn.
+            let Ok(slot) = Arc::clone(&handoffs.slots).try_acquire_owned() else {
+                return Ok(Response::Busy);
+            };
             tracing::debug!(node = %node.name(), %from, id, %kind, partition, "receiving a handoff");
             handoffs.inbound.lock().expect("inbound").insert(
                 (from, id),

@@ -15,15 +15,29 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-/// Sends the data of one vnode to `to`; on failure the vnode is told the handoff was
-/// cancelled, and the manager tries again later.
+/// Why a transfer did not complete.
+pub(super) enum NotSent {
+    /// The receiver had no free handoff slot: not a failure, the transfer waits its turn.
+    Busy,
+    /// A step failed: a callback of the vnode here or there, or a peer that did not answer.
+    Failed(Error),
+}
+
+/// How far [`send`] got.
+enum Ended {
+    Completed,
+    ReceiverBusy,
+}
+
+/// Sends the data of one vnode to `to`; when it does not complete, the vnode is told the
+/// handoff was cancelled, and the manager tries again later.
 pub(super) async fn transfer(
     node: &Node,
     host: &Arc<dyn HostedVnodes>,
     id: u64,
     to: IndexNode,
     progress: &Progress,
-) -> Result<(), Error> {
+) -> Result<(), NotSent> {
     let partition = to.partition.index();
     let spill = node.data_dir().join("handoff").join(format!(
         "{}-{}-{id}.spill",
@@ -32,21 +46,28 @@ pub(super) async fn transfer(
     ));
     let result = send(node, host, id, &to, progress, &spill).await;
     let _ = std::fs::remove_file(&spill);
-    if result.is_err() {
+    if !matches!(result, Ok(Ended::Completed)) {
         let _ = host.handoff_cancel(partition).await;
-        let end = HandoffRequest::End {
-            id,
-            from: node.name().clone(),
-        };
-        let _ = node
-            .request(
-                &to.node,
-                Request::Handoff(end),
-                node.config().request_timeout,
-            )
-            .await;
     }
-    result
+    match result {
+        Ok(Ended::Completed) => Ok(()),
+        Ok(Ended::ReceiverBusy) => Err(NotSent::Busy),
+        Err(error) => {
+            // Frees the receiver's slot at once rather than when it times out.
+            let end = HandoffRequest::End {
+                id,
+                from: node.name().clone(),
+            };
+            let _ = node
+                .request(
+                    &to.node,
+                    Request::Handoff(end),
+                    node.config().request_timeout,
+                )
+                .await;
+            Err(NotSent::Failed(error))
+        }
+    }
 }
 
 async fn send(
@@ -56,7 +77,7 @@ async fn send(
     to: &IndexNode,
     progress: &Progress,
     spill: &PathBuf,
-) -> Result<(), Error> {
+) -> Result<Ended, Error> {
     let started = Instant::now();
     let partition = to.partition.index();
     let target = HandoffTarget {
@@ -78,7 +99,9 @@ async fn send(
         vnode_type: host.vnode_type().to_string(),
         partition,
     };
-    call(node, to, Request::Handoff(start)).await?;
+    if let Response::Busy = call(node, to, Request::Handoff(start)).await? {
+        return Ok(Ended::ReceiverBusy);
+    }
 
     // The snapshot, batch by batch, with the changes made meanwhile mixed in.
     let mut snapshot = Snapshot::open(spill)
@@ -151,7 +174,7 @@ async fn send(
             started.elapsed().as_secs_f64(),
         )
     );
-    Ok(())
+    Ok(Ended::Completed)
 }
 
 /// Waits as long as the configured rate asks, given what was sent since `started`.
@@ -188,12 +211,12 @@ async fn send_batch(
 }
 
 /// One step of the protocol; the receiver must answer it within the handoff timeout.
-async fn call(node: &Node, to: &IndexNode, request: Request) -> Result<(), Error> {
+async fn call(node: &Node, to: &IndexNode, request: Request) -> Result<Response, Error> {
     match node
         .request(&to.node, request, node.config().handoff_timeout)
         .await?
     {
-        Response::Done | Response::Applied(_) => Ok(()),
+        answer @ (Response::Done | Response::Applied(_) | Response::Busy) => Ok(answer),
         other => Err(Error::bad_request(format!(
             "unexpected handoff answer: {other:?}"
         ))),
