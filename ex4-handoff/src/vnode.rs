@@ -47,17 +47,22 @@ impl Vnode for KvVnode {
         self.state.handle_coverage(request)
     }
 
-    /// Step 1: visit every entry of every stream of the partition.
-    fn fold(&mut self, visit: &mut dyn FnMut(HandoffEntry) -> ControlFlow<()>) {
-        let _ = visit;
-        panic!("not implemented yet: write KvVnode::fold in src/vnode.rs (README step 1)");
+    /// Step 1: is there anything to hand off?
+    fn is_empty(&mut self) -> bool {
+        panic!("not implemented yet: write KvVnode::is_empty in src/vnode.rs (README step 1)");
     }
 
-    /// Step 2: an item to bytes…
+    /// Step 2: visit every entry of every stream of the partition.
+    fn fold(&mut self, visit: &mut dyn FnMut(HandoffEntry) -> ControlFlow<()>) {
+        let _ = visit;
+        panic!("not implemented yet: write KvVnode::fold in src/vnode.rs (README step 2)");
+    }
+
+    /// Step 3: an item to bytes…
     fn encode_handoff_item(item: &HandoffEntry) -> Vec<u8> {
         let _ = item;
         panic!(
-            "not implemented yet: write KvVnode::encode_handoff_item in src/vnode.rs (README step 2)"
+            "not implemented yet: write KvVnode::encode_handoff_item in src/vnode.rs (README step 3)"
         );
     }
 
@@ -65,16 +70,11 @@ impl Vnode for KvVnode {
     /// nothing, so that a retried transfer duplicates nothing.
     fn handle_handoff_data(&mut self, data: &[u8]) -> Result<(), String> {
         let _ = data;
-        Err("not implemented yet: write KvVnode::handle_handoff_data in src/vnode.rs (README step 2)".into())
+        Err("not implemented yet: write KvVnode::handle_handoff_data in src/vnode.rs (README step 3)".into())
     }
 
-    /// Step 3: is there anything to hand off?
-    fn is_empty(&mut self) -> bool {
-        panic!("not implemented yet: write KvVnode::is_empty in src/vnode.rs (README step 3)");
-    }
-
-    /// Step 3: the data is safe elsewhere: remove it here.
+    /// Step 4: the data is safe elsewhere: remove it here.
     fn delete(&mut self) {
-        panic!("not implemented yet: write KvVnode::delete in src/vnode.rs (README step 3)");
+        panic!("not implemented yet: write KvVnode::delete in src/vnode.rs (README step 4)");
     }
 }

@@ -1,8 +1,8 @@
 //! Graded tests of exercise 4. `cargo test -p ex4-handoff` runs them against your code;
 //! `cargo test -p ex4-handoff-solution` runs the very same file against the reference.
 //!
-//! Steps 1–3 call your vnode's callbacks directly; the others run clusters in this process,
-//! over real TCP, and watch the runtime use your callbacks to move data.
+//! Steps 1–4 call your vnode's callbacks directly; the others (step 5) run clusters in this
+//! process, over real TCP, and watch the runtime use your callbacks to move data.
 
 use ex4_handoff::HandoffApp;
 use ex4_handoff::vnode::KvVnode;
@@ -55,12 +55,12 @@ fn folded(vnode: &mut KvVnode) -> Vec<HandoffEntry> {
 }
 
 #[test]
-fn step_1_fold_visits_every_entry_of_every_stream() {
+fn step_2_fold_visits_every_entry_of_every_stream() {
     let dir = tempfile::tempdir().unwrap();
     let mut vnode = vnode_in(dir.path());
     assert!(
         folded(&mut vnode).is_empty(),
-        "step 1: an empty vnode has nothing to visit"
+        "step 2: an empty vnode has nothing to visit"
     );
     let mut written = Vec::new();
     for (bucket, stream) in [("alice", "rust"), ("alice", "chat"), ("bob", "rust")] {
@@ -82,12 +82,12 @@ fn step_1_fold_visits_every_entry_of_every_stream() {
     written.sort_by(|a, b| (&a.0, &a.1, a.2.seq).cmp(&(&b.0, &b.1, b.2.seq)));
     assert_eq!(
         items, written,
-        "step 1: fold must visit each entry once, with its bucket and stream"
+        "step 2: fold must visit each entry once, with its bucket and stream"
     );
 }
 
 #[test]
-fn step_2_items_travel_as_bytes_and_apply_once() {
+fn step_3_items_travel_as_bytes_and_apply_once() {
     let from_dir = tempfile::tempdir().unwrap();
     let to_dir = tempfile::tempdir().unwrap();
     let mut sender = vnode_in(from_dir.path());
@@ -100,44 +100,51 @@ fn step_2_items_travel_as_bytes_and_apply_once() {
         let bytes = KvVnode::encode_handoff_item(item);
         receiver
             .handle_handoff_data(&bytes)
-            .expect("step 2: handle_handoff_data stores the item");
+            .expect("step 3: handle_handoff_data stores the item");
         // A retried transfer sends items again: nothing may be duplicated.
         receiver
             .handle_handoff_data(&bytes)
-            .expect("step 2: applying an item twice is harmless");
+            .expect("step 3: applying an item twice is harmless");
     }
     assert_eq!(
         read_all(&mut receiver, "alice", "rust"),
         read_all(&mut sender, "alice", "rust"),
-        "step 2: the receiver holds the same entries, with the same sequence numbers"
+        "step 3: the receiver holds the same entries, with the same sequence numbers"
     );
     let next = append(&mut receiver, "alice", "rust", "after the handoff");
     assert_eq!(
         next.seq, 6,
-        "step 2: the stream continues after the handed-off entries"
+        "step 3: the stream continues after the handed-off entries"
     );
     assert!(
         receiver.handle_handoff_data(b"not an item").is_err(),
-        "step 2: bad bytes are an error, not a panic"
+        "step 3: bad bytes are an error, not a panic"
     );
 }
 
 #[test]
-fn step_3_is_empty_and_delete() {
+fn step_1_is_empty() {
     let dir = tempfile::tempdir().unwrap();
     let mut vnode = vnode_in(dir.path());
-    assert!(vnode.is_empty(), "step 3: a new vnode is empty");
+    assert!(vnode.is_empty(), "step 1: a new vnode is empty");
     append(&mut vnode, "alice", "rust", "hello");
     assert!(
         !vnode.is_empty(),
-        "step 3: a vnode with an entry is not empty"
+        "step 1: a vnode with an entry is not empty"
     );
+}
+
+#[test]
+fn step_4_delete() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut vnode = vnode_in(dir.path());
+    append(&mut vnode, "alice", "rust", "hello");
     assert!(dir.path().join("7").exists());
     vnode.delete();
-    assert!(vnode.is_empty(), "step 3: after delete the vnode is empty");
+    assert!(vnode.is_empty(), "step 4: after delete the vnode is empty");
     assert!(
         !dir.path().join("7").exists(),
-        "step 3: delete removes the partition's files"
+        "step 4: delete removes the partition's files"
     );
     assert!(read_all(&mut vnode, "alice", "rust").is_empty());
 }
@@ -184,7 +191,7 @@ fn partition_dirs(data_dir: &Path) -> Vec<Partition> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn step_4_the_tutorial_demo_moves_data_to_the_new_node() {
+async fn step_5_the_tutorial_demo_moves_data_to_the_new_node() {
     let cluster = TestCluster::<HandoffApp>::start(2).await;
     populate(&cluster, 1, "n=1").await;
     let before = partition_dirs(&cluster.data_dir(1));
@@ -213,7 +220,7 @@ async fn step_4_the_tutorial_demo_moves_data_to_the_new_node() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn step_4_a_leaving_node_hands_its_data_over() {
+async fn step_5_a_leaving_node_hands_its_data_over() {
     let cluster = TestCluster::<HandoffApp>::start_joined(3).await;
     populate(&cluster, 2, "n=3").await;
     cluster.admin(3, "cluster leave").await.unwrap();
@@ -236,7 +243,7 @@ async fn step_4_a_leaving_node_hands_its_data_over() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn step_4_hinted_handoff_returns_writes_to_a_returning_node() {
+async fn step_5_hinted_handoff_returns_writes_to_a_returning_node() {
     let mut cluster = TestCluster::<HandoffApp>::start_joined(4).await;
     let dev4 = cluster.name(4);
     cluster.stop_node(4).await;
@@ -288,7 +295,7 @@ async fn step_4_hinted_handoff_returns_writes_to_a_returning_node() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn step_4_writes_during_a_join_are_neither_lost_nor_duplicated() {
+async fn step_5_writes_during_a_join_are_neither_lost_nor_duplicated() {
     let cluster = TestCluster::<HandoffApp>::start(3).await;
     // A client writing steadily to 20 streams through dev1, remembering what was acknowledged.
     let writer = SteadyWriter::start(cluster.app(1).db.clone(), "load", 20);

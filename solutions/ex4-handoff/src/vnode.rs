@@ -47,7 +47,12 @@ impl Vnode for KvVnode {
         self.state.handle_coverage(request)
     }
 
-    /// Step 1: visit every entry of every stream of the partition.
+    /// Step 1: is there anything to hand off?
+    fn is_empty(&mut self) -> bool {
+        self.state.store().is_empty()
+    }
+
+    /// Step 2: visit every entry of every stream of the partition.
     fn fold(&mut self, visit: &mut dyn FnMut(HandoffEntry) -> ControlFlow<()>) {
         let result = self.state.store().fold(&mut |bucket, stream, entry| {
             visit(HandoffEntry {
@@ -62,7 +67,7 @@ impl Vnode for KvVnode {
         }
     }
 
-    /// Step 2: an item to bytes…
+    /// Step 3: an item to bytes…
     fn encode_handoff_item(item: &HandoffEntry) -> Vec<u8> {
         postcard::to_allocvec(item).expect("a handoff entry always encodes")
     }
@@ -79,12 +84,7 @@ impl Vnode for KvVnode {
             .map_err(|e| format!("cannot store a handed-off entry: {e}"))
     }
 
-    /// Step 3: is there anything to hand off?
-    fn is_empty(&mut self) -> bool {
-        self.state.store().is_empty()
-    }
-
-    /// Step 3: the data is safe elsewhere: remove it here.
+    /// Step 4: the data is safe elsewhere: remove it here.
     fn delete(&mut self) {
         if let Err(error) = self.state.store().delete() {
             panic!("cannot delete the partition after handoff: {error}");
