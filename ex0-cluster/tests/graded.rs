@@ -54,7 +54,10 @@ async fn step_0_the_tutorial_cluster_session() {
         &mut transcript,
     )
     .await;
-    insta::assert_snapshot!(transcript);
+    insta::with_settings!({description => "README \"Run it\" (given): member-status alone, three \
+        joins, plan, commit, then member-status and ring-status of the settled 4-node cluster"}, {
+        insta::assert_snapshot!(transcript);
+    });
     cluster.stop().await;
 }
 
@@ -70,15 +73,15 @@ async fn step_1_owner_names_the_partition_and_the_node_of_a_key() {
                 .app(k)
                 .cluster
                 .owner(&key)
-                .expect("step 1: Cluster::owner should answer");
+                .expect("README step 1: Cluster::owner should answer");
             let expected = &ring.preflist(&chash_key(b"ring", key.as_bytes()), 1)[0];
             assert_eq!(
                 owner.partition, expected.partition,
-                "step 1: hash (\"ring\", key) and find its partition with ring.partition_for"
+                "README step 1: hash (\"ring\", {key}) and find its partition with ring.partition_for"
             );
             assert_eq!(
                 owner.node, expected.node,
-                "step 1: the owner is ring.owner(partition)"
+                "README step 1: the owner of {key} is ring.owner(partition)"
             );
             owners.insert(owner.node);
         }
@@ -86,7 +89,7 @@ async fn step_1_owner_names_the_partition_and_the_node_of_a_key() {
     assert_eq!(
         owners.len(),
         3,
-        "step 1: keys should land on every node of the cluster"
+        "README step 1: 100 keys should land on all 3 nodes of the cluster, got {owners:?}"
     );
     cluster.stop().await;
 }
@@ -98,32 +101,51 @@ async fn step_2_ownership_counts_each_members_partitions() {
         .app(2)
         .cluster
         .ownership()
-        .expect("step 2: Cluster::ownership should answer");
-    assert_eq!(alone.len(), 1, "step 2: a node alone is the only member");
+        .expect("README step 2: Cluster::ownership should answer");
+    assert_eq!(
+        alone.len(),
+        1,
+        "README step 2: a node alone is the only member"
+    );
     assert_eq!(
         (alone[0].node.clone(), alone[0].partitions),
-        (cluster.name(2), 64)
+        (cluster.name(2), 64),
+        "README step 2: a node alone owns all 64 partitions"
     );
     cluster.join_all().await;
     for k in 1..=3 {
-        let shares = cluster.app(k).cluster.ownership().expect("step 2");
+        let shares = cluster
+            .app(k)
+            .cluster
+            .ownership()
+            .expect("README step 2: Cluster::ownership should answer on a joined cluster");
         let ring = cluster.node(k).ring();
         let listed: Vec<_> = shares.iter().map(|s| s.node.clone()).collect();
         let members: Vec<_> = ring.members().keys().cloned().collect();
-        assert_eq!(listed, members, "step 2: list every member, in name order");
+        assert_eq!(
+            listed, members,
+            "README step 2: list every member, in name order"
+        );
         for share in &shares {
             let owned = ring.owners().iter().filter(|o| **o == share.node).count();
             assert_eq!(
                 share.partitions, owned,
-                "step 2: count the partitions {} owns",
+                "README step 2: count the partitions {} owns",
                 share.node
             );
         }
-        assert_eq!(shares.iter().map(|s| s.partitions).sum::<usize>(), 64);
+        assert_eq!(
+            shares.iter().map(|s| s.partitions).sum::<usize>(),
+            64,
+            "README step 2: the shares add up to the 64 partitions of the ring"
+        );
     }
     let console = ringcore::App::run(cluster.app(1), "ownership", &[])
         .await
-        .expect("step 2");
-    insta::assert_snapshot!(console);
+        .expect("README step 2: the console's `ownership` should answer");
+    insta::with_settings!({description => "README step 2: `ownership` on a 3-node cluster, \
+        one line per member in name order"}, {
+        insta::assert_snapshot!(console);
+    });
     cluster.stop().await;
 }

@@ -8,7 +8,7 @@ use assert_cmd::Command;
 use ex2_kv::KvApp;
 use ex2_kv::service::{KV_BUCKET, Kv};
 use ringcore::store::Entry;
-use ringcore::testing::{TestCluster, wait_until};
+use ringcore::testing::TestCluster;
 use ringcore::{IndexNode, chash_key};
 use std::collections::BTreeSet;
 use std::time::Instant;
@@ -41,7 +41,7 @@ async fn get(kv: &Kv, stream: &str, from: Option<u64>, limit: usize) -> Vec<u64>
     let entries = kv
         .get("alice", stream, from, limit)
         .await
-        .expect("step 2: Kv::get should answer");
+        .expect("README step 2: Kv::get should answer");
     seqs(&entries)
 }
 
@@ -51,12 +51,26 @@ async fn step_0_store_appends_to_the_stream_of_the_key() {
     let kv = &cluster.app(1).kv;
     for seq in 1..=3 {
         let value = format!("value {seq}");
-        let stored = kv.store("alice", &value).await.expect("store is given");
-        assert_eq!(stored.entry.seq, seq, "each store appends the next entry");
-        assert_eq!(text(&stored.entry), value);
-        assert_eq!(stored.vnode, owner(&cluster, 1, KV_BUCKET, "alice"));
+        let stored = kv
+            .store("alice", &value)
+            .await
+            .expect("store (given) works");
+        assert_eq!(
+            stored.entry.seq, seq,
+            "store (given) appends the next entry"
+        );
+        assert_eq!(
+            text(&stored.entry),
+            value,
+            "store (given) keeps the value as given"
+        );
+        assert_eq!(
+            stored.vnode,
+            owner(&cluster, 1, KV_BUCKET, "alice"),
+            "store (given) writes on the vnode that owns the key"
+        );
     }
-    let bob = kv.store("bob", "hello").await.expect("store is given");
+    let bob = kv.store("bob", "hello").await.expect("store (given) works");
     assert_eq!(bob.entry.seq, 1, "every key is a stream of its own");
     cluster.stop().await;
 }
@@ -67,10 +81,10 @@ async fn step_1_fetch_reads_the_newest_value_from_any_node() {
     let keys: Vec<String> = (0..12).map(|i| format!("key-{i}")).collect();
     for key in &keys {
         let kv = &cluster.app(1).kv;
-        kv.store(key, "old").await.expect("store is given");
+        kv.store(key, "old").await.expect("store (given) works");
         kv.store(key, &format!("new {key}"))
             .await
-            .expect("store is given");
+            .expect("store (given) works");
     }
     let nodes: BTreeSet<u32> = keys
         .iter()
@@ -88,18 +102,27 @@ async fn step_1_fetch_reads_the_newest_value_from_any_node() {
                 .kv
                 .fetch(key)
                 .await
-                .expect("step 1: Kv::fetch should answer");
-            let entry =
-                found.unwrap_or_else(|| panic!("step 1: {key} was stored, fetch found nothing"));
+                .expect("README step 1: Kv::fetch should answer");
+            let entry = found.unwrap_or_else(|| {
+                panic!("README step 1: {key} was stored, fetch {key} on dev{k} found nothing")
+            });
             assert_eq!(
                 (entry.seq, text(&entry)),
                 (2, format!("new {key}")),
-                "step 1: fetch answers the newest entry of the key's stream"
+                "README step 1: fetch {key} on dev{k} answers the newest entry of the key's stream"
             );
         }
     }
-    let unknown = cluster.app(2).kv.fetch("nobody").await.expect("step 1");
-    assert_eq!(unknown, None, "step 1: a key never stored is not found");
+    let unknown = cluster
+        .app(2)
+        .kv
+        .fetch("nobody")
+        .await
+        .expect("README step 1: Kv::fetch of a key never stored should answer (None)");
+    assert_eq!(
+        unknown, None,
+        "README step 1: a key never stored is not found"
+    );
     cluster.stop().await;
 }
 
@@ -112,44 +135,68 @@ async fn step_2_get_reads_a_range_or_the_newest_entries() {
             .kv
             .post("alice", "rust", &format!("message {i}"))
             .await
-            .expect("post is given");
+            .expect("post (given) works");
     }
     for k in 1..=3 {
         let kv = &cluster.app(k).kv;
         let range = kv
             .get("alice", "rust", Some(2), 2)
             .await
-            .expect("step 2: Kv::get should answer");
-        assert_eq!(seqs(&range), [2, 3], "step 2: from 2, at most 2 entries");
-        assert_eq!(text(&range[0]), "message 2");
-        assert_eq!(get(kv, "rust", Some(1), 100).await, [1, 2, 3, 4, 5]);
-        assert_eq!(get(kv, "rust", Some(4), 100).await, [4, 5]);
+            .expect("README step 2: Kv::get should answer");
+        assert_eq!(
+            seqs(&range),
+            [2, 3],
+            "README step 2: get from 2, at most 2 entries (on dev{k})"
+        );
+        assert_eq!(
+            text(&range[0]),
+            "message 2",
+            "README step 2: entry 2 holds the second message posted"
+        );
+        assert_eq!(
+            get(kv, "rust", Some(1), 100).await,
+            [1, 2, 3, 4, 5],
+            "README step 2: from 1, at most 100: all 5 entries"
+        );
+        assert_eq!(
+            get(kv, "rust", Some(4), 100).await,
+            [4, 5],
+            "README step 2: from 4, at most 100: entries 4 and 5"
+        );
         assert_eq!(
             get(kv, "rust", None, 2).await,
             [4, 5],
-            "step 2: without FROM, the newest LIMIT entries, the newest included"
+            "README step 2: without FROM, the newest LIMIT entries, the newest included"
         );
-        assert_eq!(get(kv, "rust", None, 1).await, [5]);
-        assert_eq!(get(kv, "rust", None, 10).await, [1, 2, 3, 4, 5]);
+        assert_eq!(
+            get(kv, "rust", None, 1).await,
+            [5],
+            "README step 2: without FROM, limit 1: the newest entry"
+        );
+        assert_eq!(
+            get(kv, "rust", None, 10).await,
+            [1, 2, 3, 4, 5],
+            "README step 2: without FROM, a limit above the count: every entry"
+        );
         assert_eq!(
             get(kv, "rust", Some(6), 10).await,
             [] as [u64; 0],
-            "step 2: from beyond the end, nothing"
+            "README step 2: from beyond the end, nothing"
         );
         assert_eq!(
             get(kv, "rust", Some(1), 0).await,
             [] as [u64; 0],
-            "step 2: limit 0"
+            "README step 2: limit 0 with FROM, nothing"
         );
         assert_eq!(
             get(kv, "rust", None, 0).await,
             [] as [u64; 0],
-            "step 2: limit 0"
+            "README step 2: limit 0 without FROM, nothing"
         );
         assert_eq!(
             get(kv, "go", None, 1).await,
             [] as [u64; 0],
-            "step 2: an unknown stream has no entries"
+            "README step 2: an unknown stream has no entries"
         );
     }
     cluster.stop().await;
@@ -165,30 +212,28 @@ async fn steps_1_and_2_a_key_lives_on_one_node_and_survives_its_restart() {
         .kv
         .store("alice", "before the crash")
         .await
-        .expect("store is given");
+        .expect("store (given) works");
     let found = cluster
         .app(1)
         .kv
         .fetch("alice")
         .await
-        .expect("step 1: Kv::fetch should answer");
+        .expect("README step 1: Kv::fetch should answer");
     assert_eq!(
         found.as_ref().map(text).as_deref(),
-        Some("before the crash")
+        Some("before the crash"),
+        "README step 1: fetch alice after `store alice …` should answer the value stored"
     );
 
     let down = owner_k(&cluster, KV_BUCKET, "alice");
     let name = cluster.name(down);
     let live: Vec<u32> = (1..=3).filter(|k| *k != down).collect();
     cluster.stop_node(down).await;
-    {
-        let (cluster, live, name) = (&cluster, &live, &name);
-        wait_until(
-            "the other nodes see the owner of alice down",
-            || async move { live.iter().all(|k| !cluster.node(*k).is_up(name)) },
-        )
+    cluster
+        .wait_until("the other nodes see the owner of alice down", || async {
+            live.iter().all(|k| !cluster.node(*k).is_up(&name))
+        })
         .await;
-    }
     let timeout = cluster.node(live[0]).config().request_timeout;
     for k in &live {
         let kv = &cluster.app(*k).kv;
@@ -198,40 +243,39 @@ async fn steps_1_and_2_a_key_lives_on_one_node_and_survives_its_restart() {
         let took = asked.elapsed();
         for (what, result) in [("fetch", fetched.map(|_| ())), ("get", read.map(|_| ()))] {
             let error = result.expect_err(&format!(
-                "steps 1 and 2: the only node holding alice is down, {what} must fail"
+                "README steps 1 and 2: the only node holding alice is down, {what} must fail"
             ));
             let message = error.to_string();
             assert!(
                 message.contains(name.as_str()) && message.contains("down"),
-                "steps 1 and 2: {what} should say that {name} is down, not: {message}"
+                "README steps 1 and 2: {what} should say that {name} is down, not: {message}"
             );
         }
         assert!(
             took < timeout / 2,
-            "steps 1 and 2: a key whose node is down fails at once (find the vnode with \
+            "README steps 1 and 2: a key whose node is down fails at once (find the vnode with \
              self.vnode_of, as post does), not after a timeout; took {took:?}"
         );
     }
 
     cluster.start_node(down).await;
-    {
-        let (cluster, live, name) = (&cluster, &live, &name);
-        wait_until("the other nodes see the owner of alice up", || async move {
-            live.iter().all(|k| cluster.node(*k).is_up(name))
+    cluster
+        .wait_until("the other nodes see the owner of alice up", || async {
+            live.iter().all(|k| cluster.node(*k).is_up(&name))
         })
         .await;
-    }
     for k in 1..=3 {
         let found = cluster
             .app(k)
             .kv
             .fetch("alice")
             .await
-            .expect("step 1: after the restart, fetch should answer");
+            .expect("README step 1: after the restart, fetch should answer");
         let entry = found.expect("the store reopens its files: alice is back after the restart");
         assert_eq!(
             (entry.seq, text(&entry)),
-            (1, "before the crash".to_string())
+            (1, "before the crash".to_string()),
+            "README step 1: fetch alice on dev{k} after the restart answers the entry stored before"
         );
     }
     let after = cluster
@@ -239,7 +283,7 @@ async fn steps_1_and_2_a_key_lives_on_one_node_and_survives_its_restart() {
         .kv
         .store("alice", "after")
         .await
-        .expect("store");
+        .expect("store (given) works after the restart");
     assert_eq!(after.entry.seq, 2, "the stream goes on where it was");
     cluster.stop().await;
 }
@@ -271,7 +315,10 @@ fn steps_1_and_2_console_session() {
     let second = console_session(dir.path(), "fetch alice\nget alice rust 1\nquit\n");
     let transcript =
         format!("{first}\n--- the node again, on the same data directory ---\n{second}");
-    insta::with_settings!({filters => vec![
+    ringcore::testing::assert_no_hole("README steps 1 and 2: the console session", &transcript);
+    insta::with_settings!({description => "README steps 1 and 2: store, fetch (step 1), post \
+        and get (step 2) and bad commands, then the node again on the same data: fetch and get \
+        still find what was stored", filters => vec![
         // Entries carry the time they were stored, in milliseconds.
         (r"#(\d+) \d{13} ", "#$1 [ts] "),
     ]}, {

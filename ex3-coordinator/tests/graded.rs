@@ -8,7 +8,7 @@ use ex3_coordinator::DbApp;
 use ex3_coordinator::coordinator::wait_for_quorum;
 use ringcore::coordinator::Replies;
 use ringcore::streams::Nwr;
-use ringcore::testing::{TestCluster, wait_until};
+use ringcore::testing::TestCluster;
 use ringcore::{App, IndexNode, NodeName, Partition, Reply, ReplyTo};
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
@@ -61,12 +61,26 @@ fn replies(
     (Replies::new("write", 1, inbox, asked, wait), reply_to)
 }
 
-/// Runs your `wait_for_quorum`, which must finish well before the replies' own deadline.
-async fn wait_for(replies: Replies<u32>, needed: usize) -> Result<Vec<u32>, ringcore::Error> {
+/// How long `wait_for_quorum` may take in the scenarios below, where the outcome is known at
+/// once (or after a deadline of 200 ms): far less than the replies' own deadline of a minute.
+const PROMPTLY: Duration = Duration::from_secs(10);
+
+/// Runs your `wait_for_quorum` on one `scenario`: it must return as soon as the outcome is
+/// known, well before the replies' own deadline.
+async fn wait_for(
+    scenario: &str,
+    replies: Replies<u32>,
+    needed: usize,
+) -> Result<Vec<u32>, ringcore::Error> {
     let waiting = wait_for_quorum(replies, needed);
-    let answers = tokio::time::timeout(Duration::from_secs(30), waiting)
+    let answers = tokio::time::timeout(PROMPTLY, waiting)
         .await
-        .expect("step 1: wait_for_quorum kept waiting after the outcome was known")?;
+        .unwrap_or_else(|_| {
+            panic!(
+                "README step 1: when {scenario}, the outcome is known, yet wait_for_quorum was \
+                 still waiting after {PROMPTLY:?}: return as soon as it is known"
+            )
+        })?;
     Ok(answers.into_iter().map(|a| a.reply).collect())
 }
 
@@ -74,28 +88,45 @@ async fn wait_for(replies: Replies<u32>, needed: usize) -> Result<Vec<u32>, ring
 async fn step_1_wait_for_quorum_returns_as_soon_as_it_knows() {
     let minute = Duration::from_secs(60);
     // Two of three answered: that is W=2, whatever the third does.
+    let scenario = "2 of 3 replicas answered and 2 are needed";
     let (two, _sender) = replies(vec![Ok(10), Ok(20)], 3, minute);
-    assert_eq!(wait_for(two, 2).await.unwrap(), [10, 20]);
+    let answers = wait_for(scenario, two, 2)
+        .await
+        .unwrap_or_else(|e| panic!("README step 1: when {scenario}, return their answers: {e}"));
+    assert_eq!(
+        answers,
+        [10, 20],
+        "README step 1: when {scenario}, return their answers, in the order they came"
+    );
 
     // R=3 and one replica failed: the quorum is out of reach at once.
+    let scenario = "1 of 3 replicas failed and all 3 are needed";
     let unreachable = ringcore::Error::Unreachable(NodeName::new("dev1@127.0.0.1"));
     let (failed, _sender) = replies(vec![Err(unreachable)], 3, minute);
-    let error = wait_for(failed, 3).await.unwrap_err();
+    let error = wait_for(scenario, failed, 3).await.expect_err(&format!(
+        "README step 1: when {scenario}, the quorum is out of reach: return an error"
+    ));
     assert_eq!(
         error.to_string(),
         format!(
             "write needs 3 of 3 replicas, 0 succeeded: {} on dev1@127.0.0.1: node \
              dev1@127.0.0.1 is unreachable",
             Partition::new(0, 8).id()
-        )
+        ),
+        "README step 1: when {scenario}, note the failure with replies.failed and return \
+         replies.not_enough(0, 3)"
     );
 
     // One answer of the two needed, and then nothing: the deadline ends the wait.
+    let scenario = "1 of 3 replicas answered, 2 are needed and the deadline (200 ms) passed";
     let (silent, _sender) = replies(vec![Ok(10)], 3, Duration::from_millis(200));
-    let error = wait_for(silent, 2).await.unwrap_err();
+    let error = wait_for(scenario, silent, 2).await.expect_err(&format!(
+        "README step 1: when {scenario}, the quorum was not met: return an error"
+    ));
     assert_eq!(
         error.to_string(),
-        "write timed out after 200 ms: 1 of 3 replicas answered"
+        "write timed out after 200 ms: 1 of 3 replicas answered",
+        "README step 1: when {scenario}, return replies.not_enough(1, 2)"
     );
 }
 
@@ -107,18 +138,21 @@ async fn step_1_a_write_on_one_node_is_read_on_the_others() {
         .db
         .store("alice", "hello", N3W2)
         .await
-        .expect("step 1: a write with N=3, W=2 should succeed on a healthy cluster");
-    assert_eq!(written.entry.seq, 1);
+        .expect("README step 1: a write with N=3, W=2 should succeed on a healthy cluster");
+    assert_eq!(
+        written.entry.seq, 1,
+        "README step 1: the first write of a stream is entry 1"
+    );
     assert!(
         written.acks >= 2,
-        "step 1: return only once W replicas acknowledged"
+        "README step 1: return only once W replicas acknowledged"
     );
     let second = cluster
         .app(2)
         .db
         .store("alice", "again", N3W2)
         .await
-        .expect("step 1");
+        .expect("README step 1: a second write, through dev2, should succeed too");
     assert_eq!(
         second.entry.seq, 2,
         "every replica numbers the stream the same way"
@@ -129,10 +163,21 @@ async fn step_1_a_write_on_one_node_is_read_on_the_others() {
             .db
             .fetch("alice", N3W2)
             .await
-            .expect("step 1: reads wait for R replicas");
-        let newest = read.entries.last().expect("the value is there");
-        assert_eq!((newest.seq, newest.payload.as_slice()), (2, &b"again"[..]));
-        assert!(read.answered >= 2);
+            .expect("README step 1: reads wait for R replicas");
+        let newest = read
+            .entries
+            .last()
+            .unwrap_or_else(|| panic!("README step 1: fetch alice on dev{k} found nothing"));
+        assert_eq!(
+            (newest.seq, newest.payload.as_slice()),
+            (2, &b"again"[..]),
+            "README step 1: fetch alice on dev{k} answers the newest value, written on dev2"
+        );
+        assert!(
+            read.answered >= 2,
+            "README step 1: a read returns once R=2 replicas answered, not fewer: {} did",
+            read.answered
+        );
     }
     cluster.stop().await;
 }
@@ -144,24 +189,26 @@ async fn step_1_writes_survive_one_node_down_and_are_read_back_after_it_returns(
     let key = (0..)
         .map(|i| format!("key-{i}"))
         .find(|k| replica_nodes(&cluster, "kv", k).contains(&cluster.name(3)))
-        .unwrap();
+        .expect("some key has a replica on dev3");
     cluster.stop_node(3).await;
     let dev3 = cluster.name(3);
-    wait_until("dev1 and dev2 see dev3 down", || async {
-        !cluster.node(1).is_up(&dev3) && !cluster.node(2).is_up(&dev3)
-    })
-    .await;
+    cluster
+        .wait_until("dev1 and dev2 see dev3 down", || async {
+            !cluster.node(1).is_up(&dev3) && !cluster.node(2).is_up(&dev3)
+        })
+        .await;
     let written = cluster
         .app(1)
         .db
         .store(&key, "while dev3 was away", N3W2)
         .await
-        .expect("step 1: with one node down, W=2 is still reachable");
+        .expect("README step 1: with one node down, W=2 is still reachable");
     cluster.start_node(3).await;
-    wait_until("dev1 sees dev3 up again", || async {
-        cluster.node(1).is_up(&dev3)
-    })
-    .await;
+    cluster
+        .wait_until("dev1 sees dev3 up again", || async {
+            cluster.node(1).is_up(&dev3)
+        })
+        .await;
     // All three replicas: dev3's primary missed the write, so the replicas disagree, and the
     // read returns the newest entry anyway and repairs dev3.
     let read = cluster
@@ -169,13 +216,23 @@ async fn step_1_writes_survive_one_node_down_and_are_read_back_after_it_returns(
         .db
         .fetch(&key, ALL)
         .await
-        .expect("step 1: r=3 once dev3 is back");
-    assert_eq!(read.entries, vec![written.entry.clone()]);
-    wait_until("read repair brings dev3 up to date", || async {
-        let again = cluster.app(3).db.fetch(&key, ALL).await.unwrap();
-        !again.disagreed && again.entries == vec![written.entry.clone()]
-    })
-    .await;
+        .expect("README step 1: r=3 once dev3 is back");
+    assert_eq!(
+        read.entries,
+        vec![written.entry.clone()],
+        "README step 1: an r=3 read answers the write dev3 missed, from the other replicas"
+    );
+    cluster
+        .wait_until("read repair brings dev3 up to date", || async {
+            let again = cluster
+                .app(3)
+                .db
+                .fetch(&key, ALL)
+                .await
+                .expect("README step 1: r=3 reads answer once dev3 is back");
+            !again.disagreed && again.entries == vec![written.entry.clone()]
+        })
+        .await;
     cluster.stop().await;
 }
 
@@ -185,24 +242,27 @@ async fn step_1_a_quorum_that_cannot_be_met_fails_at_once_and_says_why() {
     cluster.stop_node(2).await;
     cluster.stop_node(3).await;
     let (dev2, dev3) = (cluster.name(2), cluster.name(3));
-    wait_until("dev1 sees dev2 and dev3 down", || async {
-        !cluster.node(1).is_up(&dev2) && !cluster.node(1).is_up(&dev3)
-    })
-    .await;
+    cluster
+        .wait_until("dev1 sees dev2 and dev3 down", || async {
+            !cluster.node(1).is_up(&dev2) && !cluster.node(1).is_up(&dev3)
+        })
+        .await;
     let started = Instant::now();
     let error = cluster
         .app(1)
         .db
         .store("bob", "lost?", N3W2)
         .await
-        .expect_err("step 1: W=2 with one node up must fail");
+        .expect_err("README step 1: W=2 with one node up must fail");
     assert!(
         started.elapsed() < Duration::from_secs(4),
-        "step 1: fail at once, do not wait for the timeout"
+        "README step 1: fail at once, do not wait for the timeout; took {:?}",
+        started.elapsed()
     );
     assert_eq!(
         error.to_string(),
-        "write needs 2 of 1 replicas, 0 succeeded: only 1 of the 3 replicas are on nodes that are up"
+        "write needs 2 of 1 replicas, 0 succeeded: only 1 of the 3 replicas are on nodes that are up",
+        "README step 1: a write that cannot reach W says why"
     );
     // W=1 still works: the one live node takes the write.
     let one = Nwr { n: 3, w: 1, r: 1 };
@@ -211,28 +271,41 @@ async fn step_1_a_quorum_that_cannot_be_met_fails_at_once_and_says_why() {
         .db
         .store("bob", "kept", one)
         .await
-        .expect("step 1: W=1 needs one replica");
+        .expect("README step 1: W=1 needs one replica");
     // And R=1 reads it back: the one reply is the quorum.
     let read = cluster
         .app(1)
         .db
         .fetch("bob", one)
         .await
-        .expect("step 1: R=1 needs one replica");
-    assert_eq!(read.entries[0].payload, b"kept");
+        .expect("README step 1: R=1 needs one replica");
+    assert_eq!(
+        read.entries.first().map(|e| e.payload.as_slice()),
+        Some(&b"kept"[..]),
+        "README step 1: an R=1 read with one node up answers the W=1 write"
+    );
     cluster.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn given_bad_settings_are_refused_clearly() {
     let cluster = TestCluster::<DbApp>::start_joined(1).await;
-    let error = console(&cluster, 1, "store k v n=2 w=3").await.unwrap_err();
+    let error = console(&cluster, 1, "store k v n=2 w=3")
+        .await
+        .expect_err("`store k v n=2 w=3` (given) is refused");
     assert_eq!(
         error.to_string(),
-        "w (3) and r (2) cannot be more than n (2)"
+        "w (3) and r (2) cannot be more than n (2)",
+        "the console (given) says why n=2 w=3 is refused"
     );
-    let error = console(&cluster, 1, "fetch k r=zero").await.unwrap_err();
-    assert_eq!(error.to_string(), "r= takes a number, not 'zero'");
+    let error = console(&cluster, 1, "fetch k r=zero")
+        .await
+        .expect_err("`fetch k r=zero` (given) is refused");
+    assert_eq!(
+        error.to_string(),
+        "r= takes a number, not 'zero'",
+        "the console (given) says why r=zero is refused"
+    );
     cluster.stop().await;
 }
 
@@ -247,7 +320,7 @@ async fn step_2_list_streams_lists_each_stream_once() {
                 .db
                 .post(user, topic, "hi", N3W2)
                 .await
-                .expect("step 1 must work for step 2");
+                .expect("README step 1 (wait_for_quorum) must work for step 2");
         }
     }
     for k in 1..=3 {
@@ -257,16 +330,29 @@ async fn step_2_list_streams_lists_each_stream_once() {
                 .db
                 .list_streams(user, N3W2)
                 .await
-                .expect("step 2: merge_stream_names should answer");
+                .expect("README step 2: merge_stream_names should answer");
             assert_eq!(
                 listing.names,
                 vec!["chat", "erlang", "riak", "rust"],
-                "step 2: each stream once, sorted, though each is stored on 3 replicas"
+                "README step 2: list-streams {user} on dev{k}: each stream once, sorted, though \
+                 each is stored on 3 replicas"
             );
-            assert_eq!(listing.partial, None);
+            assert_eq!(
+                listing.partial, None,
+                "README step 2: every vnode answered, so the listing is complete"
+            );
         }
-        let buckets = cluster.app(k).db.list_buckets(N3W2).await.unwrap();
-        assert_eq!(buckets.names, vec!["alice", "bob", "carol", "dave"]);
+        let buckets = cluster
+            .app(k)
+            .db
+            .list_buckets(N3W2)
+            .await
+            .expect("README step 2: list-buckets should answer");
+        assert_eq!(
+            buckets.names,
+            vec!["alice", "bob", "carol", "dave"],
+            "README step 2: list-buckets on dev{k}: each bucket once, sorted"
+        );
     }
     cluster.stop().await;
 }
@@ -280,7 +366,7 @@ async fn step_1_stats_totals_equal_the_operations_done() {
             .db
             .store(&format!("k{i}"), "v", ALL)
             .await
-            .expect("step 1");
+            .expect("README step 1: a write with w=3 on a healthy cluster should succeed");
     }
     for i in 0..4 {
         cluster
@@ -288,20 +374,36 @@ async fn step_1_stats_totals_equal_the_operations_done() {
             .db
             .fetch(&format!("k{i}"), ALL)
             .await
-            .expect("step 1");
+            .expect("README step 1: a read with r=3 on a healthy cluster should succeed");
     }
-    let stats = cluster.app(3).db.stats().await.unwrap();
+    let stats = cluster
+        .app(3)
+        .db
+        .stats()
+        .await
+        .expect("stats (given) answers");
     assert_eq!(stats.len(), 64, "every partition answers");
     let writes: u64 = stats.iter().map(|(_, s)| s.writes).sum();
     let reads: u64 = stats.iter().map(|(_, s)| s.reads).sum();
     let entries: u64 = stats.iter().map(|(_, s)| s.entries).sum();
-    assert_eq!(writes, 30, "10 writes on 3 replicas each");
-    assert_eq!(entries, 30);
-    assert_eq!(reads, 12, "4 reads from 3 replicas each");
-    let text = console(&cluster, 1, "stats").await.unwrap();
+    assert_eq!(
+        writes, 30,
+        "README step 1: 10 writes with w=3 reach 3 replicas each"
+    );
+    assert_eq!(
+        entries, 30,
+        "README step 1: 10 writes make 30 entries, one on each of 3 replicas"
+    );
+    assert_eq!(
+        reads, 12,
+        "README step 1: 4 reads with r=3 ask 3 replicas each"
+    );
+    let text = console(&cluster, 1, "stats")
+        .await
+        .expect("the console's stats (given) answers");
     assert!(
         text.ends_with("total: writes=30 reads=12 entries=30"),
-        "{text}"
+        "the console's stats adds up the vnodes' counts: {text}"
     );
     cluster.stop().await;
 }
@@ -327,7 +429,10 @@ fn steps_1_and_2_console_session() {
         .expect("the node runs");
     assert!(output.status.success(), "the node exits cleanly on quit");
     let transcript = String::from_utf8(output.stdout).expect("UTF-8 output");
-    insta::with_settings!({filters => vec![(r"#(\d+) \d{13} ", "#$1 [ts] ")]}, {
+    ringcore::testing::assert_no_hole("README steps 1 and 2: the console session", &transcript);
+    insta::with_settings!({description => "README steps 1 and 2: stores and fetches with \
+        quorums (step 1), list-streams and list-buckets (step 2), and the settings refused",
+        filters => vec![(r"#(\d+) \d{13} ", "#$1 [ts] ")]}, {
         insta::assert_snapshot!(transcript);
     });
 }

@@ -8,7 +8,7 @@ use ex4_handoff::HandoffApp;
 use ex4_handoff::vnode::KvVnode;
 use ringcore::store::Entry;
 use ringcore::streams::{HandoffEntry, Nwr, StreamCommand, StreamReply};
-use ringcore::testing::{self, SteadyWriter, TestCluster, assert_acknowledged_stored, wait_until};
+use ringcore::testing::{self, SteadyWriter, TestCluster, assert_acknowledged_stored};
 use ringcore::{App, Partition, Vnode, VnodeContext};
 use std::ops::ControlFlow;
 use std::path::Path;
@@ -28,7 +28,7 @@ fn append(vnode: &mut KvVnode, bucket: &str, stream: &str, text: &str) -> Entry 
     };
     match vnode.handle_command(command) {
         StreamReply::Appended(entry) => entry,
-        other => panic!("append failed: {other:?}"),
+        other => panic!("an append (handle_command, given) failed: {other:?}"),
     }
 }
 
@@ -41,7 +41,7 @@ fn read_all(vnode: &mut KvVnode, bucket: &str, stream: &str) -> Vec<Entry> {
     };
     match vnode.handle_command(command) {
         StreamReply::Entries(entries) => entries,
-        other => panic!("read failed: {other:?}"),
+        other => panic!("a read (handle_command, given) failed: {other:?}"),
     }
 }
 
@@ -139,14 +139,20 @@ fn step_4_delete() {
     let dir = tempfile::tempdir().unwrap();
     let mut vnode = vnode_in(dir.path());
     append(&mut vnode, "alice", "rust", "hello");
-    assert!(dir.path().join("7").exists());
+    assert!(
+        dir.path().join("7").exists(),
+        "the vnode (given) keeps its entries in its directory"
+    );
     vnode.delete();
     assert!(vnode.is_empty(), "step 4: after delete the vnode is empty");
     assert!(
         !dir.path().join("7").exists(),
         "step 4: delete removes the partition's files"
     );
-    assert!(read_all(&mut vnode, "alice", "rust").is_empty());
+    assert!(
+        read_all(&mut vnode, "alice", "rust").is_empty(),
+        "step 4: after delete the vnode holds no entries"
+    );
 }
 
 /// The tutorial's demo data, written on node k through the console command.
@@ -156,8 +162,11 @@ async fn populate(cluster: &TestCluster<HandoffApp>, k: u32, nwr: &str) {
         .app(k)
         .run("populate", &args)
         .await
-        .expect("populate");
-    assert_eq!(done, "wrote 160 messages");
+        .expect("the console's populate (given) writes the demo data");
+    assert_eq!(
+        done, "wrote 160 messages",
+        "populate 4 4 10 (given) writes 4 × 4 × 10 messages"
+    );
 }
 
 async fn assert_demo_data(cluster: &TestCluster<HandoffApp>, nodes: &[u32], nwr: Nwr) {
@@ -170,7 +179,9 @@ async fn assert_demo_data(cluster: &TestCluster<HandoffApp>, nodes: &[u32], nwr:
                     .db
                     .read(&bucket, &name, 1, 100, nwr)
                     .await
-                    .unwrap();
+                    .unwrap_or_else(|e| {
+                        panic!("steps 1 to 4 at work: dev{k} should read {bucket}/{name}: {e}")
+                    });
                 let got: Vec<(u64, String)> = read
                     .entries
                     .iter()
@@ -179,7 +190,11 @@ async fn assert_demo_data(cluster: &TestCluster<HandoffApp>, nodes: &[u32], nwr:
                 let want: Vec<(u64, String)> = (1..=10)
                     .map(|m| (m, format!("message {m} of {bucket}/{name}")))
                     .collect();
-                assert_eq!(got, want, "dev{k} reading {bucket}/{name}");
+                assert_eq!(
+                    got, want,
+                    "steps 1 to 4 at work: dev{k} reading {bucket}/{name} should find every \
+                     message written, once, after the data moved"
+                );
             }
         }
     }
@@ -197,24 +212,39 @@ async fn step_5_the_tutorial_demo_moves_data_to_the_new_node() {
     let before = partition_dirs(&cluster.data_dir(1));
     cluster.join_all().await;
     let ring = cluster.node(1).ring();
-    assert_eq!(ring.owned_by(&cluster.name(1)).count(), 32);
-    assert_eq!(ring.owned_by(&cluster.name(2)).count(), 32);
+    assert_eq!(
+        ring.owned_by(&cluster.name(1)).count(),
+        32,
+        "the joined ring (given) gives dev1 half of the 64 partitions"
+    );
+    assert_eq!(
+        ring.owned_by(&cluster.name(2)).count(),
+        32,
+        "the joined ring (given) gives dev2 half of the 64 partitions"
+    );
     assert_demo_data(&cluster, &[1, 2], Nwr::ONE).await;
-    wait_until("dev1 keeps only the partitions it owns", || async {
-        partition_dirs(&cluster.data_dir(1))
-            .iter()
-            .all(|p| ring.owner(*p) == &cluster.name(1))
-    })
-    .await;
+    cluster
+        .wait_until(
+            "dev1 keeps only the partitions it owns (step 4: delete)",
+            || async {
+                partition_dirs(&cluster.data_dir(1))
+                    .iter()
+                    .all(|p| ring.owner(*p) == &cluster.name(1))
+            },
+        )
+        .await;
     let (kept, moved) = (
         partition_dirs(&cluster.data_dir(1)),
         partition_dirs(&cluster.data_dir(2)),
     );
-    assert!(moved.iter().all(|p| ring.owner(*p) == &cluster.name(2)));
+    assert!(
+        moved.iter().all(|p| ring.owner(*p) == &cluster.name(2)),
+        "steps 1 to 4 at work: dev2 receives data only for partitions it owns"
+    );
     assert_eq!(
         kept.len() + moved.len(),
         before.len(),
-        "every partition with data is on exactly one node"
+        "steps 1 to 4 at work: every partition with data is on exactly one node"
     );
     cluster.stop().await;
 }
@@ -223,22 +253,31 @@ async fn step_5_the_tutorial_demo_moves_data_to_the_new_node() {
 async fn step_5_a_leaving_node_hands_its_data_over() {
     let cluster = TestCluster::<HandoffApp>::start_joined(3).await;
     populate(&cluster, 2, "n=3").await;
-    cluster.admin(3, "cluster leave").await.unwrap();
-    cluster.admin(1, "cluster plan").await.unwrap();
-    cluster.admin(1, "cluster commit").await.unwrap();
+    for (k, command) in [
+        (3, "cluster leave"),
+        (1, "cluster plan"),
+        (1, "cluster commit"),
+    ] {
+        cluster
+            .admin(k, command)
+            .await
+            .unwrap_or_else(|e| panic!("`{command}` (given) on dev{k} is accepted: {e}"));
+    }
     let dev3 = cluster.name(3);
-    wait_until("dev3 has left and the ring settled", || async {
-        let ring = cluster.node(1).ring();
-        !ring.is_member(&dev3)
-            && ring.is_settled()
-            && cluster.node(2).ring().version() == ring.version()
-    })
-    .await;
+    cluster
+        .wait_until("dev3 has left and the ring settled", || async {
+            let ring = cluster.node(1).ring();
+            !ring.is_member(&dev3)
+                && ring.is_settled()
+                && cluster.node(2).ring().version() == ring.version()
+        })
+        .await;
     assert_demo_data(&cluster, &[1, 2], Nwr::default()).await;
-    wait_until("dev3 keeps no data", || async {
-        partition_dirs(&cluster.data_dir(3)).is_empty()
-    })
-    .await;
+    cluster
+        .wait_until("dev3 keeps no data (step 4: delete)", || async {
+            partition_dirs(&cluster.data_dir(3)).is_empty()
+        })
+        .await;
     cluster.stop().await;
 }
 
@@ -247,10 +286,11 @@ async fn step_5_hinted_handoff_returns_writes_to_a_returning_node() {
     let mut cluster = TestCluster::<HandoffApp>::start_joined(4).await;
     let dev4 = cluster.name(4);
     cluster.stop_node(4).await;
-    wait_until("the others see dev4 down", || async {
-        (1..=3).all(|k| !cluster.node(k).is_up(&dev4))
-    })
-    .await;
+    cluster
+        .wait_until("the others see dev4 down", || async {
+            (1..=3).all(|k| !cluster.node(k).is_up(&dev4))
+        })
+        .await;
     populate(&cluster, 1, "n=3").await;
     let ring = cluster.node(1).ring();
     let on_fallbacks = |cluster: &TestCluster<HandoffApp>| {
@@ -265,10 +305,11 @@ async fn step_5_hinted_handoff_returns_writes_to_a_returning_node() {
         "while dev4 is down, fallbacks hold its replicas"
     );
     cluster.start_node(4).await;
-    wait_until("hinted handoff empties the fallbacks", || async {
-        !on_fallbacks(&cluster)
-    })
-    .await;
+    cluster
+        .wait_until("hinted handoff empties the fallbacks", || async {
+            !on_fallbacks(&cluster)
+        })
+        .await;
     // dev4 has its replicas back: reading with r=3 finds every replica in agreement.
     for user in 1..=4 {
         for stream in 1..=4 {
@@ -283,8 +324,14 @@ async fn step_5_hinted_handoff_returns_writes_to_a_returning_node() {
                     Nwr { n: 3, w: 2, r: 3 },
                 )
                 .await
-                .unwrap();
-            assert_eq!(read.entries.len(), 10);
+                .unwrap_or_else(|e| {
+                    panic!("dev4 should read user{user}/stream{stream} with r=3 once back: {e}")
+                });
+            assert_eq!(
+                read.entries.len(),
+                10,
+                "user{user}/stream{stream}: the 10 messages written while dev4 was down"
+            );
             assert!(
                 !read.disagreed,
                 "user{user}/stream{stream}: dev4's replica was not handed back"

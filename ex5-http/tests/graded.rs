@@ -5,7 +5,7 @@
 //! a free port, and talks to it with a real HTTP client.
 
 use ex5_http::HttpApp;
-use ringcore::testing::{TestCluster, wait_until};
+use ringcore::testing::{TestCluster, assert_no_hole};
 use std::io::{BufRead, BufReader};
 use std::time::Duration;
 
@@ -116,9 +116,12 @@ async fn step_1_the_flaviodb_session() {
         let answer = post_json(&cluster, k, path, body).await;
         assert_eq!(
             answer.status, 201,
-            "step 1: POST answers 201 Created with the entry: {answer:?}"
+            "README step 1: POST {path} answers 201 Created with the entry: {answer:?}"
         );
-        assert_eq!(answer.content_type, "application/json");
+        assert_eq!(
+            answer.content_type, "application/json",
+            "README step 1: POST {path} answers the entry as JSON"
+        );
         log(&mut transcript, k, &format!("POST {path} {body}"), &answer);
     }
     for (k, path) in [
@@ -132,10 +135,17 @@ async fn step_1_the_flaviodb_session() {
         (3, "/msgs"),
     ] {
         let answer = get(&cluster, k, path).await;
-        assert_eq!(answer.status, 200, "step 1: GET {path}: {answer:?}");
+        assert_eq!(
+            answer.status, 200,
+            "README step 1: GET {path} answers 200 OK: {answer:?}"
+        );
         log(&mut transcript, k, &format!("GET {path}"), &answer);
     }
-    insta::assert_snapshot!(redacted(&transcript));
+    assert_no_hole("README step 1: the flaviodb session", &transcript);
+    insta::with_settings!({description => "README step 1: four POSTs on three nodes, then \
+        reads of ranges, the newest entries, nothing, and the listings of users and topics"}, {
+        insta::assert_snapshot!(redacted(&transcript));
+    });
     cluster.stop().await;
 }
 
@@ -151,15 +161,19 @@ async fn step_2_the_workshop_key_value_routes() {
     .await;
     assert_eq!(
         stored.status, 201,
-        "step 2: PUT stores the value: {stored:?}"
+        "README step 2: PUT stores the value: {stored:?}"
     );
     let fetched = get(&cluster, 3, "/api/store/color").await;
-    assert_eq!(fetched.status, 200, "step 2: GET finds it: {fetched:?}");
+    assert_eq!(
+        fetched.status, 200,
+        "README step 2: GET finds it: {fetched:?}"
+    );
     let value: serde_json::Value =
-        serde_json::from_str(&fetched.body).expect("step 2: the value comes back as JSON");
+        serde_json::from_str(&fetched.body).expect("README step 2: the value comes back as JSON");
     assert_eq!(
         value,
-        serde_json::json!({"name": "teal", "rgb": [0, 128, 128]})
+        serde_json::json!({"name": "teal", "rgb": [0, 128, 128]}),
+        "README step 2: GET answers the JSON value PUT, as it was"
     );
     let newer = request(
         "PUT",
@@ -168,17 +182,23 @@ async fn step_2_the_workshop_key_value_routes() {
         br#""red""#.to_vec(),
     )
     .await;
-    assert_eq!(newer.status, 201);
+    assert_eq!(
+        newer.status, 201,
+        "README step 2: a second PUT of the key stores a newer value: {newer:?}"
+    );
     assert_eq!(
         get(&cluster, 1, "/api/store/color").await.body,
         r#""red""#,
-        "step 2: GET gives the newest value"
+        "README step 2: GET gives the newest value"
     );
     let missing = get(&cluster, 2, "/api/store/nothing").await;
-    assert_eq!(missing.status, 404, "step 2: an unknown key is 404");
     assert_eq!(
-        missing.body,
-        r#"{"type":"not-found","reason":"no value for key 'nothing'"}"#
+        missing.status, 404,
+        "README step 2: an unknown key is 404: {missing:?}"
+    );
+    assert_eq!(
+        missing.body, r#"{"type":"not-found","reason":"no value for key 'nothing'"}"#,
+        "README step 2: answer ApiError::not_found for a key never stored"
     );
     cluster.stop().await;
 }
@@ -196,15 +216,23 @@ async fn step_1_listings_name_each_user_and_topic_once() {
                 r#"{"msg": "x"}"#,
             )
             .await;
-            assert_eq!(answer.status, 201, "step 1: {answer:?}");
+            assert_eq!(
+                answer.status, 201,
+                "README step 1: POST /msgs/{user}/{topic} answers 201 Created: {answer:?}"
+            );
         }
     }
     for k in 1..=3 {
         assert_eq!(
             get(&cluster, k, "/msgs").await.body,
-            r#"["ann","ben","cid"]"#
+            r#"["ann","ben","cid"]"#,
+            "GET /msgs on dev{k} (given) lists each user once"
         );
-        assert_eq!(get(&cluster, k, "/msgs/ben").await.body, r#"["a","b","c"]"#);
+        assert_eq!(
+            get(&cluster, k, "/msgs/ben").await.body,
+            r#"["a","b","c"]"#,
+            "GET /msgs/ben on dev{k} (given) lists each topic once"
+        );
     }
     cluster.stop().await;
 }
@@ -258,11 +286,16 @@ async fn step_1_bad_requests_get_clear_errors() {
             String::from_utf8_lossy(&body).into_owned()
         };
         let answer = request(method, url(&cluster, 1, path), content_type, body).await;
-        assert!(answer.status >= 400, "{method} {path}: {answer:?}");
-        let error: serde_json::Value = serde_json::from_str(&answer.body).expect("errors are JSON");
+        assert_no_hole(&format!("README step 1: {method} {path}"), &answer.body);
+        assert!(
+            answer.status >= 400,
+            "README step 1 (status codes): {method} {path} is refused: {answer:?}"
+        );
+        let error: serde_json::Value = serde_json::from_str(&answer.body)
+            .unwrap_or_else(|e| panic!("{method} {path}: errors are JSON: {e}: {answer:?}"));
         assert!(
             error["type"].is_string() && error["reason"].is_string(),
-            "{answer:?}"
+            "{method} {path}: an error has a type and a reason: {answer:?}"
         );
         log(
             &mut transcript,
@@ -275,10 +308,11 @@ async fn step_1_bad_requests_get_clear_errors() {
     cluster.stop_node(2).await;
     cluster.stop_node(3).await;
     let (dev2, dev3) = (cluster.name(2), cluster.name(3));
-    wait_until("dev1 sees dev2 and dev3 down", || async {
-        !cluster.node(1).is_up(&dev2) && !cluster.node(1).is_up(&dev3)
-    })
-    .await;
+    cluster
+        .wait_until("dev1 sees dev2 and dev3 down", || async {
+            !cluster.node(1).is_up(&dev2) && !cluster.node(1).is_up(&dev3)
+        })
+        .await;
     let answer = post_json(&cluster, 1, "/msgs/ann/a", r#"{"msg": "anyone?"}"#).await;
     log(
         &mut transcript,
@@ -287,8 +321,16 @@ async fn step_1_bad_requests_get_clear_errors() {
         &answer,
     );
     // The node is still up and answering.
-    assert_eq!(get(&cluster, 1, "/health").await.status, 200);
-    insta::assert_snapshot!(transcript);
+    assert_eq!(
+        get(&cluster, 1, "/health").await.status,
+        200,
+        "GET /health (given) answers 200 while the node is up"
+    );
+    assert_no_hole("README step 1: the bad requests", &transcript);
+    insta::with_settings!({description => "README step 1 and \"Status codes\": every bad \
+        request answered with its status and a JSON error, then a write with two nodes down (503)"}, {
+        insta::assert_snapshot!(transcript);
+    });
     cluster.stop().await;
 }
 
@@ -312,22 +354,23 @@ fn listen(
         assert_eq!(
             response.status().as_u16(),
             200,
-            "step 3: the feed answers 200"
+            "README step 3: the feed {url} answers 200"
         );
         let _ = subscribed.send(());
         let reader = BufReader::new(response.into_body().into_reader());
         let mut events = Vec::new();
         let mut id = None;
         for line in reader.lines() {
-            let line = line.expect("the feed stays open");
+            let line = line.expect("README step 3: the feed stays open");
             if let Some(value) = line.strip_prefix("id:") {
                 id = value.trim().parse().ok();
             } else if let Some(data) = line.strip_prefix("data:") {
-                let entry: serde_json::Value = serde_json::from_str(data.trim()).unwrap();
-                events.push((
-                    id.take().unwrap_or(0),
-                    entry["msg"].as_str().unwrap().to_string(),
-                ));
+                let entry: serde_json::Value = serde_json::from_str(data.trim())
+                    .unwrap_or_else(|e| panic!("README step 3: an event's data is JSON: {e}"));
+                let msg = entry["msg"].as_str().unwrap_or_else(|| {
+                    panic!("README step 3: an event's data is an entry, with its msg: {data}")
+                });
+                events.push((id.take().unwrap_or(0), msg.to_string()));
                 if events.len() == count {
                     break;
                 }
@@ -338,12 +381,23 @@ fn listen(
     (reader, on_subscribed)
 }
 
-/// Waits (off the async threads) until a listener is subscribed.
+/// Waits (off the async threads) until a listener is subscribed; stops at once if its
+/// thread ended without subscribing (the feed answered an error).
 async fn subscribed(on_subscribed: std::sync::mpsc::Receiver<()>) {
-    tokio::task::spawn_blocking(move || on_subscribed.recv_timeout(Duration::from_secs(30)))
+    use std::sync::mpsc::RecvTimeoutError;
+    let patience = Duration::from_secs(30);
+    let heard = tokio::task::spawn_blocking(move || on_subscribed.recv_timeout(patience))
         .await
-        .unwrap()
-        .expect("step 3: the feed should answer at once");
+        .unwrap();
+    match heard {
+        Ok(()) => {}
+        Err(RecvTimeoutError::Disconnected) => {
+            panic!("README step 3: the feed did not answer 200 (what it answered is above)")
+        }
+        Err(RecvTimeoutError::Timeout) => {
+            panic!("README step 3: the feed should answer at once, not after {patience:?}")
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -359,7 +413,7 @@ async fn step_3_a_listener_gets_new_entries_in_order_exactly_once() {
         .await;
         assert_eq!(
             answer.status, 201,
-            "step 1 must work for step 3: {answer:?}"
+            "README step 1 (post_msg) must work for step 3: {answer:?}"
         );
     }
     // A listener on dev2 for what comes next, and one catching up from entry 1.
@@ -377,11 +431,15 @@ async fn step_3_a_listener_gets_new_entries_in_order_exactly_once() {
             &format!(r#"{{"msg": "live {i} via dev{k}"}}"#),
         )
         .await;
-        assert_eq!(answer.status, 201);
+        assert_eq!(
+            answer.status, 201,
+            "README step 1 (post_msg) must work for step 3: {answer:?}"
+        );
     }
-    let fresh = tokio::task::spawn_blocking(move || fresh.join().unwrap())
+    let fresh = tokio::task::spawn_blocking(move || fresh.join())
         .await
-        .unwrap();
+        .unwrap()
+        .expect("README step 3: the listener failed (why is printed above)");
     let expected: Vec<(u64, String)> = (1..=6)
         .map(|i| {
             (
@@ -390,15 +448,19 @@ async fn step_3_a_listener_gets_new_entries_in_order_exactly_once() {
             )
         })
         .collect();
-    assert_eq!(fresh, expected, "step 3: every new entry, in order, once");
-    let catch_up = tokio::task::spawn_blocking(move || catch_up.join().unwrap())
+    assert_eq!(
+        fresh, expected,
+        "README step 3: a listener without from gets every new entry, in order, once"
+    );
+    let catch_up = tokio::task::spawn_blocking(move || catch_up.join())
         .await
-        .unwrap();
+        .unwrap()
+        .expect("README step 3: the catching-up listener failed (why is printed above)");
     let mut expected_catch_up = vec![(2, "before 2".to_string()), (3, "before 3".to_string())];
     expected_catch_up.extend(expected);
     assert_eq!(
         catch_up, expected_catch_up,
-        "step 3: from=1 first sends what came after entry 1"
+        "README step 3: from=1 first sends what came after entry 1, then every new entry"
     );
     cluster.stop().await;
 }

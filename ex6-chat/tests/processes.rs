@@ -67,9 +67,14 @@ impl Nc {
             .unwrap();
     }
 
+    /// Reads until `text` has come; stops at once when the chat answered with a hole (`not
+    /// implemented yet: …`): that answer is final.
     fn expect(&mut self, text: &str) {
         let deadline = Instant::now() + Duration::from_secs(30);
         while !self.seen.contains(text) {
+            if let Some(hole) = ringcore::holes::hole_in(&self.seen) {
+                panic!("expected {text:?}, but the chat answered with a hole: {hole}");
+            }
             assert!(
                 Instant::now() < deadline,
                 "no {text:?}; got {:?}",

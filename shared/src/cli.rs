@@ -478,6 +478,7 @@ where
 /// Runs an application's node binary: parses the command line and does what it says.
 pub fn main<A: App>() -> ExitCode {
     init_logging();
+    crate::holes::report_briefly();
     let invocation = match parse(&Program::current(), std::env::args_os().skip(1)) {
         Ok(invocation) => invocation,
         Err(error) => {

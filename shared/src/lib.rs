@@ -31,6 +31,7 @@ pub mod error;
 mod gossip;
 mod handoff;
 pub mod hash;
+pub mod holes;
 pub mod http;
 mod liveness;
 pub mod membership;

@@ -149,6 +149,8 @@ struct NodeInner {
     handoffs: handoff::Handoffs,
     /// The last plan the claimant showed, which `cluster commit` must match.
     last_plan: Mutex<Option<Plan>>,
+    /// The holes of the exercise this node's vnodes ran into (see [`Node::holes_met`]).
+    holes_met: Mutex<BTreeSet<String>>,
     next_request: AtomicU64,
     tasks: TaskTracker,
     shutdown: CancellationToken,
@@ -218,6 +220,7 @@ impl Node {
                 singletons: Mutex::new(HashMap::new()),
                 handoffs: handoff::Handoffs::new(config_concurrency),
                 last_plan: Mutex::new(None),
+                holes_met: Mutex::new(BTreeSet::new()),
                 next_request: AtomicU64::new(1),
                 tasks: TaskTracker::new(),
                 shutdown,
@@ -267,6 +270,23 @@ impl Node {
 
     pub(crate) fn set_down(&self, down: BTreeSet<NodeName>) {
         self.inner.down.store(Arc::new(down));
+    }
+
+    /// The holes of the exercise (`not implemented yet: write …`) that this node's vnodes ran
+    /// into, each once: a callback that failed that way will fail so every time it is called,
+    /// so whatever waits for it (a handoff, a settled ring) waits in vain. A test waiting on
+    /// the node gives up as soon as one is here.
+    pub fn holes_met(&self) -> Vec<String> {
+        let holes = self.inner.holes_met.lock().expect("holes lock");
+        holes.iter().cloned().collect()
+    }
+
+    /// Notes that a vnode callback failed with `hole` (the message of a hole).
+    pub(crate) fn met_hole(&self, hole: &str) {
+        let mut holes = self.inner.holes_met.lock().expect("holes lock");
+        if !holes.contains(hole) {
+            holes.insert(hole.to_string());
+        }
     }
 
     /// Hosts vnodes of type `V` on this node under the name `vnode_type` (riak's

@@ -1,6 +1,8 @@
 //! A cluster in one test process: N real nodes on 127.0.0.1, each on a free port with its own
 //! data directory, talking over real TCP. Tests join, stop, restart and query them, and wait
-//! for conditions with deadlines instead of sleeping.
+//! for conditions with deadlines instead of sleeping — and stop waiting as soon as the answer
+//! is final: a node that ran into a hole of the exercise ([`crate::holes`]) will never get
+//! there, so the wait fails at once and names the hole.
 //!
 //! For fault tests: [`nemesis`] breaks the cluster on purpose (kill, stall, partition),
 //! [`workload`] runs concurrent writers that record every attempt and reads everything back,
@@ -29,30 +31,48 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
 use tokio::time::Instant;
 
 /// How many writes a test's writers have had acknowledged so far, shared between the writer
-/// tasks (which count) and the test (which waits for more).
+/// tasks (which count) and the test (which waits for more); and the hole a write ran into,
+/// if one did: then no more will be acknowledged.
 #[derive(Clone, Default)]
-pub(crate) struct AckCounter(Arc<AtomicUsize>);
+pub(crate) struct AckCounter {
+    acknowledged: Arc<AtomicUsize>,
+    hole: Arc<OnceLock<String>>,
+}
 
 impl AckCounter {
     pub(crate) fn add_one(&self) {
-        self.0.fetch_add(1, Ordering::Relaxed);
+        self.acknowledged.fetch_add(1, Ordering::Relaxed);
     }
 
     pub(crate) fn count(&self) -> usize {
-        self.0.load(Ordering::Relaxed)
+        self.acknowledged.load(Ordering::Relaxed)
+    }
+
+    /// Notes a failed write: one that ran into a hole of the exercise ends the wait.
+    pub(crate) fn failed(&self, error: &Error) {
+        if let Some(hole) = crate::holes::hole_in(&error.to_string()) {
+            let _ = self.hole.set(hole.to_string());
+        }
     }
 
     /// Waits until `more` writes past the current count have been acknowledged.
     pub(crate) async fn wait_for_more(&self, more: usize) {
         let target = self.count() + more;
-        wait_until(&format!("{target} writes are acknowledged"), || async {
-            self.count() >= target
-        })
+        wait_or_give_up(
+            &format!("{target} writes are acknowledged"),
+            DEFAULT_DEADLINE,
+            || async {
+                match self.hole.get() {
+                    Some(hole) => Err(format!("a write answered: {hole}")),
+                    None => Ok(self.count() >= target),
+                }
+            },
+        )
         .await;
     }
 }
@@ -143,6 +163,8 @@ impl<A: App> TestCluster<A> {
 
     /// Starts `n` nodes after `adjust` has changed each one's configuration.
     pub async fn start_with(n: u32, adjust: impl Fn(&mut NodeConfig)) -> Self {
+        // A hole hit in a vnode callback: one line per place, not a backtrace per call.
+        crate::holes::report_briefly();
         let mut cluster = TestCluster {
             members: Vec::new(),
             dir: ScratchDir::new("cluster"),
@@ -220,7 +242,7 @@ impl<A: App> TestCluster<A> {
         self.admin(other, "cluster plan").await.expect("plan");
         self.admin(other, "cluster commit").await.expect("commit");
         let gone = self.name(k);
-        wait_until(&format!("{gone} has left"), || async {
+        self.wait_until(&format!("{gone} has left"), || async {
             let version = self.node(other).ring().version();
             self.running_nodes()
                 .filter(|n| *n.name() != gone)
@@ -361,13 +383,43 @@ impl<A: App> TestCluster<A> {
 
     /// Waits until every running node holds the same ring version with no transfer pending.
     pub async fn wait_settled(&self) {
-        wait_until("every node holds the same settled ring", || async {
+        self.wait_until("every node holds the same settled ring", || async {
             let rings: Vec<_> = self.running_nodes().map(|n| n.ring()).collect();
             rings
                 .iter()
                 .all(|r| r.is_settled() && r.version() == rings[0].version())
         })
         .await;
+    }
+
+    /// Waits until `condition` holds, checking every 20 ms, for at most [`DEFAULT_DEADLINE`],
+    /// as [`wait_until`] does; but gives up at once, naming the hole, when a node has run into
+    /// a hole of the exercise (see [`Node::holes_met`]): a callback that is not written yet
+    /// fails every time, so what the test waits for (a handoff, a settled ring) never comes.
+    pub async fn wait_until<F, Fut>(&self, what: &str, condition: F)
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = bool>,
+    {
+        wait_or_give_up(what, DEFAULT_DEADLINE, || async {
+            match self.hole_met() {
+                Some(hole) => Err(hole),
+                None => Ok(condition().await),
+            }
+        })
+        .await
+    }
+
+    /// The first hole a running node has run into, said as `devK ran into …`.
+    fn hole_met(&self) -> Option<String> {
+        (1..=self.members.len() as u32)
+            .filter(|&k| self.is_running(k))
+            .find_map(|k| {
+                let hole = self.node(k).holes_met().into_iter().next()?;
+                Some(format!(
+                    "dev{k} ran into a hole of the exercise, which fails every time: {hole}"
+                ))
+            })
     }
 
     /// Stops every node.
@@ -409,15 +461,38 @@ where
     F: Fn() -> Fut,
     Fut: Future<Output = bool>,
 {
+    wait_or_give_up(what, deadline, || async { Ok(condition().await) }).await
+}
+
+/// Waits until `check` answers `Ok(true)`, checking every 20 ms, for at most `deadline`.
+/// `Ok(false)` is "not yet"; `Err(why)` is a final answer — the condition can no longer come
+/// true (a hole answered, a write was refused) — and the wait fails at once, saying why,
+/// instead of waiting the deadline out.
+pub async fn wait_or_give_up<F, Fut>(what: &str, deadline: Duration, check: F)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Result<bool, String>>,
+{
     let end = Instant::now() + deadline;
     loop {
-        if condition().await {
-            return;
+        match check().await {
+            Ok(true) => return,
+            Ok(false) => {}
+            Err(why) => panic!("stopped waiting until {what}: {why}"),
         }
         if Instant::now() > end {
             panic!("timed out after {deadline:?} waiting until {what}");
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Fails, saying `what` was being checked, if `text` (a console session, an answer) names a
+/// hole of the exercise: a snapshot's diff would bury the one line that says what to write.
+#[track_caller]
+pub fn assert_no_hole(what: &str, text: &str) {
+    if let Some(hole) = crate::holes::hole_in(text) {
+        panic!("{what} ran into a hole: {hole}\n--- all of it:\n{text}");
     }
 }
 
@@ -427,6 +502,8 @@ pub struct NodeProcess {
     pub child: std::process::Child,
     /// Where it serves, from the line it printed: `cluster`, and `http`, `chat`… if any.
     pub places: std::collections::BTreeMap<String, SocketAddr>,
+    /// The file its log goes to, when known.
+    log: Option<PathBuf>,
 }
 
 impl NodeProcess {
@@ -461,7 +538,9 @@ impl NodeProcess {
             ])
             .args(extra)
             .stderr(stderr);
-        NodeProcess::spawn(command)
+        let mut process = NodeProcess::spawn(command);
+        process.log = log.map(Path::to_path_buf);
+        process
     }
 
     /// Runs `command`, a node's `start` command line, with its standard output read here and
@@ -481,12 +560,28 @@ impl NodeProcess {
             .expect("the node prints where it listens");
         let places = parse_started_line(&line)
             .unwrap_or_else(|| panic!("the node did not start ({command:?}): {line:?}"));
-        NodeProcess { child, places }
+        NodeProcess {
+            child,
+            places,
+            log: None,
+        }
     }
 
     /// The node's cluster port.
     pub fn port(&self) -> u16 {
         self.places["cluster"].port()
+    }
+
+    /// The first hole of the exercise the node has run into, as its log says (the `hole: …`
+    /// line of [`crate::holes`]); `None` if none yet, or if its log is in no file known here
+    /// (only [`Self::start`] knows it). A test waiting for what the hole prevents can stop at
+    /// once.
+    pub fn hole(&self) -> Option<String> {
+        let log = std::fs::read_to_string(self.log.as_ref()?).ok()?;
+        let line = log.lines().find_map(|l| l.strip_prefix("hole: "))?;
+        // Without the place and count: `… (README step 3) [at src/vnode.rs:73; 1st time]`.
+        let hole = line.rsplit_once(" [at ").map_or(line, |(hole, _)| hole);
+        Some(hole.to_string())
     }
 }
 

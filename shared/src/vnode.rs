@@ -51,8 +51,10 @@ pub struct VnodeContext {
 
 impl VnodeContext {
     /// The context of a vnode run on its own, outside any node (to test a vnode's callbacks
-    /// directly): its messages go nowhere.
+    /// directly): its messages go nowhere, and a callback that is still a hole says so in one
+    /// line (see [`crate::holes`]).
     pub fn standalone(partition: Partition, vnode_type: &'static str, data_dir: PathBuf) -> Self {
+        crate::holes::report_briefly();
         VnodeContext {
             partition,
             node: NodeName::new("standalone@127.0.0.1"),

@@ -279,6 +279,10 @@ impl<V: Vnode> VnodeTask<V> {
     }
 
     fn failed(&self, reason: String) -> Error {
+        // A hole fails the same way every time: the node remembers it, for whoever waits.
+        if let (Some(hole), Some(node)) = (crate::holes::hole_in(&reason), self.ctx.mailer.node()) {
+            node.met_hole(hole);
+        }
         Error::VnodeFailed {
             vnode: self.me.clone(),
             reason,

@@ -10,7 +10,7 @@
 //! Schedules are drawn from a seeded [`Rng`] so that a failing run can be replayed: every
 //! scenario prints its seed, and [`seed_from_env`] takes it back from `RINGCORE_SEED`.
 
-use super::{TestCluster, wait_until};
+use super::TestCluster;
 use crate::app::App;
 use crate::transport::Faults;
 use std::time::Duration;
@@ -31,7 +31,7 @@ impl<A: App> TestCluster<A> {
     pub async fn restart(&mut self, k: u32) {
         self.start_node(k).await;
         let name = self.name(k);
-        wait_until(&format!("every node sees {name} up"), || async {
+        self.wait_until(&format!("every node sees {name} up"), || async {
             self.running_nodes().all(|n| n.is_up(&name))
         })
         .await;

@@ -351,7 +351,10 @@ impl<A: App, Q: QuorumWaiter, V: StreamsVnode> Writer<A, Q, V> {
                 Ok(written) => Outcome::Acknowledged {
                     seq: written.entry.seq,
                 },
-                Err(error) => Outcome::of_error(error),
+                Err(error) => {
+                    self.acknowledged.failed(error);
+                    Outcome::of_error(error)
+                }
             };
             // A client backs off a little after an error rather than hammer the cluster.
             let pause = match outcome {

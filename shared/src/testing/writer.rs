@@ -38,9 +38,12 @@ impl SteadyWriter {
             while !stopping.load(Ordering::Relaxed) {
                 let stream = format!("s{}", i % streams);
                 let payload = format!("write {i}").into_bytes();
-                if let Ok(written) = db.post(bucket, &stream, payload, Nwr::default()).await {
-                    acked.entry(stream).or_default().push(written.entry);
-                    counting.add_one();
+                match db.post(bucket, &stream, payload, Nwr::default()).await {
+                    Ok(written) => {
+                        acked.entry(stream).or_default().push(written.entry);
+                        counting.add_one();
+                    }
+                    Err(error) => counting.failed(&error),
                 }
                 i += 1;
             }
