@@ -9,16 +9,8 @@ use ringcore::streams::console::{self, show_listing};
 use ringcore::{App, CommandHelp, Error, Node};
 
 /// The database's commands, then `repair` (Going further).
-const COMMANDS: [CommandHelp; console::COMMANDS.len() + 1] = {
-    let mut all = [REPAIR; console::COMMANDS.len() + 1];
-    // A loop, not a slice copy: this runs at compile time, where `copy_from_slice` cannot.
-    let mut i = 0;
-    while i < console::COMMANDS.len() {
-        all[i] = console::COMMANDS[i];
-        i += 1;
-    }
-    all
-};
+const COMMANDS: [CommandHelp; console::COMMANDS.len() + 1] =
+    CommandHelp::and(console::COMMANDS, REPAIR);
 
 const REPAIR: CommandHelp = CommandHelp {
     usage: "repair BUCKET STREAM [n=3]",

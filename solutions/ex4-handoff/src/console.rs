@@ -9,16 +9,8 @@ use ringcore::{App, CommandHelp, Error, Node};
 pub const VNODE_TYPE: &str = "kv_vnode";
 
 /// The database's commands, then `copies` (Going further).
-const COMMANDS: [CommandHelp; console::COMMANDS.len() + 1] = {
-    let mut all = [COPIES; console::COMMANDS.len() + 1];
-    // A loop, not a slice copy: this runs at compile time, where `copy_from_slice` cannot.
-    let mut i = 0;
-    while i < console::COMMANDS.len() {
-        all[i] = console::COMMANDS[i];
-        i += 1;
-    }
-    all
-};
+const COMMANDS: [CommandHelp; console::COMMANDS.len() + 1] =
+    CommandHelp::and(console::COMMANDS, COPIES);
 
 const COPIES: CommandHelp = CommandHelp {
     usage: "copies BUCKET STREAM [n=3 r=2]",
