@@ -78,6 +78,16 @@ impl Ping {
     }
 }
 
+impl Ping {
+    /// Going further: the vnodes that serve `("ping", key)` with `n` replicas, as this node
+    /// sees the cluster now, computed by your `preflist`.
+    pub fn preflist(&self, key: &str, n: usize) -> Result<ringcore::Preflist, Error> {
+        let node = self.vnodes.node();
+        let hash = chash_key(b"ping", key.as_bytes());
+        crate::preflist::preflist(&node.ring(), &hash, n, |other| node.is_up(other))
+    }
+}
+
 fn no_vnode() -> Error {
     Error::bad_request("no vnode is available for this key")
 }

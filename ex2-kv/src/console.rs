@@ -3,6 +3,7 @@
 //! (sequence number, milliseconds since 1970, text).
 
 use crate::service::{Kv, Stored};
+use crate::vnode::is_tombstone;
 use ringcore::store::Entry;
 use ringcore::streams::ShowEntry;
 use ringcore::{App, CommandHelp, Error, Node};
@@ -35,6 +36,10 @@ impl App for KvApp {
             usage: "get BUCKET STREAM [FROM] [LIMIT]",
             help: "the newest entry, or at most LIMIT (100) entries from FROM (step 2)",
         },
+        CommandHelp {
+            usage: "delete KEY",
+            help: "delete KEY: a tombstone in its stream (Going further)",
+        },
     ];
 
     async fn start(node: &Node) -> Result<Self, Error> {
@@ -47,13 +52,17 @@ impl App for KvApp {
         match (command, args) {
             ("store", [key, value]) => Ok(stored(&self.kv.store(key, value).await?)),
             ("fetch", [key]) => Ok(match self.kv.fetch(key).await? {
-                Some(entry) => ShowEntry(&entry).to_string(),
+                Some(entry) => show(&entry),
                 None => "not found".to_string(),
             }),
             ("post", [bucket, stream, text @ ..]) if !text.is_empty() => {
                 let text = text.join(" ");
                 Ok(stored(&self.kv.post(bucket, stream, &text).await?))
             }
+            ("delete", [key]) => Ok(match self.kv.delete(key).await? {
+                Some(tombstone) => format!("deleted: {}", stored(&tombstone)),
+                None => "not found".to_string(),
+            }),
             ("get", [bucket, stream]) => self.get(bucket, stream, None, 1).await,
             ("get", [bucket, stream, from]) => {
                 self.get(bucket, stream, Some(number(from)?), DEFAULT_LIMIT)
@@ -84,14 +93,23 @@ impl KvApp {
 
 /// A stored entry and the node that keeps it.
 fn stored(stored: &Stored) -> String {
-    format!("{}  (on {})", ShowEntry(&stored.entry), stored.vnode.node)
+    format!("{}  (on {})", show(&stored.entry), stored.vnode.node)
+}
+
+/// An entry as `#SEQ TIME TEXT`; a tombstone (Going further) as `#SEQ TIME (deleted)`.
+fn show(entry: &Entry) -> String {
+    if is_tombstone(entry) {
+        format!("#{} {} (deleted)", entry.seq, entry.ts_ms)
+    } else {
+        ShowEntry(entry).to_string()
+    }
 }
 
 fn lines(entries: &[Entry]) -> String {
     if entries.is_empty() {
         return "no entries".to_string();
     }
-    let lines: Vec<String> = entries.iter().map(|e| ShowEntry(e).to_string()).collect();
+    let lines: Vec<String> = entries.iter().map(show).collect();
     lines.join("\n")
 }
 

@@ -80,6 +80,15 @@ impl Kv {
         ))
     }
 
+    /// Going further: deletes `key` by appending a tombstone to its stream; answers the
+    /// tombstone, or `None` when there was nothing to delete (no value, or deleted already).
+    pub async fn delete(&self, key: &str) -> Result<Option<Stored>, Error> {
+        let _ = key;
+        Err(Error::not_implemented(
+            "write Kv::delete in src/service.rs: send Command::Delete to the key's vnode (README, Going further)",
+        ))
+    }
+
     /// The vnode that keeps a stream: the first primary of its key (riak's
     /// `get_primary_apl(Hash, 1)`).
     ///

@@ -29,6 +29,19 @@ pub enum Command {
         from: Option<u64>,
         limit: usize,
     },
+    /// Going further: marks the stream deleted by appending a tombstone, unless its newest
+    /// entry already is one (or it has none): answers the tombstone written, or nothing.
+    Delete { bucket: String, stream: String },
+}
+
+/// Going further: the payload of a tombstone, the entry that marks a key deleted. A lone
+/// 0xFF byte never occurs in UTF-8 text, so no value stored with `store` or `post` (text)
+/// can be taken for one.
+pub const TOMBSTONE: &[u8] = &[0xff];
+
+/// Whether an entry is a tombstone (see [`TOMBSTONE`]).
+pub fn is_tombstone(entry: &Entry) -> bool {
+    entry.payload == TOMBSTONE
 }
 
 /// One vnode of the ring. Its state is the store of its partition.
@@ -105,6 +118,14 @@ impl Vnode for KvVnode {
                 let _ = (bucket, stream, from, limit);
                 Err(Error::not_implemented(
                     "handle Command::Read in src/vnode.rs: self.store.read_from or self.store.last (README step 2)",
+                ))
+            }
+            Command::Delete { bucket, stream } => {
+                // Going further: append a tombstone, unless the newest entry is one already
+                // or the stream has none.
+                let _ = (bucket, stream, TOMBSTONE);
+                Err(Error::not_implemented(
+                    "handle Command::Delete in src/vnode.rs: append a TOMBSTONE unless the newest entry is one (README, Going further)",
                 ))
             }
         }

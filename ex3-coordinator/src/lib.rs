@@ -5,11 +5,13 @@
 //! - [`service`]: the database's functions, replicated with your coordinator, and the merge
 //!   of a coverage query.
 //! - [`console`]: the console commands.
+//! - [`repair`]: Going further: a read that repairs the replicas, written by you.
 //!
 //! The stream vnode and the storage are given (`ringcore::streams`).
 
 pub mod console;
 pub mod coordinator;
+pub mod repair;
 pub mod service;
 
 pub use console::DbApp;

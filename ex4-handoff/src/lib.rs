@@ -3,11 +3,13 @@
 //!
 //! - [`vnode`]: the stream vnode with its handoff callbacks — what you write.
 //! - [`console`]: the console commands (the database's, from ringcore).
+//! - [`copies`]: Going further: the messages a handoff that appends would store twice.
 //!
 //! Deciding *when* to hand off, streaming the data and updating the ring are the runtime's
 //! (`ringcore::handoff`); your vnode says what its data is and how to take it in.
 
 pub mod console;
+pub mod copies;
 pub mod vnode;
 
 pub use console::HandoffApp;

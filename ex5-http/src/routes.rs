@@ -4,6 +4,7 @@
 //! the answer into JSON — or into an `ApiError`, which becomes `{"type": …, "reason": …}`
 //! with the right status code.
 
+use crate::resume::LastEventId;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
@@ -93,12 +94,15 @@ async fn fetch(
 
 /// Step 3: `GET /msgs/{user}/{topic}/listen?from=SEQ` → server-sent events: the entries after
 /// SEQ, then each new one (without `from`: only new ones).
+///
+/// `resumed` is for Going further (README): the id a reconnecting client last received.
 async fn listen(
     State(db): State<Streams>,
     Path((user, topic)): Path<(String, String)>,
     Query(query): QueryMap,
+    resumed: LastEventId,
 ) -> Result<Response, ApiError> {
-    let _ = (db, user, topic, query);
+    let _ = (db, user, topic, query, resumed);
     Err(Error::not_implemented("write listen in src/routes.rs (README step 3)").into())
 }
 

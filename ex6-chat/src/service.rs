@@ -11,7 +11,7 @@ use ringcore::chat::{ChatCommand, ChatHandler, Session};
 use ringcore::coordinator::{Answer, Replies};
 use ringcore::quorum::wait_for_quorum;
 use ringcore::streams::{Nwr, Streams};
-use ringcore::{Error, IndexNode, Node, ReplyTo, Service, apl, chash_key};
+use ringcore::{Error, IndexNode, Node, NodeName, ReplyTo, Service, apl, chash_key};
 
 /// The bucket of the rooms' history streams.
 pub const HISTORY_BUCKET: &str = "chat";
@@ -137,7 +137,7 @@ impl Chat {
             .iter()
             .filter_map(|a| match a.reply {
                 RoomReply::LastRead(seq) => Some(seq),
-                RoomReply::Done => None,
+                RoomReply::Done | RoomReply::Forgot(_) => None,
             })
             .max()
             .unwrap_or(0);
@@ -158,6 +158,20 @@ impl Chat {
         let mut lines = vec!["You missed the following messages:".to_string()];
         lines.extend(missed.entries.iter().map(|e| format!("  {}", text(e))));
         Ok(lines)
+    }
+}
+
+impl Chat {
+    /// Going further: `node` is down, and so are the connections it held: every room forgets
+    /// the members on it, and tells the others. Answers how many members were removed.
+    /// (Called by `crate::departures` when this node sees a node go down.)
+    pub async fn forget_node(&self, node: &NodeName) -> Result<usize, Error> {
+        // Going further: list the rooms (a coverage call on `self.rooms`), then tell each
+        // room's replicas `RoomCommand::ForgetNode` (`self.tell_room`).
+        let _ = node;
+        Err(Error::not_implemented(
+            "write Chat::forget_node in src/service.rs (README, Going further)",
+        ))
     }
 }
 

@@ -55,12 +55,20 @@ pub enum RoomCommand {
         name: String,
         seq: u64,
     },
+    /// Going further: `node` is down: its members leave `room`; the others are told.
+    ForgetNode {
+        room: String,
+        node: NodeName,
+        notify: bool,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum RoomReply {
     Done,
     LastRead(u64),
+    /// Going further: how many members `ForgetNode` removed.
+    Forgot(usize),
 }
 
 /// One room as one replica keeps it.
@@ -163,6 +171,14 @@ impl Vnode for RoomVnode {
                     .copied();
                 RoomReply::LastRead(seq.unwrap_or(0))
             }
+            RoomCommand::ForgetNode { room, node, notify } => {
+                // Going further: remove the members whose connection was on `node`, and when
+                // `notify`, tell the others `* Bea has left CoolRoom: dev2@127.0.0.1 is down`.
+                let _ = (room, node, notify);
+                panic!(
+                    "not implemented yet: handle RoomCommand::ForgetNode in src/vnode.rs (README, Going further)"
+                );
+            }
             RoomCommand::MarkRead { room, name, seq } => {
                 let read = self
                     .rooms
@@ -182,7 +198,8 @@ impl Vnode for RoomVnode {
             RoomCommand::Join { room, .. }
             | RoomCommand::Deliver { room, .. }
             | RoomCommand::Leave { room, .. }
-            | RoomCommand::MarkRead { room, .. } => Some(room.clone()),
+            | RoomCommand::MarkRead { room, .. }
+            | RoomCommand::ForgetNode { room, .. } => Some(room.clone()),
             RoomCommand::LastRead { .. } => None,
         };
         let reply = self.handle_command(command);

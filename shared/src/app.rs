@@ -19,6 +19,28 @@ impl CommandHelp {
     pub fn name(&self) -> &'static str {
         self.usage.split_whitespace().next().unwrap_or("")
     }
+
+    /// `commands` and then `more`, as a constant table: for an application that offers the
+    /// commands of another module and one of its own. `N` is `commands.len() + 1`:
+    ///
+    /// ```ignore
+    /// const COMMANDS: [CommandHelp; console::COMMANDS.len() + 1] =
+    ///     CommandHelp::and(console::COMMANDS, REPAIR);
+    /// ```
+    pub const fn and<const N: usize>(commands: &[CommandHelp], more: CommandHelp) -> [Self; N] {
+        assert!(
+            N == commands.len() + 1,
+            "N is the number of commands, plus one"
+        );
+        let mut all = [more; N];
+        // A loop rather than a slice copy: this runs at compile time.
+        let mut i = 0;
+        while i < commands.len() {
+            all[i] = commands[i];
+            i += 1;
+        }
+        all
+    }
 }
 
 /// An application running on every node of the cluster.

@@ -621,9 +621,16 @@ impl Node {
         self.inner.stop_requested.notified().await;
     }
 
-    /// Runs a background task of this node; it is stopped with the node.
-    pub(crate) fn spawn(&self, task: impl Future<Output = ()> + Send + 'static) {
+    /// Runs a background task of this node (the runtime's, or an application's). `stop`
+    /// waits for it, so the task must end once [`Node::stopping`] says so.
+    pub fn spawn(&self, task: impl Future<Output = ()> + Send + 'static) {
         self.inner.tasks.spawn(task);
+    }
+
+    /// Completes once the node begins to stop: what a task given to [`Node::spawn`] waits
+    /// for beside its work, to end with the node.
+    pub async fn stopping(&self) {
+        self.inner.shutdown.cancelled().await;
     }
 
     pub(crate) fn shutdown_token(&self) -> CancellationToken {

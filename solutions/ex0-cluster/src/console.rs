@@ -1,5 +1,6 @@
 //! The console commands of the cluster application.
 
+use crate::balance::balance;
 use crate::service::Cluster;
 use ringcore::{App, CommandHelp, Error, Node};
 
@@ -21,6 +22,10 @@ impl App for ClusterApp {
         CommandHelp {
             usage: "ownership",
             help: "how many partitions each member owns (step 2)",
+        },
+        CommandHelp {
+            usage: "balance [N]",
+            help: "partitions per member, and preference lists of N (3) with a node twice (Going further)",
         },
     ];
 
@@ -52,7 +57,26 @@ impl App for ClusterApp {
                     .collect();
                 Ok(lines.join("\n"))
             }
+            ("balance", []) => self.balance(DEFAULT_N_VAL),
+            ("balance", [n]) => match n.parse() {
+                Ok(n) if n > 0 => self.balance(n),
+                _ => Err(Error::bad_request(format!(
+                    "N must be a whole number above 0, not '{n}'"
+                ))),
+            },
             _ => Err(Self::usage(command)),
         }
+    }
+}
+
+/// The replicas per key that `balance` checks the preference lists for, unless told: the
+/// workshop's N.
+const DEFAULT_N_VAL: usize = 3;
+
+impl ClusterApp {
+    /// `balance`: the table of this node's ring.
+    fn balance(&self, n_val: usize) -> Result<String, Error> {
+        let ring = self.cluster.node().ring();
+        Ok(balance(&ring, n_val)?.to_string())
     }
 }

@@ -28,6 +28,10 @@ impl App for PingApp {
             usage: "stats",
             help: "additions per vnode, for vnodes that did any (step 3)",
         },
+        CommandHelp {
+            usage: "preflist KEY [N]",
+            help: "the N (3) vnodes that serve KEY, primaries and fallbacks (Going further)",
+        },
     ];
 
     async fn start(node: &Node) -> Result<Self, Error> {
@@ -60,6 +64,8 @@ impl App for PingApp {
                     .collect();
                 Ok(lines.join("\n"))
             }
+            ("preflist", [key]) => self.preflist(key, 3),
+            ("preflist", [key, n]) => self.preflist(key, number(n)?),
             _ => Err(Self::usage(command)),
         }
     }
@@ -68,4 +74,28 @@ impl App for PingApp {
 fn number(text: &str) -> Result<i64, Error> {
     text.parse()
         .map_err(|_| Error::bad_request(format!("'{text}' is not a whole number")))
+}
+
+impl PingApp {
+    /// `preflist`: one line per vnode, in the list's order.
+    fn preflist(&self, key: &str, n: i64) -> Result<String, Error> {
+        let n = usize::try_from(n)
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| Error::bad_request(format!("N must be above 0, not {n}")))?;
+        let list = self.ping.preflist(key, n)?;
+        if list.is_empty() {
+            return Ok("no vnode is available for this key".to_string());
+        }
+        let lines: Vec<String> = list
+            .iter()
+            .map(|e| {
+                format!(
+                    "{} on {} ({})",
+                    e.target.partition, e.target.node, e.replica
+                )
+            })
+            .collect();
+        Ok(lines.join("\n"))
+    }
 }

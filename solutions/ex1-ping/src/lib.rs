@@ -4,8 +4,10 @@
 //! - [`service`]: the public API that hashes a key and sends a command to the right vnode
 //!   (flavio.erl).
 //! - [`console`]: the console commands that call the service.
+//! - [`preflist`]: Going further: a key's preference list, from the ring by hand.
 
 pub mod console;
+pub mod preflist;
 pub mod service;
 pub mod vnode;
 

@@ -2,7 +2,7 @@
 //! owns its key — the key's primary, with N=1 — because that is the only place the key's
 //! data lives.
 
-use crate::vnode::{Command, KvVnode};
+use crate::vnode::{Command, KvVnode, is_tombstone};
 use ringcore::store::Entry;
 use ringcore::{Error, IndexNode, Node, Service, chash_key};
 
@@ -65,7 +65,8 @@ impl Kv {
             stream: key.to_string(),
         };
         let mut entries = self.vnodes.sync_command(&vnode, command).await??;
-        Ok(entries.pop())
+        // Going further: a key whose newest entry is a tombstone was deleted.
+        Ok(entries.pop().filter(|entry| !is_tombstone(entry)))
     }
 
     /// Step 2: at most `limit` entries of a stream, from sequence number `from`; without
@@ -85,6 +86,21 @@ impl Kv {
             limit,
         };
         self.vnodes.sync_command(&vnode, command).await?
+    }
+
+    /// Going further: deletes `key` by appending a tombstone to its stream; answers the
+    /// tombstone, or `None` when there was nothing to delete (no value, or deleted already).
+    pub async fn delete(&self, key: &str) -> Result<Option<Stored>, Error> {
+        let vnode = self.vnode_of(KV_BUCKET, key)?;
+        let command = Command::Delete {
+            bucket: KV_BUCKET.to_string(),
+            stream: key.to_string(),
+        };
+        let entries = self.vnodes.sync_command(&vnode, command).await??;
+        Ok(entries
+            .into_iter()
+            .next()
+            .map(|entry| Stored { entry, vnode }))
     }
 
     /// The vnode that keeps a stream: the first primary of its key (riak's

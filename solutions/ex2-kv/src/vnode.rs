@@ -29,6 +29,19 @@ pub enum Command {
         from: Option<u64>,
         limit: usize,
     },
+    /// Going further: marks the stream deleted by appending a tombstone, unless its newest
+    /// entry already is one (or it has none): answers the tombstone written, or nothing.
+    Delete { bucket: String, stream: String },
+}
+
+/// Going further: the payload of a tombstone, the entry that marks a key deleted. A lone
+/// 0xFF byte never occurs in UTF-8 text, so no value stored with `store` or `post` (text)
+/// can be taken for one.
+pub const TOMBSTONE: &[u8] = &[0xff];
+
+/// Whether an entry is a tombstone (see [`TOMBSTONE`]).
+pub fn is_tombstone(entry: &Entry) -> bool {
+    entry.payload == TOMBSTONE
 }
 
 /// One vnode of the ring. Its state is the store of its partition.
@@ -106,6 +119,25 @@ impl Vnode for KvVnode {
                     None => self.store.last(&bucket, &stream, limit),
                 };
                 entries.map_err(|e| self.failed(e))
+            }
+            Command::Delete { bucket, stream } => {
+                // Going further: one request at a time, so nothing can be appended between
+                // the look and the write: of deletes sent at once, exactly one writes.
+                let newest = self
+                    .store
+                    .last(&bucket, &stream, 1)
+                    .map_err(|e| self.failed(e))?;
+                match newest.last() {
+                    None => Ok(Vec::new()),
+                    Some(entry) if is_tombstone(entry) => Ok(Vec::new()),
+                    Some(_) => {
+                        let tombstone = self
+                            .store
+                            .append(&bucket, &stream, TOMBSTONE)
+                            .map_err(|e| self.failed(e))?;
+                        Ok(vec![tombstone])
+                    }
+                }
             }
         }
     }

@@ -2,10 +2,20 @@
 //! and `list-streams` with your merge. Every command takes optional `n=`, `w=` and `r=`
 //! settings (defaults N=3, W=2, R=2).
 
+use crate::repair::read_repair;
 use crate::service::Db;
 use ringcore::streams::Nwr;
 use ringcore::streams::console::{self, show_listing};
 use ringcore::{App, CommandHelp, Error, Node};
+
+/// The database's commands, then `repair` (Going further).
+const COMMANDS: [CommandHelp; console::COMMANDS.len() + 1] =
+    CommandHelp::and(console::COMMANDS, REPAIR);
+
+const REPAIR: CommandHelp = CommandHelp {
+    usage: "repair BUCKET STREAM [n=3]",
+    help: "read every replica of a stream and send each what it lacked (Going further)",
+};
 
 #[derive(Clone)]
 pub struct DbApp {
@@ -13,7 +23,7 @@ pub struct DbApp {
 }
 
 impl App for DbApp {
-    const COMMANDS: &'static [CommandHelp] = console::COMMANDS;
+    const COMMANDS: &'static [CommandHelp] = &COMMANDS;
 
     async fn start(node: &Node) -> Result<Self, Error> {
         Ok(DbApp {
@@ -31,6 +41,14 @@ impl App for DbApp {
                 &self.db.list_streams(bucket, nwr).await?,
                 "no streams",
             ));
+        }
+        if command == "repair" {
+            let (nwr, args) = Nwr::from_args(args)?;
+            let [bucket, stream] = args.as_slice() else {
+                return Err(Self::usage(command));
+            };
+            let repaired = read_repair(self.db.streams(), bucket, stream, nwr.n).await?;
+            return Ok(repaired.to_string());
         }
         console::run(self.db.streams(), command, args)
             .await

@@ -3,11 +3,13 @@
 //!
 //! - [`routes`]: the HTTP routes — what you write.
 //! - [`app`]: starts the database and the HTTP server on each node; its console.
+//! - [`resume`]: Going further: where a reconnecting listener resumes (`Last-Event-ID`).
 //!
 //! The database (`ringcore::streams::Streams`) and the HTTP building blocks
 //! (`ringcore::http`: JSON errors, entry JSON, query parameters, the live feed) are given.
 
 pub mod app;
+pub mod resume;
 pub mod routes;
 
 pub use app::HttpApp;

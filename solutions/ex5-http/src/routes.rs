@@ -4,6 +4,7 @@
 //! the answer into JSON — or into an `ApiError`, which becomes `{"type": …, "reason": …}`
 //! with the right status code.
 
+use crate::resume::LastEventId;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
@@ -109,14 +110,19 @@ async fn fetch(
 
 /// Step 3: `GET /msgs/{user}/{topic}/listen?from=SEQ` → server-sent events: the entries after
 /// SEQ, then each new one (without `from`: only new ones).
+///
+/// `resumed` is for Going further (README): the id a reconnecting client last received.
 async fn listen(
     State(db): State<Streams>,
     Path((user, topic)): Path<(String, String)>,
     Query(query): QueryMap,
+    resumed: LastEventId,
 ) -> Result<Response, ApiError> {
     let params = Params::parse(&query)?;
-    let after = match params.from {
-        Some(from) => from,
+    // A client that reconnects resumes after the last event it received: the header wins
+    // over `from`, which is still in the URL it connects to again.
+    let after = match resumed.0.or(params.from) {
+        Some(after) => after,
         None => db
             .last(&user, &topic, 1, params.nwr)
             .await?

@@ -20,6 +20,7 @@ impl App for ChatApp {
     async fn start(node: &Node) -> Result<Self, Error> {
         let db = Streams::start(node);
         let chat = Chat::start(node, db.clone());
+        crate::departures::watch(node, chat.clone());
         let http =
             ringcore::http::serve(node, node.config().http, ringcore::http::router(db.clone()))
                 .await

@@ -8,10 +8,12 @@
 //! - [`vnode`]: the room vnode — who is in which room, and sending them lines.
 //! - [`service`]: what each chat command does.
 //! - [`app`]: the node: database, HTTP API, chat server, console.
+//! - [`departures`]: Going further: rooms forget the members of a node that went down.
 //!
 //! The connections and the line protocol are given (`ringcore::chat`).
 
 pub mod app;
+pub mod departures;
 pub mod service;
 pub mod vnode;
 

@@ -8,7 +8,8 @@ use ringcore::chat::{ChatCommand, ChatHandler, Session};
 use ringcore::coordinator::{Answer, Replies};
 use ringcore::quorum::wait_for_quorum;
 use ringcore::streams::{Nwr, Streams};
-use ringcore::{Error, IndexNode, Node, ReplyTo, Service, apl, chash_key};
+use ringcore::{Error, IndexNode, Node, NodeName, ReplyTo, Service, apl, chash_key};
+use std::collections::BTreeSet;
 
 /// The bucket of the rooms' history streams.
 pub const HISTORY_BUCKET: &str = "chat";
@@ -157,7 +158,7 @@ impl Chat {
             .iter()
             .filter_map(|a| match a.reply {
                 RoomReply::LastRead(seq) => Some(seq),
-                RoomReply::Done => None,
+                RoomReply::Done | RoomReply::Forgot(_) => None,
             })
             .max()
             .unwrap_or(0);
@@ -178,6 +179,45 @@ impl Chat {
         let mut lines = vec!["You missed the following messages:".to_string()];
         lines.extend(missed.entries.iter().map(|e| format!("  {}", text(e))));
         Ok(lines)
+    }
+}
+
+impl Chat {
+    /// Going further: `node` is down, and so are the connections it held: every room forgets
+    /// the members on it, and tells the others. Answers how many members were removed.
+    /// (Called by `crate::departures` when this node sees a node go down.)
+    pub async fn forget_node(&self, node: &NodeName) -> Result<usize, Error> {
+        let wait = self.rooms.node().config().request_timeout;
+        // Every room some vnode holds: replicas answer the same rooms, hence the set.
+        let listing = self.rooms.coverage((), ROOMS.n, wait).await;
+        if let Some(note) = listing.partial_note() {
+            ringcore::tracing::warn!(%node, %note, "some rooms may keep members of a node that is down");
+        }
+        let rooms: BTreeSet<String> = listing
+            .replies
+            .into_iter()
+            .flat_map(|(_, names)| names)
+            .collect();
+        let mut removed = 0;
+        for room in rooms {
+            let answers = self
+                .tell_room(&room, ROOMS.w, |notify| RoomCommand::ForgetNode {
+                    room: room.clone(),
+                    node: node.clone(),
+                    notify,
+                })
+                .await?;
+            // Every replica removes the same members: count them once.
+            removed += answers
+                .iter()
+                .map(|a| match a.reply {
+                    RoomReply::Forgot(n) => n,
+                    _ => 0,
+                })
+                .max()
+                .unwrap_or(0);
+        }
+        Ok(removed)
     }
 }
 

@@ -55,12 +55,20 @@ pub enum RoomCommand {
         name: String,
         seq: u64,
     },
+    /// Going further: `node` is down: its members leave `room`; the others are told.
+    ForgetNode {
+        room: String,
+        node: NodeName,
+        notify: bool,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum RoomReply {
     Done,
     LastRead(u64),
+    /// Going further: how many members `ForgetNode` removed.
+    Forgot(usize),
 }
 
 /// One room as one replica keeps it.
@@ -170,6 +178,26 @@ impl Vnode for RoomVnode {
                     .copied();
                 RoomReply::LastRead(seq.unwrap_or(0))
             }
+            RoomCommand::ForgetNode { room, node, notify } => {
+                // Going further: the members whose connection was on `node` leave.
+                let Some(entry) = self.rooms.get_mut(&room) else {
+                    return RoomReply::Forgot(0);
+                };
+                let gone: Vec<String> = entry
+                    .members
+                    .iter()
+                    .filter(|((on, _), _)| *on == node)
+                    .map(|(_, name)| name.clone())
+                    .collect();
+                entry.members.retain(|(on, _), _| *on != node);
+                if notify {
+                    for name in &gone {
+                        let notice = format!("* {name} has left {room}: {node} is down");
+                        self.tell(&room, &notice, None);
+                    }
+                }
+                RoomReply::Forgot(gone.len())
+            }
             RoomCommand::MarkRead { room, name, seq } => {
                 let read = self
                     .rooms
@@ -189,7 +217,8 @@ impl Vnode for RoomVnode {
             RoomCommand::Join { room, .. }
             | RoomCommand::Deliver { room, .. }
             | RoomCommand::Leave { room, .. }
-            | RoomCommand::MarkRead { room, .. } => Some(room.clone()),
+            | RoomCommand::MarkRead { room, .. }
+            | RoomCommand::ForgetNode { room, .. } => Some(room.clone()),
             RoomCommand::LastRead { .. } => None,
         };
         let reply = self.handle_command(command);

@@ -1,0 +1,43 @@
+//! Going further: what goes wrong when a handoff stores entries with `append` instead of
+//! `put_entry`, and how to see it.
+//!
+//! `append` makes a *new* entry: the next sequence number of the receiving store, a dot of
+//! its own, the time of now. A retried transfer sends entries again, and a hinted handoff
+//! sends the owner entries its fellow replicas already hold under their real identity: each
+//! becomes a second message with the same text. `find_copies` finds them in a stream.
+
+use ringcore::Error;
+use ringcore::store::Entry;
+use std::fmt;
+
+/// An entry that repeats the text of an earlier entry of its stream, under another identity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Repeat {
+    /// The first entry with that text.
+    pub first: Entry,
+    /// A later one with the same text (and another identity).
+    pub again: Entry,
+}
+
+/// Going further: every entry of `entries` (one stream, in order) whose payload an earlier
+/// entry already had, each paired with the first entry of that payload (README, Going
+/// further).
+pub fn find_copies(entries: &[Entry]) -> Result<Vec<Repeat>, Error> {
+    let _ = entries;
+    Err(Error::not_implemented(
+        "write find_copies in src/copies.rs: the entries whose payload an earlier entry had (README, Going further)",
+    ))
+}
+
+impl fmt::Display for Repeat {
+    /// `#6 repeats #1: message 1`
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "#{} repeats #{}: {}",
+            self.again.seq,
+            self.first.seq,
+            String::from_utf8_lossy(&self.again.payload)
+        )
+    }
+}
