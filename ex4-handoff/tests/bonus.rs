@@ -263,7 +263,7 @@ async fn bonus_a_hinted_handoff_that_appends_shows_a_message_twice_yours_does_no
     assert_eq!(
         texts,
         ["message 1", "message 2", "written while dev4 was down"],
-        "steps 1–3: hinted handoff gives dev4 the write it missed, as it is"
+        "steps 1–4: hinted handoff gives dev4 the write it missed, as it is"
     );
     assert_eq!(
         numbers(&copies(&right.entries)),
