@@ -499,7 +499,7 @@ async fn run<A: App>(invocation: Invocation) -> ExitCode {
     match invocation {
         Invocation::Console(config) => console::<A>(config).await,
         Invocation::Start(config) => start::<A>(config).await,
-        Invocation::Attach(config) => attach(config).await,
+        Invocation::Attach(config) => attach::<A>(config).await,
         Invocation::Ping(config) => ping(config).await,
         Invocation::Stop(config) => stop(config).await,
         Invocation::Admin(config, words) => admin(config, words).await,
@@ -529,15 +529,23 @@ async fn start_node<A: App>(config: NodeConfig) -> Option<(Node, A)> {
     }
 }
 
-/// `console`: a node with an interactive console.
+/// `console`: a node with an interactive console. However the console ends (`quit`, Ctrl-C,
+/// Ctrl-D, SIGTERM, a `stop` over the network), the node stops cleanly.
 async fn console<A: App>(config: NodeConfig) -> ExitCode {
     let Some((node, app)) = start_node::<A>(config).await else {
         return ExitCode::FAILURE;
     };
     let console = Console::new(node.clone(), app);
-    tokio::select! {
-        _ = console::run_terminal(&console) => {}
-        _ = node.stop_requested() => println!("\nstopped by request"),
+    // Ending the console's loop (dropping it) gives the terminal back its own mode. A request
+    // or a signal comes while the prompt waits: its message starts a line of its own.
+    let why = tokio::select! {
+        ended = console::run_terminal(&console) => ended.key(),
+        _ = node.stop_requested() => Some("\nstop requested"),
+        _ = tokio::signal::ctrl_c() => Some("\nSIGINT"),
+        _ = terminated() => Some("\nSIGTERM"),
+    };
+    if let Some(why) = why {
+        console::print_flush(&format!("{why}: stopping {}\n", node.name()));
     }
     node.stop().await;
     ExitCode::SUCCESS
@@ -643,8 +651,9 @@ async fn admin(config: NodeConfig, words: Vec<String>) -> ExitCode {
     }
 }
 
-/// `attach`: a console whose lines run on a running node.
-async fn attach(config: NodeConfig) -> ExitCode {
+/// `attach`: a console whose lines run on a running node. Leaving it (`quit`, Ctrl-C, Ctrl-D)
+/// leaves the node running. The history is the node's, in its data directory.
+async fn attach<A: App>(config: NodeConfig) -> ExitCode {
     let addr: SocketAddr = config.listen;
     if let Err(error) = client_request(addr, Request::Ping, Duration::from_secs(5)).await {
         eprintln!("{}", failed(&config, &error));
@@ -657,7 +666,7 @@ async fn attach(config: NodeConfig) -> ExitCode {
         );
     }
     let name = config.name.clone();
-    repl(
+    let session = repl(
         |count| format!("({name}){count}> "),
         |line| async move {
             let words: Vec<&str> = line.split_whitespace().collect();
@@ -677,8 +686,18 @@ async fn attach(config: NodeConfig) -> ExitCode {
                 },
             }
         },
-    )
-    .await;
+        console::history_file(&config.data_dir),
+        console::usages::<A>(&console::ATTACHED),
+    );
+    // Ending the console's loop (dropping it) gives the terminal back its own mode.
+    let why = tokio::select! {
+        ended = session => ended.key(),
+        _ = tokio::signal::ctrl_c() => Some("\nSIGINT"),
+        _ = terminated() => Some("\nSIGTERM"),
+    };
+    if let Some(why) = why {
+        println!("{why}: detached, {} keeps running", config.name);
+    }
     ExitCode::SUCCESS
 }
 
@@ -692,13 +711,14 @@ fn failed(config: &NodeConfig, error: &ClientError) -> String {
     }
 }
 
-/// Logs go to standard error, so that standard output carries only the console's replies.
-/// `RUST_LOG` chooses the level (default: info).
+/// Logs go to standard error, so that standard output carries only the console's replies;
+/// while a person types at the console, they are printed above its prompt instead (see
+/// [`console::logs`]). `RUST_LOG` chooses the level (default: info).
 fn init_logging() {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(console::logs::LogOutput)
         .with_target(false)
         .with_ansi(std::io::stderr().is_terminal())
         .try_init();
