@@ -72,7 +72,7 @@ enum Command {
     #[command(after_help = ENVIRONMENT)]
     Start(NodeArgs),
     /// Open a console on a running node ('quit' detaches; the node keeps running)
-    Attach(TargetArgs),
+    Attach(AttachArgs),
     /// Ask a running node whether it is up ('pong')
     Ping(TargetArgs),
     /// Stop a running node
@@ -127,6 +127,17 @@ struct NodeArgs {
     chat_port: Option<u16>,
     #[command(flatten)]
     tuning: Tuning,
+}
+
+/// The options of `attach`: the node, and where its files are (the history of its console is
+/// kept there, the same for `attach` as for the node's own console).
+#[derive(Args, Debug, Clone)]
+struct AttachArgs {
+    #[command(flatten)]
+    target: TargetArgs,
+    /// Where the node keeps its files [default: data/<exercise>/devK]
+    #[arg(long, value_name = "DIR", env = "RING_DATA_DIR")]
+    data_dir: Option<PathBuf>,
 }
 
 /// The options of `admin`: its words, and the node to run them on.
@@ -226,6 +237,16 @@ impl TargetArgs {
         }
         if let Some(port) = self.cluster_port {
             config.listen.set_port(port);
+        }
+        config
+    }
+}
+
+impl AttachArgs {
+    fn config(&self, program: &Program) -> NodeConfig {
+        let mut config = self.target.config(program);
+        if let Some(dir) = &self.data_dir {
+            config.data_dir = dir.clone();
         }
         config
     }
@@ -457,7 +478,7 @@ where
         None => Invocation::Console(cli.console.config(program)),
         Some(Command::Console(args)) => Invocation::Console(args.config(program)),
         Some(Command::Start(args)) => Invocation::Start(args.config(program)),
-        Some(Command::Attach(target)) => Invocation::Attach(target.config(program)),
+        Some(Command::Attach(args)) => Invocation::Attach(args.config(program)),
         Some(Command::Ping(target)) => Invocation::Ping(target.config(program)),
         Some(Command::Stop(target)) => Invocation::Stop(target.config(program)),
         Some(Command::Admin(args)) => Invocation::Admin(args.target.config(program), args.words),
@@ -837,6 +858,21 @@ mod tests {
         };
         assert_eq!(config.name.as_str(), "dev2@127.0.0.1");
         assert_eq!(config.listen.port(), 40000);
+    }
+
+    #[test]
+    fn attach_finds_the_history_in_the_node_s_data_directory() {
+        let Invocation::Attach(config) = parse_line("ex1-ping", "attach --node dev2").unwrap()
+        else {
+            panic!("not an attach");
+        };
+        assert_eq!(config.data_dir, PathBuf::from("data/ex1-ping/dev2"));
+        let Invocation::Attach(config) =
+            parse_line("ex1-ping", "attach --data-dir /tmp/x --cluster-port 0").unwrap()
+        else {
+            panic!("not an attach");
+        };
+        assert_eq!(config.data_dir, PathBuf::from("/tmp/x"));
     }
 
     #[test]
