@@ -8,16 +8,23 @@
 //! [`workload`] runs concurrent writers that record every attempt and reads everything back,
 //! and [`history`] judges what was read against what was written (a [`Verdict`]).
 //! [`logs`] captures what the nodes log, for tests of the log lines a user reads.
+//!
+//! For the console: [`Terminal`] runs a node's binary in a pseudo-terminal, to type keys into
+//! it as a person would.
 
 pub mod history;
 pub mod logs;
 pub mod nemesis;
+#[cfg(unix)]
+pub mod terminal;
 pub mod workload;
 mod writer;
 
 pub use history::{Attempt, History, Outcome, Read, Stored, Verdict, agree, judge};
 pub use logs::CapturedLogs;
 pub use nemesis::{Rng, seed_from_env};
+#[cfg(unix)]
+pub use terminal::Terminal;
 pub use workload::{Route, Workload, Writers};
 pub use writer::{Acknowledged, SteadyWriter, assert_acknowledged_stored};
 
