@@ -22,6 +22,7 @@ use rustyline::{
     Cmd, CompletionType, ConditionalEventHandler, Config, Context, Editor, Event, EventContext,
     EventHandler, Helper, KeyEvent, Movement, RepeatCount,
 };
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -81,7 +82,6 @@ impl LineEditor {
                 history.display()
             ),
         }
-        logs::print_through(Box::new(printer));
         let (requests, waiting) = mpsc::channel();
         let reading = Arc::new(AtomicBool::new(false));
         let thread_reading = reading.clone();
@@ -89,6 +89,10 @@ impl LineEditor {
             .name("console".into())
             .spawn(move || edit_lines(editor, history, waiting, thread_reading))
             .ok()?;
+        // Logs sent elsewhere (`2>node.log`) stay there: they cannot break into the prompt.
+        if std::io::stderr().is_terminal() {
+            logs::print_through(Box::new(printer));
+        }
         Some(LineEditor {
             requests,
             reading,
