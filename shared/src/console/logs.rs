@@ -4,7 +4,7 @@
 //! would land in the middle of the line being typed.
 //!
 //! [`crate::cli`] gives [`LogOutput`] to `tracing_subscriber` once, at start; the line editor
-//! switches the destination while it runs ([`print_through`], [`print_to_stderr`]).
+//! switches the destination while it runs (`print_through`, `print_to_stderr`).
 
 use rustyline::ExternalPrinter;
 use std::io::Write;

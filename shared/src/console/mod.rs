@@ -3,9 +3,9 @@
 //!
 //! [`Console::eval`] turns one line into its output; [`run_terminal`] is the loop that reads
 //! lines and prints replies on standard output. At a terminal the lines are typed into a line
-//! editor ([`editor`]: history, Tab completion, logs drawn above the prompt); from a pipe they
-//! are read plainly and each is echoed after its prompt, so that a piped session's output is a
-//! clean transcript (logs go to standard error).
+//! editor (module `editor`: history, Tab completion, logs drawn above the prompt); from a pipe
+//! they are read plainly and each is echoed after its prompt, so that a piped session's output
+//! is a clean transcript (logs go to standard error).
 
 mod editor;
 pub mod logs;
