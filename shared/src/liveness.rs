@@ -59,6 +59,10 @@ pub(crate) async fn run(node: Node) {
             .zip(&answers)
             .filter_map(|(peer, answered)| answered.then_some(peer))
             .collect();
+        // Mark before logging: whoever reads `node is down` and asks at once sees it down.
+        if down != node.down_nodes() {
+            node.set_down(down.clone());
+        }
         match saved_ring.observe(Instant::now(), &peers, &answered, &down) {
             // One line for the whole ring rather than one per member.
             Some(silent) => {
@@ -76,9 +80,6 @@ pub(crate) async fn run(node: Node) {
                 }
                 reported = down.clone();
             }
-        }
-        if down != node.down_nodes() {
-            node.set_down(down);
         }
     }
 }
