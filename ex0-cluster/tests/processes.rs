@@ -175,40 +175,6 @@ fn admin_tells_a_refusal_from_a_node_it_cannot_reach() {
     );
 }
 
-/// A devrel that a failing test does not leave running: dropping it ends its input (it stops
-/// its nodes), then kills it if it is still there.
-struct Devrel(std::process::Child);
-
-impl Devrel {
-    /// Ends its input and waits until it has stopped its nodes and returned.
-    fn end(mut self) {
-        drop(self.0.stdin.take());
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while self.0.try_wait().unwrap().is_none() {
-            assert!(
-                Instant::now() < deadline,
-                "devrel returns at the end of its input"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Devrel {
-    fn drop(&mut self) {
-        drop(self.0.stdin.take());
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.0.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// Runs `binary start --cluster-port 0` in `dir`, its data where the binary puts it by default
 /// (whatever RING_ variables the shell running the tests has set), its log on a pipe.
 fn start_in(binary: &std::path::Path, dir: &std::path::Path) -> NodeProcess {
@@ -232,8 +198,8 @@ fn start_in(binary: &std::path::Path, dir: &std::path::Path) -> NodeProcess {
 fn each_exercise_keeps_its_own_nodes_and_a_stale_ring_says_so() {
     use std::io::{BufRead, BufReader};
     let dir = tempfile::tempdir().unwrap();
-    let mut devrel = Devrel(ringcore::testing::spawn_devrel(BINARY, 2, dir.path()));
-    let mut lines = BufReader::new(devrel.0.stdout.take().unwrap()).lines();
+    let mut devrel = ringcore::testing::spawn_devrel(BINARY, 2, dir.path());
+    let mut lines = BufReader::new(devrel.stdout.take().unwrap()).lines();
     let ports: Vec<u16> = lines
         .by_ref()
         .map_while(Result::ok)
@@ -319,8 +285,8 @@ fn each_exercise_keeps_its_own_nodes_and_a_stale_ring_says_so() {
 fn devrel_says_how_to_stop_each_node() {
     use std::io::{BufRead, BufReader};
     let data = tempfile::tempdir().unwrap();
-    let mut devrel = Devrel(ringcore::testing::spawn_devrel(BINARY, 2, data.path()));
-    let mut lines = BufReader::new(devrel.0.stdout.take().unwrap()).lines();
+    let mut devrel = ringcore::testing::spawn_devrel(BINARY, 2, data.path());
+    let mut lines = BufReader::new(devrel.stdout.take().unwrap()).lines();
     let said: Vec<String> = lines
         .by_ref()
         .map_while(Result::ok)

@@ -5,28 +5,10 @@
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 const BINARY: &str = env!(concat!("CARGO_BIN_EXE_", env!("CARGO_PKG_NAME")));
-
-/// The devrel process; ending its input stops the nodes, and dropping it kills what is left.
-struct Devrel(Child);
-
-impl Drop for Devrel {
-    fn drop(&mut self) {
-        drop(self.0.stdin.take());
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.0.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn admin(k: u32, cluster: SocketAddr, words: &str) -> String {
     let output = Command::new(BINARY)
@@ -117,9 +99,8 @@ fn http_get(addr: SocketAddr, path: &str) -> String {
 #[test]
 fn devrel_three_nodes_chat_across_nodes_and_the_history_is_in_the_database() {
     let data = tempfile::tempdir().unwrap();
-    let mut child = ringcore::testing::spawn_devrel(BINARY, 3, data.path());
-    let stdout = child.stdout.take().unwrap();
-    let _devrel = Devrel(child);
+    let mut devrel = ringcore::testing::spawn_devrel(BINARY, 3, data.path());
+    let stdout = devrel.stdout.take().unwrap();
     let mut places: Vec<BTreeMap<String, SocketAddr>> = Vec::new();
     let mut lines = BufReader::new(stdout).lines();
     for line in lines.by_ref() {

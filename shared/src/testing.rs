@@ -602,9 +602,9 @@ impl Drop for NodeProcess {
 /// Runs `binary devrel N` in `dir` with every port free (`--cluster-port 0` and the others),
 /// its input piped and left open (as a terminal nobody types in), its output piped for the
 /// test to read: the lines saying where each node listens, then how to stop them.
-pub fn spawn_devrel(binary: &str, n: u32, dir: &Path) -> std::process::Child {
+pub fn spawn_devrel(binary: &str, n: u32, dir: &Path) -> DevrelProcess {
     use std::process::{Command, Stdio};
-    Command::new(binary)
+    let child = Command::new(binary)
         .args(["devrel", &n.to_string()])
         .args([
             "--cluster-port",
@@ -619,7 +619,56 @@ pub fn spawn_devrel(binary: &str, n: u32, dir: &Path) -> std::process::Child {
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
-        .expect("devrel runs")
+        .expect("devrel runs");
+    DevrelProcess(child)
+}
+
+/// A devrel run by a test, which a failing test does not leave running: dropping it ends its
+/// input (devrel then stops its nodes), and kills it if it is still there after a while. It
+/// derefs to its [`std::process::Child`].
+pub struct DevrelProcess(std::process::Child);
+
+impl DevrelProcess {
+    /// Ends its input and waits until it has stopped its nodes and returned.
+    pub fn end(mut self) {
+        drop(self.0.stdin.take());
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while self.0.try_wait().expect("devrel's status").is_none() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "devrel returns at the end of its input"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl std::ops::Deref for DevrelProcess {
+    type Target = std::process::Child;
+    fn deref(&self) -> &std::process::Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for DevrelProcess {
+    fn deref_mut(&mut self) -> &mut std::process::Child {
+        &mut self.0
+    }
+}
+
+impl Drop for DevrelProcess {
+    fn drop(&mut self) {
+        drop(self.0.stdin.take());
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 /// Runs a tool of an exercise's binary against a node (`binary ARGS… --node devK

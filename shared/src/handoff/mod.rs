@@ -455,7 +455,10 @@ fn start(node: &Node, candidate: Candidate, slot: OwnedSemaphorePermit) {
 fn failed(node: &Node, transfer: &Transfer<'_>, error: &Error) {
     let reason = reason(error, node.name());
     let tick = node.config().handoff_tick;
-    let (rest, say) = node.handoffs().failures.lock().expect("failures").failed(
+    // The lock is held until the line is logged, so that lines come in the order they were
+    // decided: the warning before the debug lines of the transfers that failed after it.
+    let mut failures = node.handoffs().failures.lock().expect("failures");
+    let (rest, say) = failures.failed(
         transfer.vnode_type,
         transfer.partition.index(),
         &reason,
@@ -483,6 +486,7 @@ fn failed(node: &Node, transfer: &Transfer<'_>, error: &Error) {
             tracing::debug!("{transfer} failed again; it will be tried again in {rest}: {reason}")
         }
     }
+    drop(failures);
 }
 
 /// Notes a transfer the receiver had no slot for: it waits a tick for its turn.
