@@ -86,8 +86,11 @@ fn report(message: &str, info: &PanicHookInfo<'_>) {
         *count
     };
     if let Some(line) = line(message, &place, times) {
-        // eprintln!, as the default hook writes: a test's captured output keeps it.
-        eprintln!("{line}");
+        // Above the console's prompt while a person types at it; otherwise eprintln!, as the
+        // default hook writes, so that a test's captured output keeps it.
+        if !crate::console::logs::print_above_prompt(&line) {
+            eprintln!("{line}");
+        }
     }
 }
 

@@ -27,6 +27,23 @@ pub(crate) fn print_to_stderr() {
     *PRINTER.lock().unwrap_or_else(PoisonError::into_inner) = None;
 }
 
+/// Prints `line` above the prompt of the running line editor, if one runs; `false` if none
+/// does (the caller then writes it its own way). The runtime's own one-line reports (a hole
+/// met, see [`crate::holes`]) use it, so that they do not land in the line being typed.
+pub(crate) fn print_above_prompt(line: &str) -> bool {
+    // try_lock: this runs in a panic hook, possibly on a thread that holds the lock already.
+    let Ok(mut printer) = PRINTER.try_lock() else {
+        return false;
+    };
+    match printer.as_mut() {
+        Some(printer) => {
+            let _ = printer.print(format!("{line}\n"));
+            true
+        }
+        None => false,
+    }
+}
+
 /// The destination of the node's log lines, for `tracing_subscriber`'s `with_writer`.
 pub struct LogOutput;
 
