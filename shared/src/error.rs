@@ -109,8 +109,10 @@ impl Error {
 /// again; none of them ever crosses the wire, so unlike [`Error`] it keeps the I/O error itself.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
+    /// The configured ring size is not one the runtime supports.
     #[error(transparent)]
     RingSize(#[from] RingSizeError),
+    /// The data directory has a ring file the node cannot read.
     #[error("cannot read the saved ring: {0}")]
     SavedRing(#[source] io::Error),
     /// The data directory holds a ring of another size than the one asked for.
@@ -123,6 +125,7 @@ pub enum StartError {
         saved: u32,
         asked: u32,
     },
+    /// The cluster port cannot be bound: taken, most often by the same node already running.
     #[error(
         "cannot listen on {addr}: {source} (is {node} already running? choose another node or port)"
     )]
