@@ -89,7 +89,7 @@ impl Ping {
 }
 
 fn no_vnode() -> Error {
-    Error::bad_request("no vnode is available for this key")
+    Error::Unavailable("no vnode is available for this key".to_string())
 }
 
 impl fmt::Display for Pong {

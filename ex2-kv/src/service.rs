@@ -53,7 +53,7 @@ impl Kv {
         let entry = entries
             .into_iter()
             .next()
-            .ok_or_else(|| Error::bad_request("the vnode answered an append without its entry"))?;
+            .ok_or_else(|| Error::internal("the vnode answered an append without its entry"))?;
         Ok(Stored { entry, vnode })
     }
 
@@ -105,7 +105,7 @@ impl Kv {
         // (`Error::Unreachable` would name the node only; this message names the key too.)
         let ring = self.node().ring();
         let owner = ring.owner(ring.partition_for(&hash));
-        Err(Error::bad_request(format!(
+        Err(Error::Unavailable(format!(
             "the vnode of {bucket}/{stream} is on {owner}, which is down"
         )))
     }

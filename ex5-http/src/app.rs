@@ -20,7 +20,7 @@ impl App for HttpApp {
         let db = Streams::start(node);
         let http = ringcore::http::serve(node, node.config().http, router(db.clone()))
             .await
-            .map_err(|e| Error::bad_request(e.to_string()))?;
+            .map_err(|e| Error::internal(e.to_string()))?;
         Ok(HttpApp { db, http })
     }
 

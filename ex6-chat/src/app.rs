@@ -24,11 +24,11 @@ impl App for ChatApp {
         let http =
             ringcore::http::serve(node, node.config().http, ringcore::http::router(db.clone()))
                 .await
-                .map_err(|e| Error::bad_request(e.to_string()))?;
+                .map_err(|e| Error::internal(e.to_string()))?;
         let (chat_addr, _connections) =
             ringcore::chat::serve(node, node.config().chat, chat.clone())
                 .await
-                .map_err(|e| Error::bad_request(e.to_string()))?;
+                .map_err(|e| Error::internal(e.to_string()))?;
         Ok(ChatApp {
             db,
             chat,

@@ -54,7 +54,7 @@ pub mod wire;
 pub use apl::{Preflist, PreflistEntry, Replica};
 pub use app::{App, CommandHelp};
 pub use coverage::CoverageResult;
-pub use error::Error;
+pub use error::{Error, StartError};
 pub use hash::{KeyHash, chash_key};
 pub use node::{Node, NodeConfig};
 pub use reply::{Reply, ReplyInbox, ReplyTo, RequestId};

@@ -12,51 +12,25 @@
 use crate::claim;
 use crate::ring::{MemberStatus, NodeName, Partition, Ring, StagedChange};
 use std::collections::BTreeMap;
-use std::fmt;
 
 /// Why a membership request was refused. Prints riak's messages.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, thiserror::Error)]
 pub enum MembershipError {
+    #[error("Failed: '{0}' is not a member of the cluster.")]
     NotMember(NodeName),
+    #[error("Failed: '{0}' is the only member.")]
     OnlyMember(NodeName),
+    #[error("Failed: '{0}' is already a member of a cluster.")]
     AlreadyMember(NodeName),
+    #[error("There are no staged changes")]
     NoStagedChanges,
+    #[error("You must verify the plan with 'cluster plan' before committing")]
     MustPlanFirst,
+    #[error("The plan has changed. Verify with 'cluster plan' before committing")]
     PlanChanged,
+    #[error("Failed: no valid member would be left to own the ring.")]
     NobodyLeft,
 }
-
-impl fmt::Display for MembershipError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            MembershipError::NotMember(n) => {
-                write!(f, "Failed: '{n}' is not a member of the cluster.")
-            }
-            MembershipError::OnlyMember(n) => write!(f, "Failed: '{n}' is the only member."),
-            MembershipError::AlreadyMember(n) => {
-                write!(f, "Failed: '{n}' is already a member of a cluster.")
-            }
-            MembershipError::NoStagedChanges => write!(f, "There are no staged changes"),
-            MembershipError::MustPlanFirst => {
-                write!(
-                    f,
-                    "You must verify the plan with 'cluster plan' before committing"
-                )
-            }
-            MembershipError::PlanChanged => {
-                write!(
-                    f,
-                    "The plan has changed. Verify with 'cluster plan' before committing"
-                )
-            }
-            MembershipError::NobodyLeft => {
-                write!(f, "Failed: no valid member would be left to own the ring.")
-            }
-        }
-    }
-}
-
-impl std::error::Error for MembershipError {}
 
 /// What committing the staged changes would do.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -431,5 +405,43 @@ mod tests {
         let mut ring = Ring::new(16, n(1)).unwrap();
         let p0 = Partition::new(0, 16);
         assert!(complete_transfer(&mut ring, p0, &n(1), &n(2)).is_none());
+    }
+
+    /// riak's sentences, byte for byte: `cluster` commands print them as they are.
+    #[test]
+    fn refusals_print_riaks_messages() {
+        let cases = [
+            (
+                MembershipError::NotMember(n(2)),
+                "Failed: 'dev2@127.0.0.1' is not a member of the cluster.",
+            ),
+            (
+                MembershipError::OnlyMember(n(1)),
+                "Failed: 'dev1@127.0.0.1' is the only member.",
+            ),
+            (
+                MembershipError::AlreadyMember(n(3)),
+                "Failed: 'dev3@127.0.0.1' is already a member of a cluster.",
+            ),
+            (
+                MembershipError::NoStagedChanges,
+                "There are no staged changes",
+            ),
+            (
+                MembershipError::MustPlanFirst,
+                "You must verify the plan with 'cluster plan' before committing",
+            ),
+            (
+                MembershipError::PlanChanged,
+                "The plan has changed. Verify with 'cluster plan' before committing",
+            ),
+            (
+                MembershipError::NobodyLeft,
+                "Failed: no valid member would be left to own the ring.",
+            ),
+        ];
+        for (error, message) in cases {
+            assert_eq!(error.to_string(), message);
+        }
     }
 }

@@ -9,7 +9,7 @@
 //! to it go through [`Node::update_ring`], one at a time, and are saved to the data directory
 //! before anyone else hears of them.
 
-use crate::error::Error;
+use crate::error::{Error, StartError};
 use crate::membership::Plan;
 use crate::ring::{DEFAULT_RING_SIZE, NodeName, Ring, check_ring_size};
 use crate::service::Service;
@@ -160,19 +160,16 @@ struct NodeInner {
 impl Node {
     /// Starts a node: loads its ring from the data directory (or makes a fresh one-node
     /// ring), listens for other nodes, and starts gossip, liveness checks and transfers.
-    pub async fn start(config: NodeConfig) -> Result<Node, Error> {
-        check_ring_size(config.ring_size).map_err(|e| Error::bad_request(e.to_string()))?;
-        let saved = ring_file::load(&config.data_dir)
-            .map_err(|e| Error::bad_request(format!("cannot read the saved ring: {e}")))?;
+    pub async fn start(config: NodeConfig) -> Result<Node, StartError> {
+        check_ring_size(config.ring_size)?;
+        let saved = ring_file::load(&config.data_dir).map_err(StartError::SavedRing)?;
         let (ring, mut addresses) = match saved {
             Some((ring, _)) if ring.size() != config.ring_size => {
-                return Err(Error::bad_request(format!(
-                    "{} holds a ring of {} partitions, not {}: start with --ring-size {} or another data directory",
-                    config.data_dir.display(),
-                    ring.size(),
-                    config.ring_size,
-                    ring.size()
-                )));
+                return Err(StartError::RingSizeMismatch {
+                    data_dir: config.data_dir.clone(),
+                    saved: ring.size(),
+                    asked: config.ring_size,
+                });
             }
             Some((ring, addresses)) => (ring, addresses),
             None => (
@@ -180,15 +177,15 @@ impl Node {
                 AddressBook::new(),
             ),
         };
-        let listener = TcpListener::bind(config.listen).await.map_err(|e| {
-            Error::bad_request(format!(
-                "cannot listen on {}: {e} (is {} already running? choose another node or port)",
-                config.listen, config.name
-            ))
-        })?;
-        let addr = listener
-            .local_addr()
-            .map_err(|e| Error::bad_request(e.to_string()))?;
+        let listener =
+            TcpListener::bind(config.listen)
+                .await
+                .map_err(|source| StartError::Listen {
+                    addr: config.listen,
+                    node: config.name.clone(),
+                    source,
+                })?;
+        let addr = listener.local_addr().map_err(StartError::LocalAddr)?;
         let incarnation = crate::clock::now_ms();
         addresses.insert(config.name.clone(), PeerAddr { addr, incarnation });
         let shutdown = CancellationToken::new();
@@ -493,7 +490,9 @@ impl Node {
                 other => return other,
             }
         }
-        Err(Error::bad_request("the claimant keeps moving; try again"))
+        Err(Error::Unavailable(
+            "the claimant keeps moving; try again".to_string(),
+        ))
     }
 
     /// Receives the messages sent to `name` on this node by [`Node::deliver`] (from any node).

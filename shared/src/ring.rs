@@ -133,20 +133,9 @@ impl fmt::Debug for IndexNode {
 }
 
 /// Why a ring could not be made.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("ring size {0} is not a power of two between {MIN_RING_SIZE} and {MAX_RING_SIZE}")]
 pub struct RingSizeError(pub u32);
-
-impl fmt::Display for RingSizeError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "ring size {} is not a power of two between {MIN_RING_SIZE} and {MAX_RING_SIZE}",
-            self.0
-        )
-    }
-}
-
-impl std::error::Error for RingSizeError {}
 
 /// Checks that `size` is an acceptable ring size.
 pub fn check_ring_size(size: u32) -> Result<(), RingSizeError> {
@@ -511,5 +500,9 @@ mod tests {
             assert_eq!(check_ring_size(bad), Err(RingSizeError(bad)));
         }
         assert!(Ring::new(48, "n".into()).is_err());
+        assert_eq!(
+            RingSizeError(48).to_string(),
+            "ring size 48 is not a power of two between 8 and 1024"
+        );
     }
 }

@@ -294,7 +294,7 @@ pub(crate) async fn remote<R: Message>(
     };
     match node.request(&target.node, request, wait).await {
         Ok(Response::Payload(bytes)) => wire::decode(&bytes),
-        Ok(other) => Err(Error::bad_request(format!(
+        Ok(other) => Err(Error::internal(format!(
             "unexpected answer from {}: {other:?}",
             target.node
         ))),

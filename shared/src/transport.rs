@@ -296,21 +296,14 @@ pub(crate) async fn dial(addr: SocketAddr, hello: &Hello) -> Result<(Wire, NodeN
 }
 
 /// Why a command-line tool's request got no answer it can use.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ClientError {
     /// The node could not be reached, or did not answer in time; the text says how.
+    #[error("{0}")]
     NotReached(String),
     /// The node answered, and its answer is no (a plan to verify first, an unknown command…).
+    #[error("{0}")]
     Refused(Error),
-}
-
-impl std::fmt::Display for ClientError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            ClientError::NotReached(why) => write!(f, "{why}"),
-            ClientError::Refused(error) => write!(f, "{error}"),
-        }
-    }
 }
 
 /// One request from a command-line tool to a node, on a connection of its own.

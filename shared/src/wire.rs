@@ -32,12 +32,12 @@ pub fn codec() -> LengthDelimitedCodec {
 /// Encodes a message for a frame.
 pub fn encode<T: Serialize>(message: &T) -> Result<Vec<u8>, Error> {
     postcard::to_allocvec(message)
-        .map_err(|e| Error::bad_request(format!("cannot encode message: {e}")))
+        .map_err(|e| Error::internal(format!("cannot encode message: {e}")))
 }
 
 /// Decodes a frame's body.
 pub fn decode<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, Error> {
-    postcard::from_bytes(bytes).map_err(|e| Error::bad_request(format!("malformed message: {e}")))
+    postcard::from_bytes(bytes).map_err(|e| Error::internal(format!("malformed message: {e}")))
 }
 
 /// The first frame on a connection: who is calling.

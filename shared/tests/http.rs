@@ -1,10 +1,12 @@
-//! The HTTP server's handling of request bodies over the limit, seen from a raw TCP client:
-//! the client gets to send its whole body and then reads a 413, and the node serves on.
+//! The HTTP server seen from a raw TCP client: a request body over the limit is read whole and
+//! answered 413, and the node serves on; a fault of the server is answered 500, a request
+//! that makes no sense 400.
 
 use ringcore::http::MAX_BODY_BYTES;
-use ringcore::streams::Streams;
+use ringcore::quorum::Quorum;
+use ringcore::streams::{StreamCommand, StreamCoverage, StreamCoverageReply, StreamReply, Streams};
 use ringcore::testing::ScratchDir;
-use ringcore::{Node, NodeConfig};
+use ringcore::{Node, NodeConfig, Vnode, VnodeContext};
 use std::net::SocketAddr;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -103,6 +105,71 @@ async fn an_oversized_body_is_read_then_answered_413() {
     assert!(
         reply.contains(r#""id":1"#),
         "the first entry of the stream: {answer}"
+    );
+    node.stop().await;
+}
+
+/// A stream vnode with a bug: it answers a stats request with names. To the caller of the
+/// API that is a fault of the server, not of the request.
+struct ConfusedVnode;
+
+impl Vnode for ConfusedVnode {
+    type Command = StreamCommand;
+    type Reply = StreamReply;
+    type CoverageRequest = StreamCoverage;
+    type CoverageReply = StreamCoverageReply;
+    type HandoffItem = ();
+
+    fn init(_: VnodeContext) -> Result<Self, String> {
+        Ok(ConfusedVnode)
+    }
+
+    fn handle_command(&mut self, _: StreamCommand) -> StreamReply {
+        StreamReply::Failed("this vnode only answers stats".to_string())
+    }
+
+    fn handle_coverage(&mut self, _: StreamCoverage) -> StreamCoverageReply {
+        StreamCoverageReply::Names(vec!["ann".to_string()])
+    }
+}
+
+/// Sends a bodiless GET and returns the status line and body.
+async fn get(addr: SocketAddr, path: &str) -> String {
+    let head = format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n");
+    exchange(addr, head, b"").await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fault_of_the_server_is_500_and_a_bad_request_400() {
+    let scratch = ScratchDir::new("http-faults");
+    let mut config = NodeConfig::for_test(1, scratch.path().join("dev1"));
+    config.ring_size = 8;
+    let node = Node::start(config).await.expect("the node starts");
+    let db = Streams::<Quorum, ConfusedVnode>::start_with(&node, "confused");
+    let addr = ringcore::http::serve(
+        &node,
+        "127.0.0.1:0".parse().unwrap(),
+        ringcore::http::router(db),
+    )
+    .await
+    .expect("the HTTP server starts");
+
+    // The vnodes' answers have the wrong shape: nothing the caller can change.
+    let answer = get(addr, "/stats").await;
+    let (status, body) = status_and_body(&answer);
+    assert_eq!(status, "HTTP/1.1 500 Internal Server Error", "{answer}");
+    assert_eq!(
+        body,
+        r#"{"type":"internal","reason":"a vnode answered stats with names"}"#
+    );
+
+    // More replicas than the ring has partitions: the caller's to fix.
+    let answer = get(addr, "/msgs/ann/a?n=9").await;
+    let (status, body) = status_and_body(&answer);
+    assert_eq!(status, "HTTP/1.1 400 Bad Request", "{answer}");
+    assert_eq!(
+        body,
+        r#"{"type":"invalid-request","reason":"n (9) cannot be more than the ring's 8 partitions"}"#
     );
     node.stop().await;
 }

@@ -303,7 +303,7 @@ async fn force_remove(node: &Node, gone: NodeName) -> Result<String, Error> {
 
 async fn plan(node: &Node) -> Result<String, Error> {
     let Response::Plan(plan) = node.claimant_call(ClaimantRequest::Plan).await? else {
-        return Err(Error::bad_request("the claimant gave an unexpected answer"));
+        return Err(Error::internal("the claimant gave an unexpected answer"));
     };
     Ok(render_plan(node, &node.ring(), &plan))
 }

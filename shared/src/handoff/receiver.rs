@@ -58,7 +58,7 @@ pub(crate) async fn handle(node: &Node, request: HandoffRequest) -> Result<Respo
                 .hosts()
                 .into_iter()
                 .find(|h| h.vnode_type() == vnode_type)
-                .ok_or_else(|| Error::bad_request("vnode type gone"))?;
+                .ok_or_else(|| Error::internal("vnode type gone"))?;
             let applied = host.handoff_data(partition, items).await?;
             Ok(Response::Applied(applied))
         }

@@ -105,11 +105,11 @@ async fn send(
 
     // The snapshot, batch by batch, with the changes made meanwhile mixed in.
     let mut snapshot = Snapshot::open(spill)
-        .map_err(|e| Error::bad_request(format!("cannot read the snapshot: {e}")))?;
+        .map_err(|e| Error::internal(format!("cannot read the snapshot: {e}")))?;
     loop {
         let mut batch = snapshot
             .next_batch()
-            .map_err(|e| Error::bad_request(format!("cannot read the snapshot: {e}")))?;
+            .map_err(|e| Error::internal(format!("cannot read the snapshot: {e}")))?;
         let snapshot_done = batch.is_empty();
         while batch.len() < BATCH_ITEMS {
             let Ok(item) = forwarded.try_recv() else {
@@ -217,7 +217,7 @@ async fn call(node: &Node, to: &IndexNode, request: Request) -> Result<Response,
         .await?
     {
         answer @ (Response::Done | Response::Applied(_) | Response::Busy) => Ok(answer),
-        other => Err(Error::bad_request(format!(
+        other => Err(Error::internal(format!(
             "unexpected handoff answer: {other:?}"
         ))),
     }

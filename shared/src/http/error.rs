@@ -52,7 +52,8 @@ impl IntoResponse for ApiError {
 }
 
 /// How the database's errors show over HTTP: a quorum not reached (or a timeout) is 503 and
-/// says how many replicas answered; bad settings are 400; a hole of an exercise is 501.
+/// says how many replicas answered; bad settings are 400; a hole of an exercise is 501; a
+/// fault of the server (not of the request) is 500.
 impl From<Error> for ApiError {
     fn from(error: Error) -> Self {
         let reason = error.to_string();
@@ -74,6 +75,9 @@ impl From<Error> for ApiError {
             }
             Error::VnodeFailed { .. } => {
                 ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "vnode-failed", reason)
+            }
+            Error::Internal(_) => {
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", reason)
             }
         }
     }

@@ -18,7 +18,7 @@ pub(super) fn merge_names(result: CoverageResult<StreamCoverageReply>) -> Result
             StreamCoverageReply::Names(found) => names.extend(found),
             StreamCoverageReply::Failed(reason) => return Err(failed(&vnode, reason)),
             StreamCoverageReply::Stats(_) => {
-                return Err(Error::bad_request("a vnode answered a listing with stats"));
+                return Err(Error::internal("a vnode answered a listing with stats"));
             }
         }
     }

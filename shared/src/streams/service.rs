@@ -568,7 +568,7 @@ impl<Q: QuorumWaiter, V: StreamsVnode> Streams<Q, V> {
                 StreamCoverageReply::Stats(stats) => Ok((vnode, stats)),
                 StreamCoverageReply::Failed(reason) => Err(failed(&vnode, reason)),
                 StreamCoverageReply::Names(_) => {
-                    Err(Error::bad_request("a vnode answered stats with names"))
+                    Err(Error::internal("a vnode answered stats with names"))
                 }
             })
             .collect()
@@ -657,7 +657,7 @@ pub(super) fn failed(vnode: &IndexNode, reason: String) -> Error {
 }
 
 fn unexpected(reply: StreamReply) -> Error {
-    Error::bad_request(format!("unexpected answer from a stream vnode: {reply:?}"))
+    Error::internal(format!("unexpected answer from a stream vnode: {reply:?}"))
 }
 
 /// How the consoles print an entry: `#3 1763884800123 hello world`.

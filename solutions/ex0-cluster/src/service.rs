@@ -50,7 +50,7 @@ impl Cluster {
             .apl(&hash, 1)
             .into_iter()
             .next()
-            .ok_or_else(|| Error::bad_request("no vnode is up"))?;
+            .ok_or_else(|| Error::Unavailable("no vnode is up".to_string()))?;
         self.vnodes.sync_command(&first.target, Ping).await
     }
 

@@ -80,7 +80,7 @@ impl Ping {
             .await??;
         let sum = answer
             .sum
-            .ok_or_else(|| Error::bad_request("the vnode answered an addition without a sum"))?;
+            .ok_or_else(|| Error::internal("the vnode answered an addition without a sum"))?;
         Ok(Sum { sum, by: answer })
     }
 
@@ -91,7 +91,7 @@ impl Ping {
             .coverage(CoverageRequest::Stats, 1, STATS_TIMEOUT)
             .await;
         if let Some(note) = result.partial_note() {
-            return Err(Error::bad_request(note));
+            return Err(Error::Unavailable(note));
         }
         let mut stats = Vec::new();
         for (vnode, reply) in result.replies {
@@ -115,7 +115,7 @@ impl Ping {
 }
 
 fn no_vnode() -> Error {
-    Error::bad_request("no vnode is available for this key")
+    Error::Unavailable("no vnode is available for this key".to_string())
 }
 
 impl fmt::Display for Pong {

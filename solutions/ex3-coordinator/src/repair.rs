@@ -66,9 +66,7 @@ pub async fn read_repair(
     let mut held: Vec<(IndexNode, BTreeSet<EntryId>)> = Vec::new();
     for answer in answers {
         let StreamReply::Entries(entries) = answer.reply else {
-            return Err(Error::bad_request(
-                "a replica answered a read without entries",
-            ));
+            return Err(Error::internal("a replica answered a read without entries"));
         };
         held.push((answer.from, entries.iter().map(Entry::id).collect()));
         for entry in entries {

@@ -84,7 +84,7 @@ pub fn merge_stream_names(result: CoverageResult<StreamCoverageReply>) -> Result
                 return Err(Error::VnodeFailed { vnode, reason });
             }
             StreamCoverageReply::Stats(_) => {
-                return Err(Error::bad_request("a vnode answered a listing with stats"));
+                return Err(Error::internal("a vnode answered a listing with stats"));
             }
         }
     }
