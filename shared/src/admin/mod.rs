@@ -11,7 +11,6 @@ use crate::error::Error;
 use crate::membership::Plan;
 use crate::node::{Node, dev_cluster_port};
 use crate::ring::{MemberStatus, NodeName, Partition, Ring, StagedChange};
-use crate::vnode::HandoffKind;
 use crate::wire::{ClaimantRequest, PeerAddr, Request, Response};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -220,10 +219,7 @@ async fn transfers(node: &Node) -> String {
     let active = active
         .into_iter()
         .map(|t| tables::ActiveTransfer {
-            kind: match t.kind {
-                HandoffKind::Ownership => tables::TransferKind::Ownership,
-                HandoffKind::Hinted => tables::TransferKind::Hinted,
-            },
+            kind: t.kind,
             vnode_type: t.vnode_type,
             partition_id: Partition::new(t.partition, ring.size()).id(),
             source: t.source.to_string(),

@@ -1,8 +1,9 @@
 //! Text tables for the admin console.
 //!
 //! Attendees compare our console with riak's `riak-admin`, so every layout here follows
-//! riak_core_console (`member_status/1`, `print_plan/3`, `ring_status/1`, `transfers/1`) and
-//! the handoff sender's completion log line, down to column widths and blank lines. The
+//! riak_core_console (`member_status/1`, `print_plan/3`, `ring_status/1`, `transfers/1`), down
+//! to column widths and blank lines. (The handoff's own log line is the handoff's:
+//! `handoff::report`.) The
 //! functions are pure: they take plain view structs that the caller fills from the ring and
 //! the handoff manager, and return a `String` in which every line ends with `\n`.
 //!
@@ -12,6 +13,8 @@
 //! - `transfers` has no wall-clock columns (`started`, `last update`) and no rates;
 //! - a plan always shows exactly one cluster transition.
 
+use crate::handoff::report::human_bytes;
+use crate::vnode::HandoffKind;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
@@ -445,27 +448,10 @@ fn unreachable_section(unreachable: &[String]) -> String {
 // transfers
 // ---------------------------------------------------------------------------------------------
 
-/// Why a vnode is being handed off.
-#[derive(Debug, Clone, PartialEq)]
-pub enum TransferKind {
-    Ownership,
-    Hinted,
-}
-
-impl TransferKind {
-    /// The kind as riak prints it (`transfer type: ownership`, `hinted transfer of ...`).
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            TransferKind::Ownership => "ownership",
-            TransferKind::Hinted => "hinted",
-        }
-    }
-}
-
 /// A handoff in progress.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ActiveTransfer {
-    pub kind: TransferKind,
+    pub kind: HandoffKind,
     pub vnode_type: String,
     pub partition_id: String,
     pub source: String,
@@ -528,7 +514,7 @@ fn active_transfer(t: &ActiveTransfer) -> String {
         None => human_bytes(t.bytes_sent),
     };
     let mut out = String::new();
-    let _ = writeln!(out, "transfer type: {}", t.kind.as_str());
+    let _ = writeln!(out, "transfer type: {}", t.kind);
     let _ = writeln!(out, "vnode type: {}", t.vnode_type);
     let _ = writeln!(out, "partition: {}", t.partition_id);
     let _ = writeln!(out, "objects transferred: {objects}");
@@ -582,63 +568,6 @@ fn progress_bar(sent: u64, total: u64) -> String {
         "|{}{}| {pct:>3}%",
         "=".repeat(filled),
         " ".repeat(BAR_WIDTH - filled)
-    )
-}
-
-// ---------------------------------------------------------------------------------------------
-// handoff log
-// ---------------------------------------------------------------------------------------------
-
-/// Formats a byte count the way riak's handoff log does: "1.08 KB", "23.45 KB", "3.20 MB",
-/// "512 B".
-///
-/// riak (`riak_core_format:human_size_fmt/2`) divides by 1024 while the value is at least
-/// 1024, up to PB, and prints two decimals; below 1 KB the count is whole bytes.
-pub fn human_bytes(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["KB", "MB", "GB", "TB", "PB"];
-    if bytes < 1024 {
-        return format!("{bytes} B");
-    }
-    let mut value = bytes as f64 / 1024.0;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    format!("{value:.2} {}", UNITS[unit])
-}
-
-/// The one log line at the end of a transfer, e.g.
-/// `ownership transfer of kv_vnode from 'dev1@127.0.0.1' 2283…840 to 'dev2@127.0.0.1' 2283…840 completed: sent 1.08 KB in 10 of 10 objects in 0.05 seconds (23.45 KB/second)`
-///
-/// As riak's handoff sender does, the rate is the byte count divided by the elapsed seconds,
-/// rounded to whole bytes and then formatted with [`human_bytes`]; the seconds are printed
-/// with two decimals. So REFERENCE.md's example (1105 bytes, "0.05 seconds", "23.45
-/// KB/second") is a transfer that really took about 0.046 s: at exactly 0.05 s the rate is
-/// 21.58 KB/second. An elapsed time of zero (a coarse clock) is counted as one millisecond
-/// so that the rate stays finite.
-#[allow(clippy::too_many_arguments)] // the signature mirrors riak's log call, field by field
-pub fn handoff_completed_line(
-    kind: &TransferKind,
-    vnode_type: &str,
-    source: &str,
-    target: &str,
-    partition_id: &str,
-    bytes: u64,
-    objects: u64,
-    total_objects: u64,
-    seconds: f64,
-) -> String {
-    let elapsed = if seconds > 0.0 { seconds } else { 0.001 };
-    let rate = (bytes as f64 / elapsed).round() as u64;
-    format!(
-        "{} transfer of {vnode_type} from {} {partition_id} to {} {partition_id} completed: \
-         sent {} in {objects} of {total_objects} objects in {seconds:.2} seconds ({}/second)",
-        kind.as_str(),
-        quoted(source),
-        quoted(target),
-        human_bytes(bytes),
-        human_bytes(rate)
     )
 }
 
@@ -1049,7 +978,7 @@ All nodes are up and reachable
     // -- transfers -------------------------------------------------------------------------
 
     fn active(
-        kind: TransferKind,
+        kind: HandoffKind,
         objects: (u64, Option<u64>),
         bytes: (u64, Option<u64>),
     ) -> ActiveTransfer {
@@ -1091,12 +1020,12 @@ All nodes are up and reachable
             active: vec![
                 // 30% by bytes, although objects say otherwise: bytes win.
                 active(
-                    TransferKind::Ownership,
+                    HandoffKind::Ownership,
                     (120, Some(400)),
                     (3840, Some(12800)),
                 ),
                 // Only an object total: 50% by objects.
-                active(TransferKind::Hinted, (5, Some(10)), (640, None)),
+                active(HandoffKind::Hinted, (5, Some(10)), (640, None)),
             ],
         };
         snap!("transfers_active_with_totals", transfers(&view));
@@ -1106,7 +1035,7 @@ All nodes are up and reachable
     fn transfers_active_without_totals() {
         let view = TransfersView {
             waiting: vec![],
-            active: vec![active(TransferKind::Hinted, (7, None), (900, None))],
+            active: vec![active(HandoffKind::Hinted, (7, None), (900, None))],
         };
         snap!("transfers_active_without_totals", transfers(&view));
     }
@@ -1134,93 +1063,5 @@ All nodes are up and reachable
         assert_eq!(centre("ab", 5), "  ab ");
         assert_eq!(centre("abc", 5), " abc ");
         assert_eq!(centre("toolong", 3), "toolong");
-    }
-
-    // -- handoff log -----------------------------------------------------------------------
-
-    #[test]
-    fn human_bytes_edges() {
-        assert_eq!(human_bytes(0), "0 B");
-        assert_eq!(human_bytes(512), "512 B");
-        assert_eq!(human_bytes(1023), "1023 B");
-        assert_eq!(human_bytes(1024), "1.00 KB");
-        assert_eq!(human_bytes(1105), "1.08 KB");
-        assert_eq!(human_bytes(24013), "23.45 KB");
-        assert_eq!(human_bytes(1024 * 1024 - 1), "1024.00 KB");
-        assert_eq!(human_bytes(1024 * 1024), "1.00 MB");
-        assert_eq!(human_bytes(3_355_443), "3.20 MB");
-        assert_eq!(human_bytes(5 * 1024 * 1024 * 1024), "5.00 GB");
-        assert_eq!(human_bytes(u64::MAX), "16384.00 PB");
-    }
-
-    /// Copied from REFERENCE.md ("Handoff log line when a transfer ends").
-    const REFERENCE_HANDOFF_LINE: &str = "ownership transfer of kv_vnode from 'dev1@127.0.0.1' 228359630832953580969325755111919221821239459840 to 'dev2@127.0.0.1' 228359630832953580969325755111919221821239459840 completed: sent 1.08 KB in 10 of 10 objects in 0.05 seconds (23.45 KB/second)";
-
-    #[test]
-    fn handoff_completed_line_matches_reference() {
-        // 1105 B at 23.45 KB/s is 0.046 s, which riak's `~.2f` prints as 0.05.
-        let line = handoff_completed_line(
-            &TransferKind::Ownership,
-            "kv_vnode",
-            &dev(1),
-            &dev(2),
-            P10,
-            1105,
-            10,
-            10,
-            0.04602,
-        );
-        assert_eq!(line, REFERENCE_HANDOFF_LINE);
-    }
-
-    #[test]
-    fn handoff_completed_line_rate_is_bytes_over_seconds() {
-        let line = handoff_completed_line(
-            &TransferKind::Hinted,
-            "kv_vnode",
-            &dev(3),
-            &dev(1),
-            P1,
-            1105,
-            10,
-            10,
-            0.05,
-        );
-        assert!(line.starts_with("hinted transfer of kv_vnode from 'dev3@127.0.0.1' "));
-        assert!(
-            line.ends_with("in 0.05 seconds (21.58 KB/second)"),
-            "{line}"
-        );
-        // Slow transfers fall below 1 KB/s and print whole bytes, like riak's rounded rate.
-        let slow = handoff_completed_line(
-            &TransferKind::Ownership,
-            "kv_vnode",
-            &dev(1),
-            &dev(2),
-            P1,
-            100,
-            1,
-            1,
-            0.2,
-        );
-        assert!(
-            slow.ends_with("sent 100 B in 1 of 1 objects in 0.20 seconds (500 B/second)"),
-            "{slow}"
-        );
-        let instant = handoff_completed_line(
-            &TransferKind::Ownership,
-            "kv_vnode",
-            &dev(1),
-            &dev(2),
-            P1,
-            1024,
-            1,
-            1,
-            0.0,
-        );
-        assert!(
-            instant.ends_with("in 0.00 seconds (1000.00 KB/second)"),
-            "{instant}"
-        );
     }
 }

@@ -51,6 +51,7 @@
 
 mod failures;
 mod receiver;
+pub(crate) mod report;
 mod sender;
 
 use crate::error::Error;

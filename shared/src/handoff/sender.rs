@@ -1,7 +1,7 @@
 //! Sending one transfer: snapshot, batches, changes made meanwhile, finish.
 
+use super::report;
 use super::{BATCH_BYTES, BATCH_ITEMS, Progress};
-use crate::admin::tables::{self, TransferKind};
 use crate::error::Error;
 use crate::node::Node;
 use crate::ring::IndexNode;
@@ -155,15 +155,11 @@ async fn send(
     if !deleted {
         tracing::warn!(%partition, "the vnode did not see the handoff finish: its data is kept");
     }
-    let kind = match progress.kind {
-        HandoffKind::Ownership => TransferKind::Ownership,
-        HandoffKind::Hinted => TransferKind::Hinted,
-    };
     let objects = progress.objects_sent.load(Ordering::Relaxed);
     tracing::info!(
         "{}",
-        tables::handoff_completed_line(
-            &kind,
+        report::completed_line(
+            progress.kind,
             host.vnode_type(),
             node.name().as_str(),
             to.node.as_str(),
