@@ -605,7 +605,7 @@ async fn terminated() {
 
 /// The one line a node prints on stdout when it has started: where it listens, e.g.
 /// `dev1@127.0.0.1 started: cluster 127.0.0.1:10017, http 127.0.0.1:8080`. Tools (devrel,
-/// tests) read it with [`crate::testing::parse_started_line`].
+/// tests) read it with [`parse_started_line`].
 fn started_line<A: App>(node: &Node, app: &A) -> String {
     let mut places = vec![format!("cluster {}", node.addr())];
     places.extend(
@@ -614,6 +614,19 @@ fn started_line<A: App>(node: &Node, app: &A) -> String {
             .map(|(name, addr)| format!("{name} {addr}")),
     );
     format!("{} started: {}", node.name(), places.join(", "))
+}
+
+/// Reads the line a node prints when it starts (`devK@127.0.0.1 started: cluster ADDR, http
+/// ADDR, …`) into (name, address) pairs: `cluster` first.
+pub fn parse_started_line(line: &str) -> Option<std::collections::BTreeMap<String, SocketAddr>> {
+    let (_, places) = line.trim().split_once(" started: ")?;
+    places
+        .split(", ")
+        .map(|place| {
+            let (name, addr) = place.split_once(' ')?;
+            Some((name.to_string(), addr.parse().ok()?))
+        })
+        .collect()
 }
 
 /// `ping`: `pong`, or riak's message when the node does not answer.
@@ -1013,5 +1026,22 @@ mod tests {
                 "RING_RING_SIZE",
             ]
         );
+    }
+
+    #[test]
+    fn started_lines_name_each_place() {
+        let places = parse_started_line(
+            "dev2@127.0.0.1 started: cluster 127.0.0.1:10027, http 127.0.0.1:8081\n",
+        )
+        .unwrap();
+        assert_eq!(
+            places["cluster"],
+            "127.0.0.1:10027".parse::<SocketAddr>().unwrap()
+        );
+        assert_eq!(
+            places["http"],
+            "127.0.0.1:8081".parse::<SocketAddr>().unwrap()
+        );
+        assert!(parse_started_line("error: could not start").is_none());
     }
 }

@@ -149,7 +149,7 @@ impl Started {
     }
 
     fn cluster_addr(&self) -> Option<std::net::SocketAddr> {
-        crate::testing::parse_started_line(&self.line).and_then(|p| p.get("cluster").copied())
+        crate::cli::parse_started_line(&self.line).and_then(|p| p.get("cluster").copied())
     }
 }
 

@@ -21,6 +21,8 @@ pub mod workload;
 mod writer;
 
 pub use history::{Attempt, History, Outcome, Read, Stored, Verdict, agree, judge};
+// Where a node started, read from its one line on stdout (the `cli` prints it).
+pub use crate::cli::parse_started_line;
 pub use logs::CapturedLogs;
 pub use nemesis::{Rng, seed_from_env};
 #[cfg(unix)]
@@ -701,39 +703,4 @@ pub fn run_tool(binary: &str, k: u32, port: u16, args: &[&str], input: &str) -> 
         String::from_utf8_lossy(&output.stdout).into_owned(),
         output.status.success(),
     )
-}
-
-/// Reads the line a node prints when it starts (`devK@127.0.0.1 started: cluster ADDR, http
-/// ADDR, …`) into (name, address) pairs: `cluster` first.
-pub fn parse_started_line(line: &str) -> Option<std::collections::BTreeMap<String, SocketAddr>> {
-    let (_, places) = line.trim().split_once(" started: ")?;
-    places
-        .split(", ")
-        .map(|place| {
-            let (name, addr) = place.split_once(' ')?;
-            Some((name.to_string(), addr.parse().ok()?))
-        })
-        .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn started_lines_name_each_place() {
-        let places = parse_started_line(
-            "dev2@127.0.0.1 started: cluster 127.0.0.1:10027, http 127.0.0.1:8081\n",
-        )
-        .unwrap();
-        assert_eq!(
-            places["cluster"],
-            "127.0.0.1:10027".parse::<SocketAddr>().unwrap()
-        );
-        assert_eq!(
-            places["http"],
-            "127.0.0.1:8081".parse::<SocketAddr>().unwrap()
-        );
-        assert!(parse_started_line("error: could not start").is_none());
-    }
 }
