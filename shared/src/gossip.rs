@@ -5,6 +5,7 @@
 //! a push missed (a node that was down, a message lost). Of two rings the higher version
 //! wins: only the claimant makes changes, and every change is a new version.
 
+use crate::clock::next_round;
 use crate::node::Node;
 use crate::ring::NodeName;
 use crate::wire::{Request, Response};
@@ -13,12 +14,8 @@ use crate::wire::{Request, Response};
 pub(crate) async fn run(node: Node) {
     let shutdown = node.shutdown_token();
     let mut turn = 0usize;
-    loop {
-        tokio::select! {
-            _ = shutdown.cancelled() => break,
-            _ = tokio::time::sleep(node.config().gossip_interval) => {}
-        }
-        let peers = peers(&node);
+    while next_round(&shutdown, node.config().gossip_interval).await {
+        let peers: Vec<NodeName> = node.ring().others(node.name()).cloned().collect();
         if peers.is_empty() {
             continue;
         }
@@ -33,8 +30,9 @@ pub(crate) fn push_to_all(node: &Node) {
     if node.is_stopping() {
         return;
     }
-    for peer in peers(node) {
-        let node = node.clone();
+    let ring = node.ring();
+    for peer in ring.others(node.name()) {
+        let (node, peer) = (node.clone(), peer.clone());
         node.clone()
             .spawn(async move { exchange(&node, &peer).await });
     }
@@ -52,14 +50,4 @@ pub(crate) async fn exchange(node: &Node, peer: &NodeName) {
     {
         node.receive_gossip(theirs);
     }
-}
-
-/// The other members of our ring.
-fn peers(node: &Node) -> Vec<NodeName> {
-    node.ring()
-        .members()
-        .keys()
-        .filter(|n| *n != node.name())
-        .cloned()
-        .collect()
 }

@@ -8,6 +8,7 @@
 //! leftover: the cluster of an earlier session, stopped long ago. It says so once, with the
 //! way out, instead of one `node is down` line per member.
 
+use crate::clock::next_round;
 use crate::node::Node;
 use crate::ring::NodeName;
 use crate::wire::Request;
@@ -28,11 +29,7 @@ pub(crate) async fn run(node: Node) {
     let mut saved_ring = SavedRingCheck::new(peers_of(&node), Instant::now());
     // The members whose `node is down` has been logged.
     let mut reported: BTreeSet<NodeName> = BTreeSet::new();
-    loop {
-        tokio::select! {
-            _ = shutdown.cancelled() => break,
-            _ = tokio::time::sleep(node.config().heartbeat) => {}
-        }
+    while next_round(&shutdown, node.config().heartbeat).await {
         let peers = peers_of(&node);
         let wait = node.config().heartbeat * 2;
         let pings = peers.iter().map(|peer| {
@@ -86,12 +83,7 @@ pub(crate) async fn run(node: Node) {
 
 /// The other members of the node's ring.
 fn peers_of(node: &Node) -> Vec<NodeName> {
-    node.ring()
-        .members()
-        .keys()
-        .filter(|n| *n != node.name())
-        .cloned()
-        .collect()
+    node.ring().others(node.name()).cloned().collect()
 }
 
 fn warn_stale_ring(node: &Node, silent: &[NodeName]) {

@@ -327,6 +327,11 @@ impl Ring {
             .collect()
     }
 
+    /// Every member but `me`, in name order: whom `me` gossips with and watches.
+    pub fn others<'a>(&'a self, me: &'a NodeName) -> impl Iterator<Item = &'a NodeName> + 'a {
+        self.members.keys().filter(move |n| *n != me)
+    }
+
     /// The partitions a node owns, in ring order.
     pub fn owned_by<'a>(&'a self, node: &'a NodeName) -> impl Iterator<Item = Partition> + 'a {
         self.partitions().filter(move |p| self.owner(*p) == node)

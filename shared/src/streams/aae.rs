@@ -75,6 +75,7 @@ pub use status::{AaeReport, Outcome, RangeReport};
 
 use self::status::Status;
 use super::service::{Nwr, StreamsVnode};
+use crate::clock::next_round;
 use crate::node::Node;
 use crate::ring::{IndexNode, NodeName, Partition, Ring};
 use crate::service::Service;
@@ -125,11 +126,7 @@ async fn run<V: StreamsVnode>(vnodes: Service<V>, aae: Arc<AntiEntropy>, pause: 
     // A range whose exchange stopped at its bound with more to repair: exchanged again next,
     // so that a backlog is worked off at once rather than one bound per round.
     let mut unfinished: Option<Partition> = None;
-    loop {
-        tokio::select! {
-            _ = shutdown.cancelled() => return,
-            _ = tokio::time::sleep(pause) => {}
-        }
+    while next_round(&shutdown, pause).await {
         let ring = node.ring();
         let in_charge = ranges_in_charge(&ring, node.name(), |n| node.is_up(n));
         let next = unfinished
