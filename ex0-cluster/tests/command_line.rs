@@ -4,7 +4,7 @@
 
 use assert_cmd::Command;
 use ringcore::testing::{NodeProcess, run_tool};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const BINARY: &str = env!(concat!("CARGO_BIN_EXE_", env!("CARGO_PKG_NAME")));
 const NAME: &str = env!("CARGO_PKG_NAME");
@@ -182,11 +182,11 @@ fn flags_take_an_equals_sign_and_variables_stand_for_flags() {
         "ok\n",
         "the node stops on request"
     );
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while node.child.try_wait().unwrap().is_none() {
-        assert!(Instant::now() < deadline, "the node exits after 'stop'");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    ringcore::testing::poll_until(
+        "the node exits after 'stop'",
+        Duration::from_secs(30),
+        || ringcore::testing::exited(&mut node.child),
+    );
     // Nobody answers there now: the message names the node the tool looked for, from the
     // variable, or from the flag, which wins over the variable.
     let not_responding = |args: &[&str]| {

@@ -16,18 +16,14 @@ fn admin(k: u32, port: u16, words: &str) -> String {
 
 /// Polls an admin command until its output satisfies `done`, for at most 60 s.
 fn wait_for(k: u32, port: u16, words: &str, what: &str, done: impl Fn(&str) -> bool) -> String {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
+    ringcore::testing::poll_until(what, Duration::from_secs(60), || {
         let output = admin(k, port, words);
         if done(&output) {
-            return output;
+            Ok(output)
+        } else {
+            Err(format!("\n{output}"))
         }
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting until {what}; last output:\n{output}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    })
 }
 
 #[test]
@@ -119,17 +115,12 @@ fn devrel_returns_after_one_ctrl_c_while_its_input_stays_open() {
         .status()
         .expect("kill runs");
     assert!(sent.success());
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let status = loop {
-        if let Some(status) = devrel.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = devrel.kill();
-            panic!("devrel did not return within 30 s of Ctrl-C (its input still open)");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    // (A devrel still running at the deadline is killed when `devrel` is dropped.)
+    let status = ringcore::testing::poll_until(
+        "devrel returns after Ctrl-C (its input still open)",
+        Duration::from_secs(30),
+        || ringcore::testing::exited(&mut devrel),
+    );
     assert!(
         status.success(),
         "devrel stopped its nodes and exited: {status}"
@@ -324,14 +315,11 @@ fn devrel_says_how_to_stop_each_node() {
         .output()
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&stopped.stdout), "ok\n");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
+    ringcore::testing::poll_until("dev2 stops", Duration::from_secs(30), || {
         let (answer, _) = run_tool(BINARY, 2, port.parse().unwrap(), &["ping"], "");
-        if answer == "Node 'dev2@127.0.0.1' not responding to pings.\n" {
-            break;
-        }
-        assert!(Instant::now() < deadline, "dev2 stops: {answer}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+        (answer == "Node 'dev2@127.0.0.1' not responding to pings.\n")
+            .then_some(())
+            .ok_or(answer)
+    });
     devrel.end();
 }

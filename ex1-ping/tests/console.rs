@@ -8,7 +8,7 @@
 
 use ringcore::testing::{NodeProcess, Terminal, run_tool};
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const BINARY: &str = env!(concat!("CARGO_BIN_EXE_", env!("CARGO_PKG_NAME")));
 const UP: &str = "\x1b[A";
@@ -163,11 +163,14 @@ fn a_log_line_is_printed_above_the_prompt_and_the_half_typed_line_comes_back() {
         admin(2, dev2.port(), "cluster commit"),
         "Cluster changes committed\n"
     );
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !admin(1, port, "member-status").contains("Valid:2") {
-        assert!(Instant::now() < deadline, "dev1 never counted dev2 in");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    ringcore::testing::poll_until("dev1 counts dev2 in", Duration::from_secs(60), || {
+        let status = admin(1, port, "member-status");
+        if status.contains("Valid:2") {
+            Ok(())
+        } else {
+            Err(status)
+        }
+    });
 
     terminal.type_keys("member-");
     terminal.expect("member-");

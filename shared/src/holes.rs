@@ -1,6 +1,6 @@
 //! The holes of an exercise: code an attendee has yet to write, which answers or panics with
-//! `not implemented yet: write X in src/… (README step N)` (or `todo!()`'s `not yet
-//! implemented`).
+//! `not implemented yet: write X in src/… (README step N)` (or the standard
+//! library's placeholder panics, `not yet implemented` and `not implemented`).
 //!
 //! A hole in a vnode callback panics every time the runtime calls it — a handoff retried
 //! several times a second calls it hundreds of times — and the default panic hook prints a
@@ -23,8 +23,8 @@ use std::collections::BTreeMap;
 use std::panic::{self, PanicHookInfo};
 use std::sync::{Mutex, Once, PoisonError};
 
-/// How a hole's sentence begins: ours (`not implemented yet`, and `unimplemented!()`'s
-/// `not implemented`) and `todo!()`'s.
+/// How a hole's sentence begins: ours (`not implemented yet`, and the standard library's
+/// `not implemented` placeholder panic) and the standard `not yet implemented` one.
 const HOLE_PHRASES: [&str; 2] = ["not implemented", "not yet implemented"];
 
 /// The hole named in `text` (an answer, an error message, a log): from its first words to the
@@ -144,8 +144,14 @@ mod tests {
         assert!(is_hole(
             "not implemented yet: write KvVnode::fold (README step 1)"
         ));
-        assert!(is_hole("not yet implemented"), "todo!()");
-        assert!(is_hole("not implemented"), "unimplemented!()");
+        assert!(
+            is_hole("not yet implemented"),
+            "the standard placeholder for later"
+        );
+        assert!(
+            is_hole("not implemented"),
+            "the standard placeholder for never"
+        );
         // A test's assertion that shows a hole's answer keeps its backtrace.
         assert!(!is_hole(
             "step 1: fetch should answer: NotImplemented(\"not implemented yet: …\")"

@@ -625,6 +625,45 @@ pub fn spawn_devrel(binary: &str, n: u32, dir: &Path) -> DevrelProcess {
     DevrelProcess(child)
 }
 
+/// Asks `probe` again and again, a few times a second, until it answers `Ok`, for at most
+/// `timeout`: the blocking wait of process tests (a node to exit, a tool to print what is
+/// expected). `Err` says what was seen last, for the message if the time runs out.
+pub fn poll_within<T>(
+    timeout: Duration,
+    mut probe: impl FnMut() -> Result<T, String>,
+) -> Result<T, String> {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        let seen = match probe() {
+            Ok(found) => return Ok(found),
+            Err(seen) => seen,
+        };
+        if std::time::Instant::now() >= deadline {
+            return Err(seen);
+        }
+        std::thread::sleep(POLL_PAUSE);
+    }
+}
+
+/// [`poll_within`], failing the test when the time runs out: `waiting until {what}`, and
+/// what was seen last.
+pub fn poll_until<T>(what: &str, timeout: Duration, probe: impl FnMut() -> Result<T, String>) -> T {
+    poll_within(timeout, probe).unwrap_or_else(|seen| {
+        panic!("timed out after {timeout:?} waiting until {what}; last seen: {seen}")
+    })
+}
+
+/// How long [`poll_within`] rests between two looks.
+const POLL_PAUSE: Duration = Duration::from_millis(50);
+
+/// A child process's exit status, once it has one (for [`poll_until`]).
+pub fn exited(child: &mut std::process::Child) -> Result<std::process::ExitStatus, String> {
+    child
+        .try_wait()
+        .expect("the process's status")
+        .ok_or_else(|| "still running".to_string())
+}
+
 /// A devrel run by a test, which a failing test does not leave running: dropping it ends its
 /// input (devrel then stops its nodes), and kills it if it is still there after a while. It
 /// derefs to its [`std::process::Child`].
@@ -634,14 +673,11 @@ impl DevrelProcess {
     /// Ends its input and waits until it has stopped its nodes and returned.
     pub fn end(mut self) {
         drop(self.0.stdin.take());
-        let deadline = std::time::Instant::now() + Duration::from_secs(30);
-        while self.0.try_wait().expect("devrel's status").is_none() {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "devrel returns at the end of its input"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        poll_until(
+            "devrel returns at the end of its input",
+            Duration::from_secs(30),
+            || exited(&mut self.0),
+        );
     }
 }
 
@@ -661,12 +697,8 @@ impl std::ops::DerefMut for DevrelProcess {
 impl Drop for DevrelProcess {
     fn drop(&mut self) {
         drop(self.0.stdin.take());
-        let deadline = std::time::Instant::now() + Duration::from_secs(15);
-        while std::time::Instant::now() < deadline {
-            if let Ok(Some(_)) = self.0.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
+        if poll_within(Duration::from_secs(15), || exited(&mut self.0)).is_ok() {
+            return;
         }
         let _ = self.0.kill();
         let _ = self.0.wait();

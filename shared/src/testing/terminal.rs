@@ -147,18 +147,12 @@ impl Terminal {
 
     /// Waits for the program to exit, and returns how it did.
     pub fn wait(&mut self) -> ExitStatus {
-        let deadline = Instant::now() + DEADLINE;
-        loop {
-            if let Some(status) = self.child.try_wait().expect("the program's status") {
-                return status;
-            }
-            assert!(
-                Instant::now() < deadline,
+        super::poll_within(DEADLINE, || super::exited(&mut self.child)).unwrap_or_else(|_| {
+            panic!(
                 "the program did not exit within {DEADLINE:?}; it wrote:\n{}",
                 self.text()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+            )
+        })
     }
 
     /// Whether the terminal is in the mode a shell expects: lines edited by the terminal and

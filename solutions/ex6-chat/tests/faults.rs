@@ -52,7 +52,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::Command;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -87,8 +87,10 @@ const CLUSTER_DEADLINE: Duration = Duration::from_secs(60);
 /// How often a waiting loop looks again.
 const POLL: Duration = Duration::from_millis(200);
 
-/// How long the writers write before dev4 joins, so that there is data to hand over.
-const WRITING_BEFORE_JOIN: Duration = Duration::from_secs(5);
+/// How many writes the writers get acknowledged before dev4 joins, so that there is data to
+/// hand over (and how long they may take to).
+const WRITES_BEFORE_JOIN: usize = 300;
+const WRITES_BEFORE_JOIN_DEADLINE: Duration = Duration::from_secs(60);
 /// Calm writing between two changes of membership, and at the end.
 const CALM: Duration = Duration::from_millis(1500);
 
@@ -149,7 +151,7 @@ fn acknowledged_writes_survive_a_join_whose_receiver_is_killed_and_a_leave() {
     let leaver = 2 + rng.below(2) as u32;
     let down = rng.between(Duration::from_secs(1), Duration::from_secs(3));
     say!(
-        "schedule: {WRITING_BEFORE_JOIN:.1?} calm, dev4 joins, killed mid-transfer for {down:.1?}; \
+        "schedule: {WRITES_BEFORE_JOIN} writes acknowledged, dev4 joins, killed mid-transfer for {down:.1?}; \
          settled, {CALM:.1?} calm, dev{leaver} leaves; {CALM:.1?} calm"
     );
 
@@ -157,7 +159,16 @@ fn acknowledged_writes_survive_a_join_whose_receiver_is_killed_and_a_leave() {
     cluster.join_all();
     let writers = Writers::start(4, &cluster.targets, &mut rng);
     let mut fault_starts = Vec::new();
-    thread::sleep(WRITING_BEFORE_JOIN);
+    ringcore::testing::poll_until(
+        &format!("{WRITES_BEFORE_JOIN} writes are acknowledged before dev4 joins"),
+        WRITES_BEFORE_JOIN_DEADLINE,
+        || {
+            let acknowledged = writers.acknowledged();
+            (acknowledged >= WRITES_BEFORE_JOIN)
+                .then_some(())
+                .ok_or(format!("{acknowledged} acknowledged"))
+        },
+    );
 
     let newcomer = cluster.launch_new();
     fault_starts.push(Instant::now());
@@ -692,20 +703,35 @@ struct Timed {
 /// outlive it).
 struct Writers {
     stop: Arc<AtomicBool>,
+    /// Writes acknowledged so far, by all writers.
+    acknowledged: Arc<AtomicUsize>,
     threads: Vec<JoinHandle<Vec<Timed>>>,
 }
 
 impl Writers {
     fn start(count: usize, targets: &Arc<Targets>, rng: &mut SplitMix64) -> Writers {
         let stop = Arc::new(AtomicBool::new(false));
+        let acknowledged = Arc::new(AtomicUsize::new(0));
         let threads = (0..count)
             .map(|writer| {
                 let (targets, stop) = (Arc::clone(targets), Arc::clone(&stop));
+                let acknowledged = Arc::clone(&acknowledged);
                 let rng = SplitMix64(rng.next());
-                thread::spawn(move || write_until_stopped(writer, &targets, &stop, rng))
+                thread::spawn(move || {
+                    write_until_stopped(writer, &targets, &stop, &acknowledged, rng)
+                })
             })
             .collect();
-        Writers { stop, threads }
+        Writers {
+            stop,
+            acknowledged,
+            threads,
+        }
+    }
+
+    /// How many writes have been acknowledged so far.
+    fn acknowledged(&self) -> usize {
+        self.acknowledged.load(Ordering::Relaxed)
     }
 
     /// Stops the writers; returns every attempt they made.
@@ -730,6 +756,7 @@ fn write_until_stopped(
     writer: usize,
     targets: &Targets,
     stop: &AtomicBool,
+    acknowledged: &AtomicUsize,
     mut rng: SplitMix64,
 ) -> Vec<Timed> {
     let agent = http_agent(WRITE_TIMEOUT);
@@ -745,8 +772,12 @@ fn write_until_stopped(
         let payload = format!("w{writer}-{i}");
         let at = Instant::now();
         let answer = post(&agent, targets.http(k), &stream, &payload);
-        if let Answer::Nothing(_) = answer {
-            shunned_until[k as usize - 1] = Instant::now() + SHUN;
+        match answer {
+            Answer::Nothing(_) => shunned_until[k as usize - 1] = Instant::now() + SHUN,
+            Answer::Acknowledged { .. } => {
+                acknowledged.fetch_add(1, Ordering::Relaxed);
+            }
+            Answer::Refused { .. } => {}
         }
         attempts.push(Timed {
             attempt: Attempt {
