@@ -86,7 +86,7 @@ fn version_names_the_binary() {
 fn admin_help_lists_the_admin_commands() {
     let (code, help, _) = run(&["admin", "--help"]);
     assert_eq!(code, 0);
-    for (usage, what) in ringcore::admin::COMMANDS {
+    for (usage, what) in ringcore::node::admin::COMMANDS {
         assert!(
             help.contains(usage) && help.contains(what),
             "admin --help lists '{usage}':\n{help}"

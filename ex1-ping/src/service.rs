@@ -2,14 +2,14 @@
 //! belongs to by hashing a key, then sends the command there (flavio.erl).
 
 use crate::vnode::{Answer, Command, PingVnode};
-use ringcore::{Error, IndexNode, Node, Service, chash_key};
+use ringcore::{Error, IndexNode, Node, VnodeMaster, chash_key};
 use std::fmt;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The ping application's API.
 #[derive(Clone)]
 pub struct Ping {
-    vnodes: Service<PingVnode>,
+    vnodes: VnodeMaster<PingVnode>,
 }
 
 /// A vnode's answer to a ping.

@@ -4,10 +4,10 @@
 //! - [`vnode`]: the KV vnode, one per partition, over the partition's store (the Elixir
 //!   workshop's `SillyKV.Vnode` over ETS).
 //! - [`service`]: the public API that finds a key's vnode and sends it the command.
-//! - [`console`]: the console commands that call the service.
+//! - [`app`]: the application (`App`): its console commands that call the service.
 
-pub mod console;
+pub mod app;
 pub mod service;
 pub mod vnode;
 
-pub use console::KvApp;
+pub use app::KvApp;

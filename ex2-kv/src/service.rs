@@ -4,7 +4,7 @@
 
 use crate::vnode::{Command, KvVnode};
 use ringcore::store::Entry;
-use ringcore::{Error, IndexNode, Node, Service, chash_key};
+use ringcore::{Error, IndexNode, Node, VnodeMaster, chash_key};
 
 /// The bucket of the workshop's key/value commands: `store KEY VALUE` appends to the stream
 /// `("kv", KEY)`, and `fetch KEY` reads its newest entry.
@@ -13,7 +13,7 @@ pub const KV_BUCKET: &str = "kv";
 /// The key/value application's API.
 #[derive(Clone)]
 pub struct Kv {
-    vnodes: Service<KvVnode>,
+    vnodes: VnodeMaster<KvVnode>,
 }
 
 /// An entry appended to a stream, and the vnode that keeps it.

@@ -4,14 +4,14 @@
 //! - [`coordinator`]: waiting for a quorum of replies — the heart of the exercise.
 //! - [`service`]: the database's functions, replicated with your coordinator, and the merge
 //!   of a coverage query.
-//! - [`console`]: the console commands.
+//! - [`app`]: the application (`App`): its console commands.
 //! - [`repair`]: Going further: a read that repairs the replicas, written by you.
 //!
 //! The stream vnode and the storage are given (`ringcore::streams`).
 
-pub mod console;
+pub mod app;
 pub mod coordinator;
 pub mod repair;
 pub mod service;
 
-pub use console::DbApp;
+pub use app::DbApp;

@@ -8,7 +8,7 @@ use ringcore::streams::{
 use ringcore::{CoverageResult, Error, IndexNode, Node};
 
 /// The bucket of the workshop's key/value commands (`store`, `fetch`).
-pub use ringcore::streams::console::KV_BUCKET;
+pub use ringcore::streams::commands::KV_BUCKET;
 
 #[derive(Clone)]
 pub struct Db {

@@ -12,7 +12,7 @@ use ringcore::coordinator::Quorum;
 use ringcore::store::{Entry, PartitionStore, StoreConfig};
 use ringcore::streams::{
     HandoffEntry, Nwr, ReadResult, StreamCommand, StreamCoverage, StreamCoverageReply, StreamReply,
-    StreamState, Streams, console,
+    StreamState, Streams, commands,
 };
 use ringcore::testing::{TestCluster, partition_dirs, wait_until};
 use ringcore::{App, CommandHelp, Error, Node, Vnode, VnodeContext};
@@ -145,7 +145,7 @@ struct AppendingApp {
 }
 
 impl App for AppendingApp {
-    const COMMANDS: &'static [CommandHelp] = console::COMMANDS;
+    const COMMANDS: &'static [CommandHelp] = commands::COMMANDS;
 
     async fn start(node: &Node) -> Result<Self, Error> {
         Ok(AppendingApp {
@@ -154,7 +154,7 @@ impl App for AppendingApp {
     }
 
     async fn run(&self, command: &str, args: &[&str]) -> Result<String, Error> {
-        console::run(&self.db, command, args)
+        commands::run(&self.db, command, args)
             .await
             .unwrap_or_else(|| Err(Error::bad_request(format!("unknown command '{command}'"))))
     }

@@ -25,7 +25,7 @@ use {
     axum::response::sse::{Event, KeepAlive, Sse},
     futures_util::StreamExt,
     ringcore::http::{feed, json_body, msg_of},
-    ringcore::streams::console::KV_BUCKET,
+    ringcore::streams::commands::KV_BUCKET,
     std::convert::Infallible,
 };
 

@@ -1,7 +1,7 @@
 //! The node: the stream database, its HTTP API, the chat server, and the console.
 
 use crate::service::Chat;
-use ringcore::streams::{Streams, console};
+use ringcore::streams::{Streams, commands};
 use ringcore::{App, CommandHelp, Error, Node};
 use std::net::SocketAddr;
 
@@ -15,7 +15,7 @@ pub struct ChatApp {
 }
 
 impl App for ChatApp {
-    const COMMANDS: &'static [CommandHelp] = console::COMMANDS;
+    const COMMANDS: &'static [CommandHelp] = commands::COMMANDS;
 
     async fn start(node: &Node) -> Result<Self, Error> {
         let db = Streams::start(node);
@@ -42,7 +42,7 @@ impl App for ChatApp {
     }
 
     async fn run(&self, command: &str, args: &[&str]) -> Result<String, Error> {
-        console::run(&self.db, command, args)
+        commands::run(&self.db, command, args)
             .await
             .unwrap_or_else(|| Err(Self::usage(command)))
     }

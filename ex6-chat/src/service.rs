@@ -11,7 +11,7 @@ use ringcore::chat::{ChatCommand, ChatHandler, Session};
 use ringcore::coordinator::{Answer, Replies};
 use ringcore::quorum::wait_for_quorum;
 use ringcore::streams::{Nwr, Streams};
-use ringcore::{Error, IndexNode, Node, NodeName, ReplyTo, Service, apl, chash_key};
+use ringcore::{Error, IndexNode, Node, NodeName, ReplyTo, VnodeMaster, apl, chash_key};
 
 /// The bucket of the rooms' history streams.
 pub const HISTORY_BUCKET: &str = "chat";
@@ -22,7 +22,7 @@ const HISTORY_ON_JOIN: usize = 10;
 
 #[derive(Clone)]
 pub struct Chat {
-    rooms: Service<RoomVnode>,
+    rooms: VnodeMaster<RoomVnode>,
     history: Streams,
 }
 

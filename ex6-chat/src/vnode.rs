@@ -5,8 +5,8 @@
 //! Every command goes to the N replicas of a room; only the first of them (`notify: true`)
 //! sends lines, so that each member receives each line once.
 
+use ringcore::Mailer;
 use ringcore::chat::{Delivery, MAILBOX};
-use ringcore::node::Mailer;
 use ringcore::{NodeName, Vnode, VnodeContext};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

@@ -34,7 +34,9 @@
 use ringcore::store::{Durability, StoreConfig};
 use ringcore::streams::{Nwr, StreamCommand, Streams};
 use ringcore::testing::ScratchDir;
-use ringcore::{IndexNode, Node, NodeConfig, Partition, Service, Vnode, VnodeContext, chash_key};
+use ringcore::{
+    IndexNode, Node, NodeConfig, Partition, Vnode, VnodeContext, VnodeMaster, chash_key,
+};
 use std::fmt::Write;
 use std::future::Future;
 use std::sync::Arc;
@@ -259,7 +261,7 @@ async fn one_run(ops: usize, lines: &Lines, run: String) -> Vec<Measured> {
 
 /// Sends one command to every partition of both vnode types, so that no measured operation
 /// pays for starting a vnode or opening a store.
-async fn start_every_vnode(node: &Node, pings: &Service<PingVnode>, streams: &Streams) {
+async fn start_every_vnode(node: &Node, pings: &VnodeMaster<PingVnode>, streams: &Streams) {
     for index in 0..RING_SIZE {
         let target = IndexNode {
             partition: Partition::new(index, RING_SIZE),
@@ -295,7 +297,12 @@ fn print_header(ops: usize, runs: usize) {
     );
 }
 
-async fn ping_line(run: &str, pings: &Service<PingVnode>, ops: usize, callers: usize) -> Measured {
+async fn ping_line(
+    run: &str,
+    pings: &VnodeMaster<PingVnode>,
+    ops: usize,
+    callers: usize,
+) -> Measured {
     let service = pings.clone();
     let op = move |key: String| {
         let service = service.clone();
@@ -313,7 +320,7 @@ async fn ping_line(run: &str, pings: &Service<PingVnode>, ops: usize, callers: u
 
 async fn ping_onevnode_line(
     run: &str,
-    pings: &Service<PingVnode>,
+    pings: &VnodeMaster<PingVnode>,
     ops: usize,
     callers: usize,
 ) -> Measured {

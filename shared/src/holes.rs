@@ -88,7 +88,7 @@ fn report(message: &str, info: &PanicHookInfo<'_>) {
     if let Some(line) = line(message, &place, times) {
         // Above the console's prompt while a person types at it; otherwise eprintln!, as the
         // default hook writes, so that a test's captured output keeps it.
-        if !crate::console::logs::print_above_prompt(&line) {
+        if !crate::logs::print_above_prompt(&line) {
             eprintln!("{line}");
         }
     }

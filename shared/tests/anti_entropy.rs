@@ -6,7 +6,7 @@ mod common;
 
 use common::DbApp;
 use ringcore::store::{Dot, Entry, EntryId};
-use ringcore::streams::{Nwr, StreamCommand, StreamReply, console};
+use ringcore::streams::{Nwr, StreamCommand, StreamReply, commands};
 use ringcore::testing::{TestCluster, wait_until};
 use ringcore::{IndexNode, chash_key};
 use std::collections::BTreeMap;
@@ -181,7 +181,7 @@ async fn aae_status_shows_what_was_repaired() {
         .find(|&k| cluster.name(k) == targets[0].node)
         .unwrap();
     let status = || async {
-        console::run(&cluster.app(k).db, "aae-status", &[])
+        commands::run(&cluster.app(k).db, "aae-status", &[])
             .await
             .expect("a console command")
             .expect("aae-status")
@@ -221,7 +221,7 @@ async fn aae_status_shows_what_was_repaired() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn aae_status_says_when_anti_entropy_is_off() {
     let cluster = TestCluster::<DbApp>::start(1).await;
-    let text = console::run(&cluster.app(1).db, "aae-status", &[])
+    let text = commands::run(&cluster.app(1).db, "aae-status", &[])
         .await
         .unwrap()
         .unwrap();

@@ -5,7 +5,7 @@
 
 use std::sync::OnceLock;
 
-use ringcore::claim::{
+use ringcore::ring::claim::{
     DEFAULT_TARGET_N as T, claim, effective_target, max_spread, moved, ownership_counts,
     spread_layout, spread_possible, spread_violations,
 };

@@ -28,12 +28,12 @@
 mod common;
 
 use common::{DbApp, WhoApp};
+use ringcore::net::wire::TransferStatus;
 use ringcore::streams::Nwr;
 use ringcore::testing::{
     Attempt, History, Outcome, Rng, Route, TestCluster, Verdict, Workload, Writers, seed_from_env,
     wait_until,
 };
-use ringcore::wire::TransferStatus;
 use ringcore::{Error, NodeName};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};

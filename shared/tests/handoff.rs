@@ -10,7 +10,9 @@ use ringcore::streams::Nwr;
 use ringcore::testing::{
     self, CapturedLogs, SteadyWriter, TestCluster, assert_acknowledged_stored, wait_until,
 };
-use ringcore::{App, CommandHelp, Error, IndexNode, Node, Partition, Service, Vnode, VnodeContext};
+use ringcore::{
+    App, CommandHelp, Error, IndexNode, Node, Partition, Vnode, VnodeContext, VnodeMaster,
+};
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::ControlFlow;
 use std::path::Path;
@@ -302,7 +304,7 @@ impl<const BROKEN: u8> Vnode for Flaky<BROKEN> {
 
 #[derive(Clone)]
 struct FlakyApp<const BROKEN: u8> {
-    vnodes: Service<Flaky<BROKEN>>,
+    vnodes: VnodeMaster<Flaky<BROKEN>>,
 }
 
 impl<const BROKEN: u8> App for FlakyApp<BROKEN> {

@@ -3,7 +3,7 @@
 //! remembers the hole, and a test waiting for what the hole prevents stops at once.
 
 use ringcore::testing::TestCluster;
-use ringcore::{App, CommandHelp, Error, Node, Service, Vnode, VnodeContext};
+use ringcore::{App, CommandHelp, Error, Node, Vnode, VnodeContext, VnodeMaster};
 use serde::{Deserialize, Serialize};
 use std::time::{Duration, Instant};
 
@@ -50,7 +50,7 @@ impl Vnode for Unfinished {
 
 #[derive(Clone)]
 struct UnfinishedApp {
-    vnodes: Service<Unfinished>,
+    vnodes: VnodeMaster<Unfinished>,
 }
 
 impl App for UnfinishedApp {

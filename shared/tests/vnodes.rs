@@ -1,7 +1,7 @@
 //! Vnode hosting on one node: ordering, timeouts, tagged replies, coverage, failures.
 
 use ringcore::{
-    Error, IndexNode, Node, NodeConfig, Partition, ReplyTo, Service, Vnode, VnodeContext,
+    Error, IndexNode, Node, NodeConfig, Partition, ReplyTo, Vnode, VnodeContext, VnodeMaster,
 };
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -54,7 +54,7 @@ impl Vnode for Recorder {
     }
 }
 
-async fn start() -> (Node, Service<Recorder>, tempfile::TempDir) {
+async fn start() -> (Node, VnodeMaster<Recorder>, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let mut config = NodeConfig::for_test(1, dir.path());
     config.ring_size = 16;

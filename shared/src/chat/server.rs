@@ -133,7 +133,7 @@ pub async fn serve<H: ChatHandler>(
         // Connection ids start from the time the server started, so that a restarted node
         // never reuses the id of a connection other nodes still remember.
         let ids = AtomicU64::new(crate::clock::now_ms() << 16);
-        let shutdown = node.shutdown_token();
+        let shutdown = node.lifecycle().token().clone();
         loop {
             let accepted = tokio::select! {
                 _ = shutdown.cancelled() => break,
@@ -170,7 +170,7 @@ async fn run_connection<H: ChatHandler>(
     let _ = socket2::SockRef::from(&stream).set_send_buffer_size(SEND_BUFFER_BYTES);
     let (reader, mut writer) = stream.into_split();
     let (queue, mut outgoing) = mpsc::channel::<String>(QUEUE);
-    let kick = node.shutdown_token().child_token();
+    let kick = node.lifecycle().token().child_token();
     let too_slow = Arc::new(std::sync::atomic::AtomicBool::new(false));
     table.table.lock().expect("connections").insert(
         conn,

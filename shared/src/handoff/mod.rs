@@ -13,7 +13,7 @@
 //!
 //! A transfer ([`sender`]) snapshots the vnode into a spill file, streams it in batches
 //! bounded by count and bytes, each acknowledged by the receiver ([`receiver`]) once applied,
-//! then the changes made meanwhile (see [`crate::vnode_task`]). At most
+//! then the changes made meanwhile (see [`crate::vnode::task`]). At most
 //! `handoff_concurrency` transfers (in and out together) run on a node at once; both ends
 //! time out, so a dead peer never keeps a slot. A transfer that fails is abandoned and tried
 //! again from the start on a later tick; items sent twice are harmless, because applying an
@@ -54,12 +54,13 @@ mod receiver;
 pub(crate) mod report;
 mod sender;
 
+use crate::cluster::Claimant;
 use crate::error::Error;
-use crate::node::Node;
-use crate::ring::{IndexNode, NodeName, Partition};
-use crate::vnode::HandoffKind;
-use crate::vnode_host::HostedVnodes;
-use crate::wire::{ClaimantRequest, TransferStatus};
+use crate::lifecycle::Lifecycle;
+use crate::net::wire::{ClaimantRequest, HandoffRequest, Request, Response, TransferStatus};
+use crate::ring::{HandoffKind, IndexNode, NodeName, Partition, Ring};
+use crate::vnode::context::NodeContext;
+use crate::vnode::host::{HostedVnodes, Hosts};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -67,12 +68,90 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 
-pub(crate) use receiver::handle as handle_request;
-
 /// Items per batch, at most.
 const BATCH_ITEMS: usize = 1000;
 /// Bytes per batch, at most (well under the frame limit).
 const BATCH_BYTES: usize = 1024 * 1024;
+
+/// The handoff manager of a node (riak_core_handoff_manager), with the handles of its node it
+/// works with. Cheap to clone.
+#[derive(Clone)]
+pub(crate) struct Manager {
+    node: NodeContext,
+    hosts: Hosts,
+    handoffs: Arc<Handoffs>,
+    claimant: Claimant,
+    /// How often to look for work, besides when the ring changes or a transfer ends.
+    tick: Duration,
+    /// How long either end of a transfer waits for the other.
+    timeout: Duration,
+    /// At most this many bytes per second per transfer.
+    rate: Option<u64>,
+}
+
+impl Manager {
+    pub(crate) fn new(
+        node: NodeContext,
+        hosts: Hosts,
+        claimant: Claimant,
+        concurrency: usize,
+        (tick, timeout, rate): (Duration, Duration, Option<u64>),
+    ) -> Self {
+        Manager {
+            node,
+            hosts,
+            handoffs: Arc::new(Handoffs::new(concurrency.max(1))),
+            claimant,
+            tick,
+            timeout,
+            rate,
+        }
+    }
+
+    /// The transfers this node is sending now.
+    pub(crate) fn status(&self) -> Vec<TransferStatus> {
+        self.handoffs.status()
+    }
+
+    /// Answers one step of a handoff sent to this node.
+    pub(crate) async fn receive(&self, request: HandoffRequest) -> Result<Response, Error> {
+        receiver::handle(self, request).await
+    }
+
+    fn name(&self) -> &NodeName {
+        self.node.name()
+    }
+
+    fn ring(&self) -> Arc<Ring> {
+        self.node.ring()
+    }
+
+    fn is_up(&self, node: &NodeName) -> bool {
+        self.node.is_up(node)
+    }
+
+    fn hosts(&self) -> Vec<Arc<dyn HostedVnodes>> {
+        self.hosts.all()
+    }
+
+    fn handoffs(&self) -> &Handoffs {
+        &self.handoffs
+    }
+
+    fn lifecycle(&self) -> &Lifecycle {
+        self.node.state().lifecycle()
+    }
+
+    /// Sends a step of a transfer to another node.
+    async fn request(
+        &self,
+        to: &NodeName,
+        request: Request,
+        wait: Duration,
+    ) -> Result<Response, Error> {
+        self.node.request(to, request, wait).await
+    }
+}
 
 /// The handoff state of a node: its transfer slots, and the transfers under way.
 pub(crate) struct Handoffs {
@@ -220,16 +299,16 @@ impl fmt::Display for Transfer<'_> {
 }
 
 /// The handoff manager: looks for work on every tick, until the node stops.
-pub(crate) async fn run(node: Node) {
-    let shutdown = node.shutdown_token();
+pub(crate) async fn run(node: Manager) {
+    let shutdown = node.lifecycle().token().clone();
     let mut waiting_logged: BTreeSet<Partition> = BTreeSet::new();
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => break,
-            _ = node.ring_changed(node.config().handoff_tick) => {}
+            _ = node.node.state().changed(node.tick) => {}
             _ = node.handoffs().slot_freed.notified() => {}
         }
-        node.handoffs().reap(node.config().handoff_timeout);
+        node.handoffs().reap(node.timeout);
         complete_empty_ownership_transfers(&node, &mut waiting_logged).await;
         // Only this loop starts transfers, and `candidates` leaves out the partitions being
         // sent: none is sent twice at once.
@@ -243,7 +322,7 @@ pub(crate) async fn run(node: Node) {
 }
 
 /// The transfers this node should send now, ownership first.
-async fn candidates(node: &Node) -> Vec<Candidate> {
+async fn candidates(node: &Manager) -> Vec<Candidate> {
     let ring = node.ring();
     let me = node.name();
     let handoffs = node.handoffs();
@@ -320,7 +399,7 @@ async fn candidates(node: &Node) -> Vec<Candidate> {
 /// `is_empty` failed: the failure is logged and the vnode rests) or while it rests after an
 /// earlier failure: such a vnode is neither sent nor taken for empty.
 async fn is_empty(
-    node: &Node,
+    node: &Manager,
     host: &Arc<dyn HostedVnodes>,
     transfer: &Transfer<'_>,
 ) -> Option<bool> {
@@ -339,7 +418,10 @@ async fn is_empty(
 
 /// Tells the claimant about partitions this node must hand over whose vnodes are all empty
 /// (nothing to send, or everything sent).
-async fn complete_empty_ownership_transfers(node: &Node, waiting_logged: &mut BTreeSet<Partition>) {
+async fn complete_empty_ownership_transfers(
+    node: &Manager,
+    waiting_logged: &mut BTreeSet<Partition>,
+) {
     let ring = node.ring();
     let me = node.name();
     let pending: Vec<(Partition, NodeName)> = ring
@@ -376,7 +458,7 @@ async fn complete_empty_ownership_transfers(node: &Node, waiting_logged: &mut BT
             from: me.clone(),
             to: next.clone(),
         };
-        match node.claimant_call(request).await {
+        match node.claimant.call(request).await {
             Ok(_) => {
                 waiting_logged.remove(&partition);
                 node.handoffs()
@@ -393,7 +475,7 @@ async fn complete_empty_ownership_transfers(node: &Node, waiting_logged: &mut BT
 }
 
 /// Starts sending one transfer in the background; the slot is held until it ends.
-fn start(node: &Node, candidate: Candidate, slot: OwnedSemaphorePermit) {
+fn start(node: &Manager, candidate: Candidate, slot: OwnedSemaphorePermit) {
     let Candidate {
         host,
         partition,
@@ -419,7 +501,7 @@ fn start(node: &Node, candidate: Candidate, slot: OwnedSemaphorePermit) {
         .insert(key.clone(), Arc::clone(&progress));
     let id = node.handoffs().next_id.fetch_add(1, Ordering::Relaxed);
     let node = node.clone();
-    node.clone().spawn(async move {
+    node.lifecycle().clone().spawn(async move {
         let to = IndexNode {
             partition,
             node: target.clone(),
@@ -453,9 +535,9 @@ fn start(node: &Node, candidate: Candidate, slot: OwnedSemaphorePermit) {
 }
 
 /// Notes a failed transfer (its vnode rests) and logs it as the module doc says.
-fn failed(node: &Node, transfer: &Transfer<'_>, error: &Error) {
+fn failed(node: &Manager, transfer: &Transfer<'_>, error: &Error) {
     let reason = reason(error, node.name());
-    let tick = node.config().handoff_tick;
+    let tick = node.tick;
     // The lock is held until the line is logged, so that lines come in the order they were
     // decided: the warning before the debug lines of the transfers that failed after it.
     let mut failures = node.handoffs().failures.lock().expect("failures");
@@ -466,7 +548,7 @@ fn failed(node: &Node, transfer: &Transfer<'_>, error: &Error) {
         tick,
         Instant::now(),
     );
-    if node.shutdown_token().is_cancelled() {
+    if node.lifecycle().is_stopping() {
         return; // the node is stopping: transfers cut short are no news
     }
     let rest = seconds(rest);
@@ -491,8 +573,8 @@ fn failed(node: &Node, transfer: &Transfer<'_>, error: &Error) {
 }
 
 /// Notes a transfer the receiver had no slot for: it waits a tick for its turn.
-fn busy(node: &Node, transfer: &Transfer<'_>) {
-    let tick = node.config().handoff_tick;
+fn busy(node: &Manager, transfer: &Transfer<'_>) {
+    let tick = node.tick;
     node.handoffs().failures.lock().expect("failures").busy(
         transfer.vnode_type,
         transfer.partition.index(),

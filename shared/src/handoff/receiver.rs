@@ -4,15 +4,14 @@
 //! A failure here (`handle_handoff_data` refusing an item, say) is not logged here: it goes
 //! back in the answer, and the sender, which retries, logs it once with its reason.
 
-use super::Inbound;
+use super::{Inbound, Manager};
 use crate::error::Error;
-use crate::node::Node;
-use crate::wire::{HandoffRequest, Response};
+use crate::net::wire::{HandoffRequest, Response};
 use std::sync::Arc;
 use std::time::Instant;
 
 /// Answers one step of a handoff sent to this node.
-pub(crate) async fn handle(node: &Node, request: HandoffRequest) -> Result<Response, Error> {
+pub(super) async fn handle(node: &Manager, request: HandoffRequest) -> Result<Response, Error> {
     let handoffs = node.handoffs();
     match request {
         HandoffRequest::Start {
@@ -22,9 +21,7 @@ pub(crate) async fn handle(node: &Node, request: HandoffRequest) -> Result<Respo
             vnode_type,
             partition,
         } => {
-            if partition >= node.ring().size()
-                || !node.hosts().iter().any(|h| h.vnode_type() == vnode_type)
-            {
+            if partition >= node.ring().size() || node.hosts.find(&vnode_type).is_none() {
                 return Err(Error::bad_request(format!(
                     "no vnode {vnode_type} of partition {partition} here"
                 )));
@@ -55,9 +52,8 @@ pub(crate) async fn handle(node: &Node, request: HandoffRequest) -> Result<Respo
                 (transfer.vnode_type.clone(), transfer.partition)
             };
             let host = node
-                .hosts()
-                .into_iter()
-                .find(|h| h.vnode_type() == vnode_type)
+                .hosts
+                .find(&vnode_type)
                 .ok_or_else(|| Error::internal("vnode type gone"))?;
             let applied = host.handoff_data(partition, items).await?;
             Ok(Response::Applied(applied))

@@ -3,7 +3,7 @@
 //! completed: sent 1.08 KB in 10 of 10 objects in 0.05 seconds (23.45 KB/second)`, and the
 //! byte sizes as riak prints them (which `transfers` also uses).
 
-use crate::vnode::HandoffKind;
+use crate::ring::HandoffKind;
 
 /// Formats a byte count the way riak's handoff log does: "1.08 KB", "23.45 KB", "3.20 MB",
 /// "512 B".

@@ -1,13 +1,14 @@
 //! Sending one transfer: snapshot, batches, changes made meanwhile, finish.
 
+use super::Manager;
 use super::report;
 use super::{BATCH_BYTES, BATCH_ITEMS, Progress};
 use crate::error::Error;
-use crate::node::Node;
+use crate::net::wire::{HandoffRequest, Request, Response};
+use crate::ring::HandoffKind;
 use crate::ring::IndexNode;
-use crate::vnode::{HandoffKind, HandoffTarget};
-use crate::vnode_host::HostedVnodes;
-use crate::wire::{HandoffRequest, Request, Response};
+use crate::vnode::HandoffTarget;
+use crate::vnode::host::HostedVnodes;
 use std::fs::File;
 use std::io::{self, BufReader, Read};
 use std::path::PathBuf;
@@ -32,14 +33,14 @@ enum Ended {
 /// Sends the data of one vnode to `to`; when it does not complete, the vnode is told the
 /// handoff was cancelled, and the manager tries again later.
 pub(super) async fn transfer(
-    node: &Node,
+    node: &Manager,
     host: &Arc<dyn HostedVnodes>,
     id: u64,
     to: IndexNode,
     progress: &Progress,
 ) -> Result<(), NotSent> {
     let partition = to.partition.index();
-    let spill = node.data_dir().join("handoff").join(format!(
+    let spill = node.node.state().data_dir().join("handoff").join(format!(
         "{}-{}-{id}.spill",
         host.vnode_type(),
         to.partition.id()
@@ -59,11 +60,7 @@ pub(super) async fn transfer(
                 from: node.name().clone(),
             };
             let _ = node
-                .request(
-                    &to.node,
-                    Request::Handoff(end),
-                    node.config().request_timeout,
-                )
+                .request(&to.node, Request::Handoff(end), node.node.request_timeout())
                 .await;
             Err(NotSent::Failed(error))
         }
@@ -71,7 +68,7 @@ pub(super) async fn transfer(
 }
 
 async fn send(
-    node: &Node,
+    node: &Manager,
     host: &Arc<dyn HostedVnodes>,
     id: u64,
     to: &IndexNode,
@@ -174,8 +171,8 @@ async fn send(
 }
 
 /// Waits as long as the configured rate asks, given what was sent since `started`.
-async fn throttle(node: &Node, started: Instant, progress: &Progress) {
-    if let Some(rate) = node.config().handoff_rate.filter(|r| *r > 0) {
+async fn throttle(node: &Manager, started: Instant, progress: &Progress) {
+    if let Some(rate) = node.rate.filter(|r| *r > 0) {
         let sent = progress.bytes_sent.load(Ordering::Relaxed) as f64;
         let due = std::time::Duration::from_secs_f64(sent / rate as f64);
         if let Some(early) = due.checked_sub(started.elapsed()) {
@@ -185,7 +182,7 @@ async fn throttle(node: &Node, started: Instant, progress: &Progress) {
 }
 
 async fn send_batch(
-    node: &Node,
+    node: &Manager,
     to: &IndexNode,
     id: u64,
     items: Vec<Vec<u8>>,
@@ -207,11 +204,8 @@ async fn send_batch(
 }
 
 /// One step of the protocol; the receiver must answer it within the handoff timeout.
-async fn call(node: &Node, to: &IndexNode, request: Request) -> Result<Response, Error> {
-    match node
-        .request(&to.node, request, node.config().handoff_timeout)
-        .await?
-    {
+async fn call(node: &Manager, to: &IndexNode, request: Request) -> Result<Response, Error> {
+    match node.request(&to.node, request, node.timeout).await? {
         answer @ (Response::Done | Response::Applied(_) | Response::Busy) => Ok(answer),
         other => Err(Error::internal(format!(
             "unexpected handoff answer: {other:?}"

@@ -10,9 +10,9 @@
 //! replica stored it). An entry that arrives later with a number below the last delivered
 //! (written during a partition) is not delivered live; a read from an earlier number finds it.
 
-use crate::coordinator::QuorumWaiter;
 use crate::store::{Entry, EntryId};
 use crate::streams::{Nwr, Streams, StreamsVnode};
+use crate::vnode::coordinator::QuorumWaiter;
 use futures_util::Stream;
 use std::collections::VecDeque;
 use std::time::Duration;

@@ -42,7 +42,7 @@ pub async fn serve(node: &Node, addr: SocketAddr, router: Router) -> std::io::Re
         .await
         .map_err(|e| std::io::Error::new(e.kind(), format!("cannot serve HTTP on {addr}: {e}")))?;
     let local = listener.local_addr()?;
-    let shutdown = node.shutdown_token();
+    let shutdown = node.lifecycle().token().clone();
     let name = node.name().clone();
     tokio::spawn(async move {
         // The body limit wraps every route, an exercise's own included.

@@ -2,9 +2,9 @@
 
 use super::feed::entries_after;
 use super::{ApiError, EntryJson, Params, json_body, msg_of};
-use crate::coordinator::QuorumWaiter;
-use crate::streams::console::KV_BUCKET;
+use crate::streams::commands::KV_BUCKET;
 use crate::streams::{Streams, StreamsVnode};
+use crate::vnode::coordinator::QuorumWaiter;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};

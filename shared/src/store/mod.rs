@@ -89,7 +89,7 @@ use std::path::{Path, PathBuf};
 use self::files::{Files, annotate};
 use self::record::MAX_NAME_BYTES;
 use self::stream::{Stream, StreamName};
-use crate::hash::KeyHash;
+use crate::ring::hash::KeyHash;
 
 pub use self::record::MAX_PAYLOAD_BYTES;
 pub use self::report::{Damage, RecoveryProblem, RecoveryReport, Repair};

@@ -29,7 +29,7 @@ use super::cache::RecentEntries;
 use super::files::{Files, RecordPos};
 use super::record;
 use super::{Entry, EntryId, StreamSummary};
-use crate::hash::{KeyHash, chash_key};
+use crate::ring::hash::{KeyHash, chash_key};
 
 /// Largest number of bytes fetched with one read when consecutive records
 /// of the stream are next to each other in the log.

@@ -1049,11 +1049,11 @@ fn summaries_carry_each_streams_place_on_the_ring() {
     let want = vec![
         (
             "alice/inbox".to_string(),
-            crate::hash::chash_key(b"alice", b"inbox"),
+            crate::ring::hash::chash_key(b"alice", b"inbox"),
         ),
         (
             "bob/outbox".to_string(),
-            crate::hash::chash_key(b"bob", b"outbox"),
+            crate::ring::hash::chash_key(b"bob", b"outbox"),
         ),
     ];
     assert_eq!(places(&store), want);

@@ -77,8 +77,8 @@ use self::status::Status;
 use super::service::{Nwr, StreamsVnode};
 use crate::clock::next_round;
 use crate::node::Node;
+use crate::node::VnodeMaster;
 use crate::ring::{IndexNode, NodeName, Partition, Ring};
-use crate::service::Service;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -100,7 +100,7 @@ impl AntiEntropy {
 /// Starts anti-entropy for the stream vnodes `vnodes` when the node's configuration asks for
 /// it (`anti_entropy: Some(pause)`), and returns its handle. Made once per node and vnode
 /// type: a second database handle on the same vnodes gets the same one, and no second task.
-pub fn start<V: StreamsVnode>(vnodes: &Service<V>) -> Arc<AntiEntropy> {
+pub fn start<V: StreamsVnode>(vnodes: &VnodeMaster<V>) -> Arc<AntiEntropy> {
     let node = vnodes.node();
     let name = format!("anti-entropy of {}", vnodes.vnode_type());
     node.singleton(&name, || {
@@ -119,9 +119,9 @@ pub fn start<V: StreamsVnode>(vnodes: &Service<V>) -> Arc<AntiEntropy> {
 
 /// The node's anti-entropy task: each pause, exchange the next key range in this node's
 /// charge. Ends when the node stops.
-async fn run<V: StreamsVnode>(vnodes: Service<V>, aae: Arc<AntiEntropy>, pause: Duration) {
+async fn run<V: StreamsVnode>(vnodes: VnodeMaster<V>, aae: Arc<AntiEntropy>, pause: Duration) {
     let node = vnodes.node().clone();
-    let shutdown = node.shutdown_token();
+    let shutdown = node.lifecycle().token().clone();
     let mut last = None;
     // A range whose exchange stopped at its bound with more to repair: exchanged again next,
     // so that a backlog is worked off at once rather than one bound per round.
@@ -183,7 +183,7 @@ fn next_range(in_charge: &[Partition], last: Option<Partition>) -> Option<Partit
 
 /// Exchanges one range between its primaries that are up, and logs how it went.
 async fn exchange_range<V: StreamsVnode>(
-    vnodes: &Service<V>,
+    vnodes: &VnodeMaster<V>,
     ring: &Ring,
     range: Partition,
 ) -> Outcome {

@@ -6,8 +6,8 @@
 
 use super::service::{Listing, failed};
 use super::vnode::StreamCoverageReply;
-use crate::coverage::CoverageResult;
 use crate::error::Error;
+use crate::vnode::coverage::CoverageResult;
 
 /// Merges the names of a coverage query: sorted, each once (replicas hold the same names).
 pub(super) fn merge_names(result: CoverageResult<StreamCoverageReply>) -> Result<Listing, Error> {

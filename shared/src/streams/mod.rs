@@ -7,7 +7,7 @@
 //! - [`console`]: its console commands, for applications that offer them as they are.
 
 pub mod aae;
-pub mod console;
+pub mod commands;
 mod listing;
 pub mod service;
 pub mod vnode;

@@ -53,17 +53,17 @@ use super::listing::merge_names;
 use super::vnode::{
     StreamCommand, StreamCoverage, StreamCoverageReply, StreamReply, StreamVnode, VnodeStats,
 };
-use crate::apl::Preflist;
-use crate::coordinator::{Answer, Quorum, QuorumWaiter, Replies};
-use crate::coverage::CoverageResult;
 use crate::error::Error;
-use crate::hash::chash_key;
 use crate::node::Node;
-use crate::reply::ReplyTo;
+use crate::node::VnodeMaster;
 use crate::ring::IndexNode;
-use crate::service::Service;
+use crate::ring::apl::Preflist;
+use crate::ring::hash::chash_key;
 use crate::store::{Entry, EntryId};
 use crate::vnode::Vnode;
+use crate::vnode::coordinator::{Answer, Quorum, QuorumWaiter, Replies};
+use crate::vnode::coverage::CoverageResult;
+use crate::vnode::reply::ReplyTo;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
@@ -202,7 +202,7 @@ impl<V> StreamsVnode for V where
 
 /// The stream database on one node.
 pub struct Streams<Q: QuorumWaiter = Quorum, V: StreamsVnode = StreamVnode> {
-    vnodes: Service<V>,
+    vnodes: VnodeMaster<V>,
     quorum: Q,
     anti_entropy: Arc<AntiEntropy>,
 }
@@ -248,7 +248,7 @@ impl<Q: QuorumWaiter, V: StreamsVnode> Streams<Q, V> {
     }
 
     /// The stream vnodes, for requests of your own.
-    pub fn vnodes(&self) -> &Service<V> {
+    pub fn vnodes(&self) -> &VnodeMaster<V> {
         &self.vnodes
     }
 
@@ -499,7 +499,7 @@ impl<Q: QuorumWaiter, V: StreamsVnode> Streams<Q, V> {
                 "n ({n}) cannot be more than the ring's {partitions} partitions"
             )));
         }
-        let replicas = crate::apl::targets(&self.preflist(bucket, stream, n));
+        let replicas = crate::ring::apl::targets(&self.preflist(bucket, stream, n));
         if replicas.len() < needed {
             return Err(Error::Quorum {
                 what: what.to_string(),

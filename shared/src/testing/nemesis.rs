@@ -12,7 +12,7 @@
 
 use super::TestCluster;
 use crate::app::App;
-use crate::transport::Faults;
+use crate::net::transport::Faults;
 use std::time::Duration;
 
 impl<A: App> TestCluster<A> {

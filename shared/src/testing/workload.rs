@@ -15,8 +15,8 @@ use super::history::{Attempt, History, Outcome, Read, Stored, Verdict, agree, ju
 use super::nemesis::Rng;
 use super::{AckCounter, Targets};
 use crate::app::App;
-use crate::coordinator::{Quorum, QuorumWaiter};
 use crate::streams::{Nwr, StreamCommand, StreamReply, StreamVnode, Streams, StreamsVnode};
+use crate::vnode::coordinator::{Quorum, QuorumWaiter};
 use futures_util::future::join_all;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -137,7 +137,8 @@ impl<A: App, Q: QuorumWaiter, V: StreamsVnode> Workload<A, Q, V> {
         };
         let db = (self.db)(&app);
         for stream in streams {
-            let replicas = crate::apl::targets(&db.preflist(&self.bucket, stream, self.nwr.n));
+            let replicas =
+                crate::ring::apl::targets(&db.preflist(&self.bucket, stream, self.nwr.n));
             let reads = replicas.iter().map(|replica| {
                 let command = StreamCommand::Ids {
                     bucket: self.bucket.clone(),

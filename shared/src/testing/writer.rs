@@ -2,9 +2,9 @@
 //! a node stopping), and the check that what it was told is stored really is.
 
 use super::AckCounter;
-use crate::coordinator::QuorumWaiter;
 use crate::store::{Entry, EntryId};
 use crate::streams::{Nwr, Streams, StreamsVnode};
+use crate::vnode::coordinator::QuorumWaiter;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

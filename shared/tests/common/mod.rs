@@ -2,7 +2,9 @@
 //! are, and `DbApp`, the stream database.
 #![allow(dead_code)] // each test file uses some of these
 
-use ringcore::{App, CommandHelp, Error, Node, NodeName, Partition, Service, Vnode, VnodeContext};
+use ringcore::{
+    App, CommandHelp, Error, Node, NodeName, Partition, Vnode, VnodeContext, VnodeMaster,
+};
 use serde::{Deserialize, Serialize};
 
 pub struct WhoVnode {
@@ -44,7 +46,7 @@ impl Vnode for WhoVnode {
 
 #[derive(Clone)]
 pub struct WhoApp {
-    pub who: Service<WhoVnode>,
+    pub who: VnodeMaster<WhoVnode>,
 }
 
 impl App for WhoApp {

@@ -3,12 +3,12 @@
 //!
 //! - [`vnode`]: a vnode that answers pings, so you can see which node serves a partition.
 //! - [`service`]: `ping`, and the ring queries you write (`owner`, `ownership`).
-//! - [`console`]: the console commands.
+//! - [`app`]: the application (`App`): its console commands.
 //! - [`balance`]: Going further: how evenly the ring is shared.
 
+pub mod app;
 pub mod balance;
-pub mod console;
 pub mod service;
 pub mod vnode;
 
-pub use console::ClusterApp;
+pub use app::ClusterApp;

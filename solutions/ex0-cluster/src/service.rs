@@ -2,13 +2,13 @@
 //! questions about the ring that you answer from the node's view of it.
 
 use crate::vnode::{Ping, PingVnode, Pong};
-use ringcore::{Error, Node, NodeName, Partition, Service, chash_key};
+use ringcore::{Error, Node, NodeName, Partition, VnodeMaster, chash_key};
 use std::fmt;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 #[derive(Clone)]
 pub struct Cluster {
-    vnodes: Service<PingVnode>,
+    vnodes: VnodeMaster<PingVnode>,
 }
 
 /// Which partition a key belongs to, and which node owns that partition.

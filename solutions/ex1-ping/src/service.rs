@@ -2,7 +2,7 @@
 //! belongs to by hashing a key, then sends the command there (flavio.erl).
 
 use crate::vnode::{Answer, Command, CoverageRequest, PingVnode};
-use ringcore::{Error, IndexNode, Node, Service, chash_key};
+use ringcore::{Error, IndexNode, Node, VnodeMaster, chash_key};
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -12,7 +12,7 @@ const STATS_TIMEOUT: Duration = Duration::from_secs(5);
 /// The ping application's API.
 #[derive(Clone)]
 pub struct Ping {
-    vnodes: Service<PingVnode>,
+    vnodes: VnodeMaster<PingVnode>,
 }
 
 /// A vnode's answer to a ping.

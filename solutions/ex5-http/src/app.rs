@@ -2,7 +2,7 @@
 //! node's `started` line), and the database's console commands.
 
 use crate::routes::router;
-use ringcore::streams::{Streams, console};
+use ringcore::streams::{Streams, commands};
 use ringcore::{App, CommandHelp, Error, Node};
 use std::net::SocketAddr;
 
@@ -14,7 +14,7 @@ pub struct HttpApp {
 }
 
 impl App for HttpApp {
-    const COMMANDS: &'static [CommandHelp] = console::COMMANDS;
+    const COMMANDS: &'static [CommandHelp] = commands::COMMANDS;
 
     async fn start(node: &Node) -> Result<Self, Error> {
         let db = Streams::start(node);
@@ -29,7 +29,7 @@ impl App for HttpApp {
     }
 
     async fn run(&self, command: &str, args: &[&str]) -> Result<String, Error> {
-        console::run(&self.db, command, args)
+        commands::run(&self.db, command, args)
             .await
             .unwrap_or_else(|| Err(Self::usage(command)))
     }

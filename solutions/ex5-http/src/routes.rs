@@ -15,7 +15,7 @@ use axum::{Json, Router};
 use futures_util::StreamExt;
 use ringcore::http::{ApiError, EntryJson, Params, feed, json_body, msg_of};
 use ringcore::streams::Streams;
-use ringcore::streams::console::KV_BUCKET;
+use ringcore::streams::commands::KV_BUCKET;
 use serde_json::json;
 use std::collections::HashMap;
 use std::convert::Infallible;

@@ -8,7 +8,7 @@ use ringcore::chat::{ChatCommand, ChatHandler, Session};
 use ringcore::coordinator::{Answer, Replies};
 use ringcore::quorum::wait_for_quorum;
 use ringcore::streams::{Nwr, Streams};
-use ringcore::{Error, IndexNode, Node, NodeName, ReplyTo, Service, apl, chash_key};
+use ringcore::{Error, IndexNode, Node, NodeName, ReplyTo, VnodeMaster, apl, chash_key};
 use std::collections::BTreeSet;
 
 /// The bucket of the rooms' history streams.
@@ -20,7 +20,7 @@ const HISTORY_ON_JOIN: usize = 10;
 
 #[derive(Clone)]
 pub struct Chat {
-    rooms: Service<RoomVnode>,
+    rooms: VnodeMaster<RoomVnode>,
     history: Streams,
 }
 

@@ -11,7 +11,7 @@
 //! Nothing here is kept between exchanges: a vnode computes a digest when asked, from the
 //! summaries its store keeps up to date, in one pass over its streams (in memory, no disk).
 
-use crate::hash::KeyHash;
+use crate::ring::hash::KeyHash;
 use crate::ring::{Partition, partition_for};
 use crate::store::{PartitionStore, StreamSummary, Summarized};
 use serde::{Deserialize, Serialize};
@@ -128,7 +128,7 @@ fn mix(mut z: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::hash::chash_key;
+    use crate::ring::hash::chash_key;
     use crate::store::{Dot, Entry, StoreConfig};
 
     const RING: u32 = 8;

@@ -10,8 +10,8 @@
 
 use super::digest::RangeDigest;
 use super::status::Outcome;
+use crate::node::VnodeMaster;
 use crate::ring::{IndexNode, Partition};
-use crate::service::Service;
 use crate::store::{Entry, EntryId, StreamSummary};
 use crate::streams::service::StreamsVnode;
 use crate::streams::vnode::{StreamCommand, StreamReply};
@@ -26,7 +26,7 @@ const GET_BATCH: usize = 64;
 
 /// Exchanges key range `range` between `replicas` (at least two).
 pub(super) async fn exchange<V: StreamsVnode>(
-    vnodes: &Service<V>,
+    vnodes: &VnodeMaster<V>,
     range: Partition,
     replicas: Vec<IndexNode>,
 ) -> Outcome {
@@ -47,7 +47,7 @@ pub(super) async fn exchange<V: StreamsVnode>(
 type StreamKey = (String, String);
 
 struct Exchange<'a, V: StreamsVnode> {
-    vnodes: &'a Service<V>,
+    vnodes: &'a VnodeMaster<V>,
     range: Partition,
     /// The replicas taking part: those that answered the digest request.
     replicas: Vec<IndexNode>,

@@ -1,0 +1,17 @@
+//! How the members of a cluster agree on the ring (riak_core's ring manager, gossip, node
+//! watcher and claimant).
+//!
+//! [`RingState`] is the node's view: the ring it holds, saved in its data directory, and the
+//! members that do not answer. Three loops keep it current: [`gossip`] spreads every new ring
+//! and takes in newer ones, [`liveness`] pings the other members, and the [`claimant`] (one
+//! node, named in the ring) makes every membership change, so that changes never conflict.
+//! The vnode layer above reads this view on every request; nothing here knows of vnodes.
+
+pub mod claimant;
+pub mod gossip;
+pub mod liveness;
+mod ring_file;
+mod state;
+
+pub use claimant::Claimant;
+pub use state::{RingState, SavedRing, load_saved_ring};

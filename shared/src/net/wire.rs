@@ -1,0 +1,236 @@
+//! What nodes say to each other over TCP: the frames, the handshake and the messages.
+//!
+//! A connection carries length-delimited frames (a 4-byte big-endian length, then the body),
+//! each body a postcard-encoded value. The first frame each way is the handshake: the caller
+//! sends [`Hello`] and the node answers [`Welcome`]; a mismatched protocol version or ring
+//! size is refused there, with the reason, so two incompatible nodes never exchange data.
+//! After that the caller sends [`Frame::Request`]s and the node answers each with a
+//! [`Frame::Response`] carrying the same id; responses may come back in any order.
+
+use crate::error::Error;
+use crate::ring::HandoffKind;
+use crate::ring::membership::Plan;
+use crate::ring::{NodeName, Ring};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use tokio_util::codec::LengthDelimitedCodec;
+
+/// Bumped whenever a message changes shape; nodes of different versions refuse each other.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// The largest frame a node accepts. A longer one closes the connection.
+pub const MAX_FRAME_BYTES: usize = 16 * 1024 * 1024;
+
+/// The codec of every connection.
+pub fn codec() -> LengthDelimitedCodec {
+    LengthDelimitedCodec::builder()
+        .max_frame_length(MAX_FRAME_BYTES)
+        .new_codec()
+}
+
+/// Encodes a message for a frame.
+pub fn encode<T: Serialize>(message: &T) -> Result<Vec<u8>, Error> {
+    postcard::to_allocvec(message)
+        .map_err(|e| Error::internal(format!("cannot encode message: {e}")))
+}
+
+/// Decodes a frame's body.
+pub fn decode<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, Error> {
+    postcard::from_bytes(bytes).map_err(|e| Error::internal(format!("malformed message: {e}")))
+}
+
+/// The first frame on a connection: who is calling.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Hello {
+    /// Another node of the cluster.
+    Node {
+        protocol: u32,
+        name: NodeName,
+        ring_size: u32,
+        /// Where the caller itself listens, so the callee can call back.
+        addr: SocketAddr,
+        incarnation: u64,
+    },
+    /// A command-line tool (`ping`, `admin`, `attach`).
+    Client { protocol: u32 },
+}
+
+/// The answer to [`Hello`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Welcome {
+    Accepted { name: NodeName },
+    Refused { reason: String },
+}
+
+/// Every frame after the handshake.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Frame {
+    Request {
+        id: u64,
+        body: Request,
+    },
+    Response {
+        id: u64,
+        body: Result<Response, Error>,
+    },
+}
+
+/// Where a node listens, and which run of it that is (a restarted node has a higher
+/// incarnation, so its new address replaces the old one everywhere).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeerAddr {
+    pub addr: SocketAddr,
+    pub incarnation: u64,
+}
+
+/// Every node's address, as far as this node knows.
+pub type AddressBook = BTreeMap<NodeName, PeerAddr>;
+
+/// What gossip carries: the ring, and the addresses to reach its members.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GossipState {
+    pub ring: Ring,
+    pub addresses: AddressBook,
+}
+
+/// Which vnode callback a remote vnode request is for.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub enum VnodeCall {
+    Command,
+    Coverage,
+}
+
+/// What a node can be asked.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Request {
+    /// Are you there? Answered with [`Response::Pong`].
+    Ping,
+    /// A command or coverage request for one of the node's vnodes; the payload is the
+    /// postcard encoding of the vnode type's command or coverage request.
+    Vnode {
+        vnode_type: String,
+        partition: u32,
+        call: VnodeCall,
+        #[serde(with = "serde_bytes")]
+        payload: Vec<u8>,
+    },
+    /// Here is my ring; answered with yours if yours is newer.
+    Gossip(GossipState),
+    /// Your ring and address book, whatever their version (a node about to join asks this).
+    State,
+    /// A membership change or question for the claimant.
+    Claimant(ClaimantRequest),
+    /// An admin command line (`member-status`, `cluster plan`, …).
+    Admin(Vec<String>),
+    /// A console line, as typed at the node's own console (`attach`).
+    Console(String),
+    /// A step of a handoff from another node (see [`crate::handoff`]).
+    Handoff(HandoffRequest),
+    /// The transfers this node is sending now.
+    Transfers,
+    /// A message for one of the application's mailboxes on this node (see
+    /// [`crate::node::Node::register_mailbox`]).
+    Deliver {
+        mailbox: String,
+        #[serde(with = "serde_bytes")]
+        payload: Vec<u8>,
+    },
+    /// Stop the node (used by `devrel` to shut its nodes down cleanly).
+    Stop,
+}
+
+/// The steps of one handoff, from the sending node. `id` numbers the sender's transfers.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum HandoffRequest {
+    Start {
+        id: u64,
+        from: NodeName,
+        kind: HandoffKind,
+        vnode_type: String,
+        partition: u32,
+    },
+    /// Items encoded by the sending vnode's `encode_handoff_item`.
+    Batch {
+        id: u64,
+        from: NodeName,
+        #[serde(with = "byte_strings")]
+        items: Vec<Vec<u8>>,
+    },
+    End {
+        id: u64,
+        from: NodeName,
+    },
+}
+
+/// One transfer under way, for `transfers`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TransferStatus {
+    pub kind: HandoffKind,
+    pub vnode_type: String,
+    pub partition: u32,
+    pub source: NodeName,
+    pub target: NodeName,
+    pub objects_sent: u64,
+    pub objects_total: u64,
+    pub bytes_sent: u64,
+    pub bytes_total: u64,
+}
+
+/// What the claimant can be asked.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum ClaimantRequest {
+    Join(NodeName),
+    Leave(NodeName),
+    ForceRemove(NodeName),
+    Plan,
+    Commit,
+    Clear,
+    /// The owner of `partition` handed it to its next owner.
+    TransferComplete {
+        partition: u32,
+        from: NodeName,
+        to: NodeName,
+    },
+}
+
+/// The answers.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Response {
+    Pong {
+        name: NodeName,
+        ring_version: u64,
+    },
+    Payload(#[serde(with = "serde_bytes")] Vec<u8>),
+    Gossip(Option<GossipState>),
+    Plan(Box<Plan>),
+    /// A node's ring and address book (after a claimant change: the new ones).
+    State(GossipState),
+    Text(String),
+    /// Handoff items applied.
+    Applied(usize),
+    Transfers(Vec<TransferStatus>),
+    Done,
+    /// A handoff was not started: every handoff slot of the receiving node is taken; the
+    /// sender asks again later (riak's handoff concurrency limit).
+    Busy,
+}
+
+/// Lists of byte strings, encoded as byte strings rather than as lists of numbers (which
+/// serde would do by default, one number at a time).
+mod byte_strings {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use serde_bytes::{ByteBuf, Bytes};
+
+    pub fn serialize<S: Serializer>(items: &[Vec<u8>], serializer: S) -> Result<S::Ok, S::Error> {
+        let borrowed: Vec<&Bytes> = items.iter().map(|i| Bytes::new(i)).collect();
+        borrowed.serialize(serializer)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Vec<Vec<u8>>, D::Error> {
+        let owned: Vec<ByteBuf> = Vec::deserialize(deserializer)?;
+        Ok(owned.into_iter().map(ByteBuf::into_vec).collect())
+    }
+}

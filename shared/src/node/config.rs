@@ -1,0 +1,99 @@
+//! What a node is started with: its name, data directory, ports and the pace of its
+//! background work, with the workshop's defaults (`devK`) and quicker ones for tests.
+
+use crate::net::transport::Faults;
+use crate::ring::{DEFAULT_RING_SIZE, NodeName};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// How long a request waits for a vnode unless told otherwise.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The cluster port of node `devK` (riak's devrel numbering: 10017, 10027, …).
+pub fn dev_cluster_port(k: u32) -> u16 {
+    (10017 + 10 * (k - 1)) as u16
+}
+
+/// What a node is started with.
+#[derive(Clone, Debug)]
+pub struct NodeConfig {
+    /// The node's name, e.g. `dev1@127.0.0.1`.
+    pub name: NodeName,
+    /// Where the node keeps its files, e.g. `data/ex1-ping/dev1`.
+    pub data_dir: PathBuf,
+    /// Partitions in the ring (a power of two, 8–1024).
+    pub ring_size: u32,
+    /// How long requests wait for vnodes by default.
+    pub request_timeout: Duration,
+    /// Where other nodes and the command-line tools reach this node (port 0: any free port).
+    pub listen: SocketAddr,
+    /// Where an application serves HTTP, if it does (devK: 8080 + K − 1).
+    pub http: SocketAddr,
+    /// Where an application serves its chat, if it does (devK: 4040 + K − 1).
+    pub chat: SocketAddr,
+    /// How often every other member is pinged to see that it is up.
+    pub heartbeat: Duration,
+    /// How often the ring is gossiped to another member, besides after every change.
+    pub gossip_interval: Duration,
+    /// How often the node looks for partitions to hand over.
+    pub handoff_tick: Duration,
+    /// Transfers (in and out together) that may run at once on this node.
+    pub handoff_concurrency: usize,
+    /// How long either end of a transfer waits for the other before giving up.
+    pub handoff_timeout: Duration,
+    /// At most this many bytes per second per transfer (None: as fast as it goes), so that
+    /// moving data leaves room for the requests of users.
+    pub handoff_rate: Option<u64>,
+    /// Links to other nodes that a test cut on purpose (none, unless a test shares one
+    /// switch between its nodes and flips it): see [`Faults`].
+    pub faults: Faults,
+    /// The pause between two anti-entropy exchanges of an application that runs them (the
+    /// stream database: see `streams::aae`); `None`: no anti-entropy on this node.
+    pub anti_entropy: Option<Duration>,
+}
+
+impl NodeConfig {
+    /// The workshop's node `devK`: name `devK@127.0.0.1`, data in `data/devK` (the command
+    /// line puts it in the exercise's own folder, `data/ex1-ping/devK`), cluster port
+    /// 10017 + 10·(K−1).
+    pub fn dev(k: u32) -> Self {
+        NodeConfig {
+            name: NodeName::new(format!("dev{k}@127.0.0.1")),
+            data_dir: PathBuf::from(format!("data/dev{k}")),
+            ring_size: DEFAULT_RING_SIZE,
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            listen: SocketAddr::from(([127, 0, 0, 1], dev_cluster_port(k))),
+            http: SocketAddr::from(([127, 0, 0, 1], (8080 + k - 1) as u16)),
+            chat: SocketAddr::from(([127, 0, 0, 1], (4040 + k - 1) as u16)),
+            heartbeat: Duration::from_millis(500),
+            gossip_interval: Duration::from_secs(1),
+            handoff_tick: Duration::from_secs(1),
+            handoff_concurrency: 2,
+            handoff_timeout: Duration::from_secs(30),
+            handoff_rate: None,
+            faults: Faults::default(),
+            // One key range a second: a node in charge of a third of 64 ranges (or half of
+            // them while a node is down) goes round them all in about half a minute.
+            anti_entropy: Some(Duration::from_secs(1)),
+        }
+    }
+
+    /// Node `devK` for a test: data in `data_dir`, any free port, quick background ticks, and
+    /// no anti-entropy (a test that wants it switches it on), so that it never hides what
+    /// replication, read repair or handoff alone did.
+    pub fn for_test(k: u32, data_dir: impl Into<PathBuf>) -> Self {
+        NodeConfig {
+            data_dir: data_dir.into(),
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            http: SocketAddr::from(([127, 0, 0, 1], 0)),
+            chat: SocketAddr::from(([127, 0, 0, 1], 0)),
+            heartbeat: Duration::from_millis(200),
+            gossip_interval: Duration::from_millis(300),
+            handoff_tick: Duration::from_millis(200),
+            handoff_timeout: Duration::from_secs(10),
+            anti_entropy: None,
+            ..NodeConfig::dev(k)
+        }
+    }
+}

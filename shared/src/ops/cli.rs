@@ -1,0 +1,1047 @@
+//! The node's command line: what `cargo run -p exN -- <subcommand>` understands.
+//!
+//! Every exercise's `main` is one call to [`main`], so every exercise binary speaks the same
+//! command line (riak's `bin/riak` and `riak-admin`, in one). clap parses it from the types
+//! below, which also make `exN --help` and `exN help SUBCOMMAND`:
+//!
+//! ```text
+//! exN [console]  [--node devK] [options]   a node with a console (the default)
+//! exN start      [--node devK] [options]   a node without a console
+//! exN attach     [--node devK]             a console on a running node
+//! exN ping       [--node devK]             is the node up?
+//! exN stop       [--node devK]             stop a running node
+//! exN admin      [--node devK] COMMAND…    member-status, ring-status, transfers, cluster …
+//! exN devrel N   [options]                 dev1 … devN as separate processes
+//! ```
+//!
+//! Every option can also come from an environment variable, `RING_` and the option's name in
+//! capitals (`RING_NODE=dev2`, `RING_HTTP_PORT=8081`); a flag on the command line wins over
+//! its variable. Each exercise keeps its nodes' files in a folder of its own,
+//! `data/<exercise>/devK`, so that one exercise's cluster never shows up in the next.
+
+use crate::app::App;
+use crate::net::transport::{ClientError, client_request};
+use crate::net::wire::{Request, Response};
+use crate::node::{Node, NodeConfig};
+use crate::ops::console::{self, Console, Outcome, repl};
+use crate::ops::devrel::Devrel;
+use crate::ring::{DEFAULT_RING_SIZE, NodeName};
+use clap::error::ErrorKind;
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
+use std::ffi::OsString;
+use std::io::IsTerminal;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+use tracing_subscriber::EnvFilter;
+
+/// The command line, as clap reads it.
+#[derive(Parser, Debug)]
+#[command(
+    version,
+    about = "A node of a Ring Workshop exercise, and the tools to run a cluster of them\n\
+             (riak's bin/riak and riak-admin, in one).",
+    after_help = ENVIRONMENT,
+    // `exN --node dev2` is a console on dev2; `exN --node dev2 start` would leave the
+    // option on the wrong command, so options come after the subcommand.
+    args_conflicts_with_subcommands = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// Without a subcommand, the options of `console`.
+    #[command(flatten)]
+    console: NodeArgs,
+}
+
+/// The end of `--help`: where else options come from.
+const ENVIRONMENT: &str = "\
+A port of 0: any free port (the node prints the ones it got).
+Every option can also be set by an environment variable, RING_ and the option's name in
+capitals (RING_NODE=dev2, RING_HTTP_PORT=8081); a flag on the command line wins.
+Logs go to standard error; RUST_LOG chooses how much (default: info; e.g. RUST_LOG=debug).";
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run a node with a console (the default)
+    #[command(after_help = ENVIRONMENT)]
+    Console(NodeArgs),
+    /// Run a node without a console, until Ctrl-C, SIGTERM or `stop`
+    #[command(after_help = ENVIRONMENT)]
+    Start(NodeArgs),
+    /// Open a console on a running node ('quit' detaches; the node keeps running)
+    Attach(AttachArgs),
+    /// Ask a running node whether it is up ('pong')
+    Ping(TargetArgs),
+    /// Stop a running node
+    Stop(TargetArgs),
+    #[command(
+        about = admin_about(),
+        after_help = admin_after_help(),
+        // `admin` alone shows what it can run, rather than an error about a missing word.
+        arg_required_else_help = true
+    )]
+    Admin(AdminArgs),
+    /// Run a local cluster, dev1 … devN, each a process of its own, until Ctrl-C
+    #[command(after_help = "\
+The nodes are started, not joined: joining them is the lesson (admin … cluster join).
+Their data is in data/<exercise>/devK. A port of 0: every node takes any free port.")]
+    Devrel(DevrelArgs),
+}
+
+/// Which node a tool talks to (and which node a node is).
+#[derive(Args, Debug, Clone)]
+struct TargetArgs {
+    /// The node: dev1 … dev99, named devK@127.0.0.1
+    #[arg(
+        long,
+        value_name = "devK",
+        default_value = "dev1",
+        value_parser = dev_number,
+        env = "RING_NODE"
+    )]
+    node: u32,
+    /// The node's name, if not devK@127.0.0.1
+    #[arg(long, env = "RING_NAME")]
+    name: Option<String>,
+    /// The node's cluster port, if not 10017 + 10·(K−1)
+    #[arg(long, value_name = "PORT", env = "RING_CLUSTER_PORT")]
+    cluster_port: Option<u16>,
+}
+
+/// The options of a node (`console`, `start`).
+#[derive(Args, Debug, Clone)]
+struct NodeArgs {
+    #[command(flatten)]
+    target: TargetArgs,
+    /// Where the node keeps its files [default: data/<exercise>/devK]
+    #[arg(long, value_name = "DIR", env = "RING_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// The application's HTTP port, if it serves HTTP [default: 8080 + K − 1]
+    #[arg(long, value_name = "PORT", env = "RING_HTTP_PORT")]
+    http_port: Option<u16>,
+    /// The application's chat port, if it has a chat [default: 4040 + K − 1]
+    #[arg(long, value_name = "PORT", env = "RING_CHAT_PORT")]
+    chat_port: Option<u16>,
+    #[command(flatten)]
+    tuning: Tuning,
+}
+
+/// The options of `attach`: the node, and where its files are (the history of its console is
+/// kept there, the same for `attach` as for the node's own console).
+#[derive(Args, Debug, Clone)]
+struct AttachArgs {
+    #[command(flatten)]
+    target: TargetArgs,
+    /// Where the node keeps its files [default: data/<exercise>/devK]
+    #[arg(long, value_name = "DIR", env = "RING_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+}
+
+/// The options of `admin`: its words, and the node to run them on.
+#[derive(Args, Debug)]
+struct AdminArgs {
+    /// The admin command and its arguments, e.g. cluster join dev1@127.0.0.1
+    #[arg(value_name = "COMMAND", required = true)]
+    words: Vec<String>,
+    #[command(flatten)]
+    target: TargetArgs,
+}
+
+/// The options of `devrel`. Ports are dev1's, and each next node takes the next ones as
+/// riak's devrel numbers them; 0 lets every node take any free port.
+#[derive(Args, Debug)]
+struct DevrelArgs {
+    /// How many nodes: 1 … 9
+    #[arg(value_name = "N", value_parser = clap::value_parser!(u32).range(1..=9))]
+    count: u32,
+    /// dev1's cluster port; devK's is 10·(K−1) more [default: 10017]
+    #[arg(long, value_name = "PORT", env = "RING_CLUSTER_PORT")]
+    cluster_port: Option<u16>,
+    /// dev1's HTTP port; devK's is K − 1 more [default: 8080]
+    #[arg(long, value_name = "PORT", env = "RING_HTTP_PORT")]
+    http_port: Option<u16>,
+    /// dev1's chat port; devK's is K − 1 more [default: 4040]
+    #[arg(long, value_name = "PORT", env = "RING_CHAT_PORT")]
+    chat_port: Option<u16>,
+    #[command(flatten)]
+    tuning: Tuning,
+}
+
+/// How a node runs, the same for a node and for every node of a devrel.
+#[derive(Args, Debug, Clone)]
+struct Tuning {
+    /// Partitions in the ring: a power of two, 8 … 1024
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = DEFAULT_RING_SIZE,
+        value_parser = ring_size,
+        env = "RING_RING_SIZE"
+    )]
+    ring_size: u32,
+    /// Megabytes a second per transfer, at most [default: no limit]
+    #[arg(long, value_name = "MB", env = "RING_HANDOFF_RATE")]
+    handoff_rate: Option<u32>,
+    /// Seconds between two anti-entropy exchanges; 0: none [default: 1]
+    #[arg(long, value_name = "S", env = "RING_ANTI_ENTROPY")]
+    anti_entropy: Option<u32>,
+}
+
+/// `--node devK` → K.
+fn dev_number(text: &str) -> Result<u32, String> {
+    text.strip_prefix("dev")
+        .and_then(|k| k.parse::<u32>().ok())
+        .filter(|k| (1..=99).contains(k))
+        .ok_or_else(|| "a node is dev1 … dev99".to_string())
+}
+
+fn ring_size(text: &str) -> Result<u32, String> {
+    let size: u32 = text
+        .parse()
+        .map_err(|_| format!("'{text}' is not a number"))?;
+    crate::ring::check_ring_size(size).map_err(|e| e.to_string())?;
+    Ok(size)
+}
+
+/// `admin`'s line in the list of subcommands, naming the admin commands from their table.
+fn admin_about() -> String {
+    let mut first_words: Vec<&str> = Vec::new();
+    for (usage, _) in crate::node::admin::COMMANDS {
+        let word = usage.split_whitespace().next().unwrap_or_default();
+        if !first_words.contains(&word) {
+            first_words.push(word);
+        }
+    }
+    format!(
+        "Run an admin command on a running node: {} …",
+        first_words.join(", ")
+    )
+}
+
+fn admin_after_help() -> String {
+    format!(
+        "Admin commands (riak-admin's, run by the node):\n{}",
+        crate::node::admin::command_list()
+    )
+}
+
+impl TargetArgs {
+    fn config(&self, program: &Program) -> NodeConfig {
+        let mut config = NodeConfig::dev(self.node);
+        config.data_dir = program.data_dir(self.node);
+        if let Some(name) = &self.name {
+            config.name = NodeName::new(name.clone());
+        }
+        if let Some(port) = self.cluster_port {
+            config.listen.set_port(port);
+        }
+        config
+    }
+}
+
+impl AttachArgs {
+    fn config(&self, program: &Program) -> NodeConfig {
+        let mut config = self.target.config(program);
+        if let Some(dir) = &self.data_dir {
+            config.data_dir = dir.clone();
+        }
+        config
+    }
+}
+
+impl NodeArgs {
+    fn config(&self, program: &Program) -> NodeConfig {
+        let mut config = self.target.config(program);
+        if let Some(dir) = &self.data_dir {
+            config.data_dir = dir.clone();
+        }
+        if let Some(port) = self.http_port {
+            config.http.set_port(port);
+        }
+        if let Some(port) = self.chat_port {
+            config.chat.set_port(port);
+        }
+        self.tuning.apply(&mut config);
+        config
+    }
+}
+
+impl Tuning {
+    fn apply(&self, config: &mut NodeConfig) {
+        config.ring_size = self.ring_size;
+        config.handoff_rate = self
+            .handoff_rate
+            .map(|megabytes| u64::from(megabytes) * 1024 * 1024);
+        if let Some(seconds) = self.anti_entropy {
+            config.anti_entropy = (seconds > 0).then(|| Duration::from_secs(seconds.into()));
+        }
+    }
+
+    /// The same options, as a devrel passes them on to each node.
+    fn to_args(&self) -> Vec<String> {
+        let mut args = vec!["--ring-size".to_string(), self.ring_size.to_string()];
+        if let Some(megabytes) = self.handoff_rate {
+            args.extend(["--handoff-rate".to_string(), megabytes.to_string()]);
+        }
+        if let Some(seconds) = self.anti_entropy {
+            args.extend(["--anti-entropy".to_string(), seconds.to_string()]);
+        }
+        args
+    }
+}
+
+impl DevrelArgs {
+    /// The command line of each node, `start --node devK …`, in order.
+    fn node_args(&self, program: &Program) -> Result<Vec<Vec<String>>, String> {
+        (1..=self.count).map(|k| self.args_of(program, k)).collect()
+    }
+
+    /// devK's command line. The devrel says where each node keeps its data: the folder
+    /// follows the name the devrel was run by, whatever file the node processes run from.
+    fn args_of(&self, program: &Program, k: u32) -> Result<Vec<String>, String> {
+        let data_dir = program.data_dir(k).display().to_string();
+        let mut args = vec![
+            "start",
+            "--node",
+            &format!("dev{k}"),
+            "--data-dir",
+            &data_dir,
+        ]
+        .into_iter()
+        .map(String::from)
+        .collect::<Vec<_>>();
+        // How far devK's ports are from dev1's, in riak's devrel numbering.
+        let (dev1, dev) = (NodeConfig::dev(1), NodeConfig::dev(k));
+        let cluster = dev.listen.port() - dev1.listen.port();
+        let http = dev.http.port() - dev1.http.port();
+        let chat = dev.chat.port() - dev1.chat.port();
+        for (flag, base, offset) in [
+            ("--cluster-port", self.cluster_port, cluster),
+            ("--http-port", self.http_port, http),
+            ("--chat-port", self.chat_port, chat),
+        ] {
+            let port = match base {
+                None => continue,
+                // Port 0 stays 0 for every node: each takes a free one and says which.
+                Some(0) => 0,
+                Some(base) => base
+                    .checked_add(offset)
+                    .ok_or_else(|| format!("{flag} {base} leaves no port for dev{k}"))?,
+            };
+            args.extend([flag.to_string(), port.to_string()]);
+        }
+        args.extend(self.tuning.to_args());
+        Ok(args)
+    }
+}
+
+/// The exercise binary that runs: its name (`ex1-ping`, `ex1-ping-solution`), which the
+/// help shows, and the folder its nodes keep their data in.
+#[derive(Debug, Clone)]
+pub(crate) struct Program {
+    name: String,
+}
+
+impl Program {
+    /// The running program, by the file name it was invoked by.
+    pub fn current() -> Program {
+        let invoked = std::env::args_os().next().map(PathBuf::from);
+        let invoked = invoked.or_else(|| std::env::current_exe().ok());
+        let name = invoked
+            .as_deref()
+            .and_then(Path::file_stem)
+            .map(|stem| stem.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "node".to_string());
+        Program { name }
+    }
+
+    #[cfg(test)]
+    fn named(name: &str) -> Program {
+        Program {
+            name: name.to_string(),
+        }
+    }
+
+    /// The binary's name, as `cargo run -p` takes it.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The exercise: the binary's name, less `-solution`.
+    pub fn exercise(&self) -> &str {
+        self.name.strip_suffix("-solution").unwrap_or(&self.name)
+    }
+
+    /// `data/ex1-ping/devK`: where the nodes keep their files, as a reader is told.
+    pub fn data_dirs(&self) -> PathBuf {
+        self.data_dir(1).with_file_name("devK")
+    }
+
+    /// Where node devK keeps its files: `data/ex1-ping/dev1`. A starter and its solution
+    /// share the folder: they are one application with one layout on disk, and an attendee
+    /// who runs the solution next to their own work finds the cluster they built; two
+    /// exercises never share one, so ex0's four nodes do not come back in ex1's ring.
+    pub fn data_dir(&self, k: u32) -> PathBuf {
+        Path::new("data")
+            .join(self.exercise())
+            .join(format!("dev{k}"))
+    }
+}
+
+/// What the command line asked for, ready to run.
+#[derive(Debug)]
+enum Invocation {
+    Console(NodeConfig),
+    Start(NodeConfig),
+    Attach(NodeConfig),
+    Ping(NodeConfig),
+    Stop(NodeConfig),
+    Admin(NodeConfig, Vec<String>),
+    Devrel(Devrel),
+}
+
+/// The command line of `program`, with its name where clap would put `ringcore`'s.
+fn command(program: &Program) -> clap::Command {
+    // Each option's help on a line of its own, below the option: lines stay within 100
+    // columns without wrapping them (which would take a crate to measure the terminal).
+    let data = program.data_dirs();
+    each_arg(Cli::command(), |arg| {
+        let arg = arg.next_line_help(true);
+        match arg.get_id().as_str() {
+            "data_dir" => arg.help(format!(
+                "Where the node keeps its files [default: {}]",
+                data.display()
+            )),
+            _ => arg,
+        }
+    })
+    .bin_name(program.name())
+    .display_name(program.name())
+}
+
+/// `command` with `change` made to every argument of it and of its subcommands.
+fn each_arg(
+    command: clap::Command,
+    change: impl Fn(clap::Arg) -> clap::Arg + Copy,
+) -> clap::Command {
+    let subcommands: Vec<String> = command
+        .get_subcommands()
+        .map(|c| c.get_name().to_string())
+        .collect();
+    let mut command = command.mut_args(change);
+    for name in subcommands {
+        command = command.mut_subcommand(name, |sub| each_arg(sub, change));
+    }
+    command
+}
+
+/// The environment variables that stand for options (`RING_NODE`, …), of every subcommand.
+pub(crate) fn option_variables() -> Vec<OsString> {
+    let root = Cli::command();
+    let mut names: Vec<OsString> = std::iter::once(&root)
+        .chain(root.get_subcommands())
+        .flat_map(|c| c.get_arguments())
+        .filter_map(|arg| arg.get_env().map(OsString::from))
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// Parses a command line (without the program's name). Help and version come back as
+/// errors too, which print them (on standard output, exit 0).
+fn parse<I, T>(program: &Program, args: I) -> Result<Invocation, clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString>,
+{
+    parse_with(command(program), program, args)
+}
+
+fn parse_with<I, T>(
+    mut command: clap::Command,
+    program: &Program,
+    args: I,
+) -> Result<Invocation, clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString>,
+{
+    let argv =
+        std::iter::once(OsString::from(program.name())).chain(args.into_iter().map(Into::into));
+    let matches = command.try_get_matches_from_mut(argv)?;
+    let cli = Cli::from_arg_matches(&matches).map_err(|e| e.format(&mut command))?;
+    Ok(match cli.command {
+        None => Invocation::Console(cli.console.config(program)),
+        Some(Command::Console(args)) => Invocation::Console(args.config(program)),
+        Some(Command::Start(args)) => Invocation::Start(args.config(program)),
+        Some(Command::Attach(args)) => Invocation::Attach(args.config(program)),
+        Some(Command::Ping(target)) => Invocation::Ping(target.config(program)),
+        Some(Command::Stop(target)) => Invocation::Stop(target.config(program)),
+        Some(Command::Admin(args)) => Invocation::Admin(args.target.config(program), args.words),
+        Some(Command::Devrel(args)) => {
+            let nodes = args.node_args(program).map_err(|message| {
+                clap::Error::raw(ErrorKind::ValueValidation, format!("{message}\n"))
+                    .format(&mut command)
+            })?;
+            Invocation::Devrel(Devrel {
+                program: program.name().to_string(),
+                data: program.data_dirs(),
+                nodes,
+            })
+        }
+    })
+}
+
+/// Runs an application's node binary: parses the command line and does what it says.
+pub fn main<A: App>() -> ExitCode {
+    init_logging();
+    crate::holes::report_briefly();
+    let invocation = match parse(&Program::current(), std::env::args_os().skip(1)) {
+        Ok(invocation) => invocation,
+        Err(error) => {
+            // `--help` and `--version` (exit 0, standard output) or a mistake (exit 2,
+            // standard error, with a hint).
+            let _ = error.print();
+            return ExitCode::from(u8::try_from(error.exit_code()).unwrap_or(2));
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    runtime.block_on(run::<A>(invocation))
+}
+
+async fn run<A: App>(invocation: Invocation) -> ExitCode {
+    match invocation {
+        Invocation::Console(config) => console::<A>(config).await,
+        Invocation::Start(config) => start::<A>(config).await,
+        Invocation::Attach(config) => attach::<A>(config).await,
+        Invocation::Ping(config) => ping(config).await,
+        Invocation::Stop(config) => stop(config).await,
+        Invocation::Admin(config, words) => admin(config, words).await,
+        Invocation::Devrel(devrel) => devrel.run().await,
+    }
+}
+
+/// Starts a node with the application on it.
+async fn start_node<A: App>(config: NodeConfig) -> Option<(Node, A)> {
+    let node = match Node::start(config).await {
+        Ok(node) => node,
+        Err(error) => {
+            eprintln!("error: could not start the node: {error}");
+            return None;
+        }
+    };
+    match A::start(&node).await {
+        Ok(app) => {
+            node.set_console(Arc::new(Console::new(node.clone(), app.clone())));
+            Some((node, app))
+        }
+        Err(error) => {
+            eprintln!("error: could not start the application: {error}");
+            node.stop().await;
+            None
+        }
+    }
+}
+
+/// `console`: a node with an interactive console. However the console ends (`quit`, Ctrl-C,
+/// Ctrl-D, SIGTERM, a `stop` over the network), the node stops cleanly.
+async fn console<A: App>(config: NodeConfig) -> ExitCode {
+    let Some((node, app)) = start_node::<A>(config).await else {
+        return ExitCode::FAILURE;
+    };
+    let console = Console::new(node.clone(), app);
+    // Ending the console's loop (dropping it) gives the terminal back its own mode. A request
+    // or a signal comes while the prompt waits: its message starts a line of its own.
+    let why = tokio::select! {
+        ended = console::run_terminal(&console) => ended.key(),
+        _ = node.stop_requested() => Some("\nstop requested"),
+        _ = tokio::signal::ctrl_c() => Some("\nSIGINT"),
+        _ = terminated() => Some("\nSIGTERM"),
+    };
+    if let Some(why) = why {
+        console::print_flush(&format!("{why}: stopping {}\n", node.name()));
+    }
+    node.stop().await;
+    ExitCode::SUCCESS
+}
+
+/// `start`: a node without a console, until Ctrl-C, SIGTERM or a stop request.
+async fn start<A: App>(config: NodeConfig) -> ExitCode {
+    let Some((node, app)) = start_node::<A>(config).await else {
+        return ExitCode::FAILURE;
+    };
+    // One line on stdout that says where the node is; tools (devrel, tests) read it.
+    console::print_flush(&format!("{}\n", started_line(&node, &app)));
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminated() => {}
+        _ = node.stop_requested() => {}
+    }
+    node.stop().await;
+    ExitCode::SUCCESS
+}
+
+#[cfg(unix)]
+async fn terminated() {
+    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(mut signal) => {
+            signal.recv().await;
+        }
+        Err(_) => std::future::pending().await,
+    }
+}
+
+#[cfg(not(unix))]
+async fn terminated() {
+    std::future::pending().await
+}
+
+/// The one line a node prints on stdout when it has started: where it listens, e.g.
+/// `dev1@127.0.0.1 started: cluster 127.0.0.1:10017, http 127.0.0.1:8080`. Tools (devrel,
+/// tests) read it with [`parse_started_line`].
+fn started_line<A: App>(node: &Node, app: &A) -> String {
+    let mut places = vec![format!("cluster {}", node.addr())];
+    places.extend(
+        app.endpoints()
+            .iter()
+            .map(|(name, addr)| format!("{name} {addr}")),
+    );
+    format!("{} started: {}", node.name(), places.join(", "))
+}
+
+/// Reads the line a node prints when it starts (`devK@127.0.0.1 started: cluster ADDR, http
+/// ADDR, …`) into (name, address) pairs: `cluster` first.
+pub fn parse_started_line(line: &str) -> Option<std::collections::BTreeMap<String, SocketAddr>> {
+    let (_, places) = line.trim().split_once(" started: ")?;
+    places
+        .split(", ")
+        .map(|place| {
+            let (name, addr) = place.split_once(' ')?;
+            Some((name.to_string(), addr.parse().ok()?))
+        })
+        .collect()
+}
+
+/// `ping`: `pong`, or riak's message when the node does not answer.
+async fn ping(config: NodeConfig) -> ExitCode {
+    match client_request(config.listen, Request::Ping, Duration::from_secs(5)).await {
+        Ok(Response::Pong { .. }) => {
+            console::print_flush("pong\n");
+            ExitCode::SUCCESS
+        }
+        _ => {
+            console::print_flush(&format!(
+                "Node '{}' not responding to pings.\n",
+                config.name
+            ));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `stop`: asks a running node to stop (riak's `bin/riak stop`).
+async fn stop(config: NodeConfig) -> ExitCode {
+    match client_request(config.listen, Request::Stop, Duration::from_secs(5)).await {
+        Ok(_) => {
+            console::print_flush("ok\n");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("{}", failed(&config, &error));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `admin COMMAND…`: runs an admin command on a running node.
+async fn admin(config: NodeConfig, words: Vec<String>) -> ExitCode {
+    match client_request(
+        config.listen,
+        Request::Admin(words),
+        Duration::from_secs(60),
+    )
+    .await
+    {
+        Ok(Response::Text(text)) => {
+            // `admin member-status | head -3` closes the pipe early: no reason to panic.
+            console::print_flush(&format!("{text}\n"));
+            ExitCode::SUCCESS
+        }
+        Ok(other) => {
+            eprintln!("unexpected answer: {other:?}");
+            ExitCode::FAILURE
+        }
+        Err(error) => {
+            eprintln!("{}", failed(&config, &error));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `attach`: a console whose lines run on a running node. Leaving it (`quit`, Ctrl-C, Ctrl-D)
+/// leaves the node running. The history is the node's, in its data directory.
+async fn attach<A: App>(config: NodeConfig) -> ExitCode {
+    let addr: SocketAddr = config.listen;
+    if let Err(error) = client_request(addr, Request::Ping, Duration::from_secs(5)).await {
+        eprintln!("{}", failed(&config, &error));
+        return ExitCode::FAILURE;
+    }
+    if std::io::stdin().is_terminal() {
+        println!(
+            "attached to {} ({addr}); 'quit' detaches, the node keeps running",
+            config.name
+        );
+    }
+    let name = config.name.clone();
+    let session = repl(
+        |count| format!("({name}){count}> "),
+        |line| async move {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            match words.first() {
+                None => Outcome::Nothing,
+                Some(&("quit" | "exit" | "q().")) => Outcome::Quit,
+                Some(_) => match client_request(
+                    addr,
+                    Request::Console(line.clone()),
+                    Duration::from_secs(60),
+                )
+                .await
+                {
+                    Ok(Response::Text(text)) => Outcome::Print(text),
+                    Ok(other) => Outcome::Print(format!("unexpected answer: {other:?}")),
+                    Err(error) => Outcome::Print(format!("error: {error}")),
+                },
+            }
+        },
+        console::history_file(&config.data_dir),
+        console::usages::<A>(&console::ATTACHED),
+    );
+    // Ending the console's loop (dropping it) gives the terminal back its own mode.
+    let why = tokio::select! {
+        ended = session => ended.key(),
+        _ = tokio::signal::ctrl_c() => Some("\nSIGINT"),
+        _ = terminated() => Some("\nSIGTERM"),
+    };
+    if let Some(why) = why {
+        println!("{why}: detached, {} keeps running", config.name);
+    }
+    ExitCode::SUCCESS
+}
+
+/// What a tool says when its request failed: the node's own answer when it refused (riak's
+/// messages, e.g. `You must verify the plan with 'cluster plan' before committing`), riak's
+/// "not responding" only when the node could not be reached.
+fn failed(config: &NodeConfig, error: &ClientError) -> String {
+    match error {
+        ClientError::Refused(refusal) => refusal.to_string(),
+        ClientError::NotReached(why) => format!("Node '{}' not responding ({why}).", config.name),
+    }
+}
+
+/// Logs go to standard error, so that standard output carries only the console's replies;
+/// while a person types at the console, they are printed above its prompt instead (see
+/// [`console::logs`]). `RUST_LOG` chooses the level (default: info).
+fn init_logging() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(crate::logs::LogOutput)
+        .with_target(false)
+        .with_ansi(std::io::stderr().is_terminal())
+        .try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Parses `line` as `program`'s command line, whatever RING_ variables the shell that
+    /// runs the tests has set (the process tests check the variables).
+    fn parse_line(program: &str, line: &str) -> Result<Invocation, clap::Error> {
+        let program = Program::named(program);
+        let command = each_arg(command(&program), |arg| arg.env(None));
+        parse_with(command, &program, line.split_whitespace())
+    }
+
+    fn node_config(line: &str) -> NodeConfig {
+        match parse_line("ex1-ping", line).unwrap() {
+            Invocation::Console(config) | Invocation::Start(config) => config,
+            other => panic!("'{line}' runs a node, not {other:?}"),
+        }
+    }
+
+    /// What the program prints for a command line that is not run: help, or a mistake.
+    fn refusal(line: &str) -> (ErrorKind, String) {
+        let error = parse_line("ex1-ping", line).unwrap_err();
+        (error.kind(), error.to_string())
+    }
+
+    #[test]
+    fn no_arguments_means_a_console_on_dev1_in_the_exercise_folder() {
+        let Invocation::Console(config) = parse_line("ex1-ping", "").unwrap() else {
+            panic!("not a console");
+        };
+        assert_eq!(config.name.as_str(), "dev1@127.0.0.1");
+        assert_eq!(config.data_dir, PathBuf::from("data/ex1-ping/dev1"));
+        assert_eq!(config.listen.to_string(), "127.0.0.1:10017");
+    }
+
+    #[test]
+    fn a_solution_keeps_its_nodes_in_its_exercise_folder() {
+        let Invocation::Start(config) =
+            parse_line("ex1-ping-solution", "start --node dev2").unwrap()
+        else {
+            panic!("not a start");
+        };
+        assert_eq!(config.data_dir, PathBuf::from("data/ex1-ping/dev2"));
+    }
+
+    #[test]
+    fn node_selects_name_data_dir_and_ports() {
+        let config = node_config("console --node dev3 --ring-size 16");
+        assert_eq!(config.name.as_str(), "dev3@127.0.0.1");
+        assert_eq!(config.data_dir, PathBuf::from("data/ex1-ping/dev3"));
+        assert_eq!(config.ring_size, 16);
+        assert_eq!(config.listen.port(), 10037);
+        assert_eq!(config.http.port(), 8082);
+        let config = node_config("start --node dev2 --cluster-port 0 --data-dir /tmp/x");
+        assert_eq!(config.listen.port(), 0);
+        assert_eq!(config.data_dir, PathBuf::from("/tmp/x"));
+        // Options of the default console come without a subcommand too.
+        let config = node_config("--node dev4 --http-port 0");
+        assert_eq!(config.name.as_str(), "dev4@127.0.0.1");
+        assert_eq!(config.http.port(), 0);
+    }
+
+    #[test]
+    fn a_flag_takes_its_value_after_a_space_or_an_equals_sign() {
+        let config = node_config("start --node=dev2 --http-port=8090 --chat-port 4050");
+        assert_eq!(config.name.as_str(), "dev2@127.0.0.1");
+        assert_eq!(config.http.port(), 8090);
+        assert_eq!(config.chat.port(), 4050);
+    }
+
+    #[test]
+    fn anti_entropy_is_on_unless_told_otherwise() {
+        assert_eq!(node_config("").anti_entropy, Some(Duration::from_secs(1)));
+        let slower = node_config("start --anti-entropy 5");
+        assert_eq!(slower.anti_entropy, Some(Duration::from_secs(5)));
+        assert_eq!(node_config("start --anti-entropy 0").anti_entropy, None);
+    }
+
+    #[test]
+    fn handoff_rate_is_in_megabytes_per_second() {
+        assert_eq!(node_config("start").handoff_rate, None);
+        let limited = node_config("start --handoff-rate 2");
+        assert_eq!(limited.handoff_rate, Some(2 * 1024 * 1024));
+    }
+
+    #[test]
+    fn admin_keeps_its_words_with_options_before_or_after_them() {
+        for line in [
+            "admin --node dev2 cluster join dev1@127.0.0.1",
+            "admin cluster join dev1@127.0.0.1 --node dev2",
+        ] {
+            let Invocation::Admin(config, words) = parse_line("ex0-cluster", line).unwrap() else {
+                panic!("'{line}' is not an admin command");
+            };
+            assert_eq!(words, ["cluster", "join", "dev1@127.0.0.1"]);
+            assert_eq!(config.listen.port(), 10027);
+        }
+    }
+
+    #[test]
+    fn tools_take_the_node_and_its_port() {
+        let Invocation::Ping(config) = parse_line("ex0-cluster", "ping --node dev3").unwrap()
+        else {
+            panic!("not a ping");
+        };
+        assert_eq!(config.listen.port(), 10037);
+        let Invocation::Stop(config) =
+            parse_line("ex0-cluster", "stop --node dev2 --cluster-port 40000").unwrap()
+        else {
+            panic!("not a stop");
+        };
+        assert_eq!(config.name.as_str(), "dev2@127.0.0.1");
+        assert_eq!(config.listen.port(), 40000);
+    }
+
+    #[test]
+    fn attach_finds_the_history_in_the_node_s_data_directory() {
+        let Invocation::Attach(config) = parse_line("ex1-ping", "attach --node dev2").unwrap()
+        else {
+            panic!("not an attach");
+        };
+        assert_eq!(config.data_dir, PathBuf::from("data/ex1-ping/dev2"));
+        let Invocation::Attach(config) =
+            parse_line("ex1-ping", "attach --data-dir /tmp/x --cluster-port 0").unwrap()
+        else {
+            panic!("not an attach");
+        };
+        assert_eq!(config.data_dir, PathBuf::from("/tmp/x"));
+    }
+
+    #[test]
+    fn devrel_gives_each_node_its_ports_and_folder() {
+        let Invocation::Devrel(devrel) = parse_line("ex2-kv", "devrel 3 --http-port 9000").unwrap()
+        else {
+            panic!("not a devrel");
+        };
+        assert_eq!(devrel.program, "ex2-kv");
+        assert_eq!(devrel.data, PathBuf::from("data/ex2-kv/devK"));
+        assert_eq!(devrel.nodes.len(), 3);
+        assert_eq!(
+            devrel.nodes[2].join(" "),
+            "start --node dev3 --data-dir data/ex2-kv/dev3 --http-port 9002 --ring-size 64"
+        );
+        let Invocation::Devrel(free) =
+            parse_line("ex2-kv", "devrel 2 --cluster-port 0 --ring-size 16").unwrap()
+        else {
+            panic!("not a devrel");
+        };
+        assert_eq!(
+            free.nodes[1].join(" "),
+            "start --node dev2 --data-dir data/ex2-kv/dev2 --cluster-port 0 --ring-size 16"
+        );
+    }
+
+    #[test]
+    fn bad_options_say_what_is_wrong() {
+        let cases = [
+            (
+                "--node bob",
+                "invalid value 'bob' for '--node <devK>': a node is dev1 … dev99",
+            ),
+            ("--ring-size", "a value is required for '--ring-size <N>'"),
+            (
+                "--ring-size 48",
+                "ring size 48 is not a power of two between 8 and 1024",
+            ),
+            ("--frob", "unexpected argument '--frob'"),
+            ("--cluster-port 70000", "70000 is not in 0..=65535"),
+            ("devrel 12", "12 is not in 1..=9"),
+            (
+                "devrel 9 --cluster-port 65530",
+                "--cluster-port 65530 leaves no port for dev2",
+            ),
+        ];
+        for (line, expected) in cases {
+            let (kind, message) = refusal(line);
+            assert_ne!(kind, ErrorKind::DisplayHelp, "'{line}' is a mistake");
+            assert!(message.contains(expected), "'{line}' says:\n{message}");
+        }
+    }
+
+    #[test]
+    fn a_typo_gets_a_suggestion() {
+        let (_, message) = refusal("strat");
+        assert!(
+            message.contains("a similar subcommand exists: 'start'"),
+            "{message}"
+        );
+        let (_, message) = refusal("start --nod dev2");
+        assert!(
+            message.contains("a similar argument exists: '--node'"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn help_lists_the_subcommands_under_the_binary_name() {
+        let (kind, help) = refusal("--help");
+        assert_eq!(kind, ErrorKind::DisplayHelp);
+        assert!(help.contains("Usage: ex1-ping [OPTIONS]"), "{help}");
+        for subcommand in [
+            "console", "start", "attach", "ping", "stop", "admin", "devrel",
+        ] {
+            assert!(
+                help.contains(&format!("\n  {subcommand} ")),
+                "{subcommand}:\n{help}"
+            );
+        }
+        assert!(help.contains("RING_NODE"), "{help}");
+    }
+
+    #[test]
+    fn every_help_fits_in_100_columns() {
+        let mut helps = vec![refusal("--help").1];
+        for subcommand in [
+            "console", "start", "attach", "ping", "stop", "admin", "devrel",
+        ] {
+            helps.push(refusal(&format!("help {subcommand}")).1);
+        }
+        for help in helps {
+            for line in help.lines() {
+                assert!(line.chars().count() <= 100, "too wide:\n{line}");
+            }
+        }
+    }
+
+    #[test]
+    fn admin_help_lists_the_admin_commands_from_their_table() {
+        for line in ["admin --help", "help admin"] {
+            let (kind, help) = refusal(line);
+            assert_eq!(kind, ErrorKind::DisplayHelp);
+            for (usage, _) in crate::node::admin::COMMANDS {
+                assert!(help.contains(usage), "'{line}' lacks {usage}:\n{help}");
+            }
+        }
+        // `admin` alone shows the same help, as a mistake (exit 2).
+        let (kind, help) = refusal("admin");
+        assert_eq!(kind, ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand);
+        assert!(help.contains("cluster join NODE"), "{help}");
+    }
+
+    #[test]
+    fn version_names_the_binary() {
+        let (kind, version) = refusal("--version");
+        assert_eq!(kind, ErrorKind::DisplayVersion);
+        assert_eq!(version, format!("ex1-ping {}\n", env!("CARGO_PKG_VERSION")));
+    }
+
+    #[test]
+    fn every_option_has_its_variable() {
+        let variables: Vec<String> = option_variables()
+            .into_iter()
+            .map(|v| v.to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            variables,
+            [
+                "RING_ANTI_ENTROPY",
+                "RING_CHAT_PORT",
+                "RING_CLUSTER_PORT",
+                "RING_DATA_DIR",
+                "RING_HANDOFF_RATE",
+                "RING_HTTP_PORT",
+                "RING_NAME",
+                "RING_NODE",
+                "RING_RING_SIZE",
+            ]
+        );
+    }
+
+    #[test]
+    fn started_lines_name_each_place() {
+        let places = parse_started_line(
+            "dev2@127.0.0.1 started: cluster 127.0.0.1:10027, http 127.0.0.1:8081\n",
+        )
+        .unwrap();
+        assert_eq!(
+            places["cluster"],
+            "127.0.0.1:10027".parse::<SocketAddr>().unwrap()
+        );
+        assert_eq!(
+            places["http"],
+            "127.0.0.1:8081".parse::<SocketAddr>().unwrap()
+        );
+        assert!(parse_started_line("error: could not start").is_none());
+    }
+}
