@@ -13,6 +13,9 @@ use ringcore::coordinator::{Answer, QuorumWaiter, Replies};
 ///   or the deadline has passed;
 /// - a reply's `result` is `Ok(answer)` or `Err(error)` (unreachable node, failed vnode…);
 ///   note failures with `replies.failed(reply.from, error)`;
+/// - before each wait, ask whether the outcome is known: `needed` answers are in (a quorum of
+///   0 is met before any reply), or the quorum is out of reach (more failed than
+///   `replies.asked() - needed`, or more are needed than were asked);
 /// - when the quorum cannot be met, return `Err(replies.not_enough(succeeded, needed))`: it
 ///   says how many answered of how many asked, and why the others did not.
 pub async fn wait_for_quorum<R>(

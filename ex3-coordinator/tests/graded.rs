@@ -6,10 +6,9 @@
 use assert_cmd::Command;
 use ex3_coordinator::DbApp;
 use ex3_coordinator::coordinator::wait_for_quorum;
-use ringcore::coordinator::Replies;
 use ringcore::streams::Nwr;
-use ringcore::testing::TestCluster;
-use ringcore::{App, IndexNode, NodeName, Partition, Reply, ReplyTo};
+use ringcore::testing::{TestCluster, quorum_rule};
+use ringcore::{App, NodeName};
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
@@ -38,96 +37,11 @@ fn replica_nodes(cluster: &TestCluster<DbApp>, bucket: &str, stream: &str) -> BT
     .collect()
 }
 
-/// The replies of one request sent to `asked` replicas, for `wait_for_quorum` itself: those
-/// in `results` have arrived, the others never will. The sender is returned too, so that the
-/// replies do not end early.
-fn replies(
-    results: Vec<Result<u32, ringcore::Error>>,
-    asked: usize,
-    wait: Duration,
-) -> (Replies<u32>, ReplyTo<u32>) {
-    let (reply_to, inbox) = ReplyTo::channel();
-    for (i, result) in results.into_iter().enumerate() {
-        let from = IndexNode {
-            partition: Partition::new(i as u32, 8),
-            node: NodeName::new(format!("dev{}@127.0.0.1", i + 1)),
-        };
-        reply_to.send(Reply {
-            request: 1,
-            from,
-            result,
-        });
-    }
-    (Replies::new("write", 1, inbox, asked, wait), reply_to)
-}
-
-/// How long `wait_for_quorum` may take in the scenarios below, where the outcome is known at
-/// once (or after a deadline of 200 ms): far less than the replies' own deadline of a minute.
-const PROMPTLY: Duration = Duration::from_secs(10);
-
-/// Runs your `wait_for_quorum` on one `scenario`: it must return as soon as the outcome is
-/// known, well before the replies' own deadline.
-async fn wait_for(
-    scenario: &str,
-    replies: Replies<u32>,
-    needed: usize,
-) -> Result<Vec<u32>, ringcore::Error> {
-    let waiting = wait_for_quorum(replies, needed);
-    let answers = tokio::time::timeout(PROMPTLY, waiting)
-        .await
-        .unwrap_or_else(|_| {
-            panic!(
-                "README step 1: when {scenario}, the outcome is known, yet wait_for_quorum was \
-                 still waiting after {PROMPTLY:?}: return as soon as it is known"
-            )
-        })?;
-    Ok(answers.into_iter().map(|a| a.reply).collect())
-}
-
+/// Your `wait_for_quorum` keeps the quorum rule: the same cases the runtime's own waiting
+/// (`ringcore::quorum`) is held to, each of whose outcome is known before the replies' deadline.
 #[tokio::test]
 async fn step_1_wait_for_quorum_returns_as_soon_as_it_knows() {
-    let minute = Duration::from_secs(60);
-    // Two of three answered: that is W=2, whatever the third does.
-    let scenario = "2 of 3 replicas answered and 2 are needed";
-    let (two, _sender) = replies(vec![Ok(10), Ok(20)], 3, minute);
-    let answers = wait_for(scenario, two, 2)
-        .await
-        .unwrap_or_else(|e| panic!("README step 1: when {scenario}, return their answers: {e}"));
-    assert_eq!(
-        answers,
-        [10, 20],
-        "README step 1: when {scenario}, return their answers, in the order they came"
-    );
-
-    // R=3 and one replica failed: the quorum is out of reach at once.
-    let scenario = "1 of 3 replicas failed and all 3 are needed";
-    let unreachable = ringcore::Error::Unreachable(NodeName::new("dev1@127.0.0.1"));
-    let (failed, _sender) = replies(vec![Err(unreachable)], 3, minute);
-    let error = wait_for(scenario, failed, 3).await.expect_err(&format!(
-        "README step 1: when {scenario}, the quorum is out of reach: return an error"
-    ));
-    assert_eq!(
-        error.to_string(),
-        format!(
-            "write needs 3 of 3 replicas, 0 succeeded: {} on dev1@127.0.0.1: node \
-             dev1@127.0.0.1 is unreachable",
-            Partition::new(0, 8).id()
-        ),
-        "README step 1: when {scenario}, note the failure with replies.failed and return \
-         replies.not_enough(0, 3)"
-    );
-
-    // One answer of the two needed, and then nothing: the deadline ends the wait.
-    let scenario = "1 of 3 replicas answered, 2 are needed and the deadline (200 ms) passed";
-    let (silent, _sender) = replies(vec![Ok(10)], 3, Duration::from_millis(200));
-    let error = wait_for(scenario, silent, 2).await.expect_err(&format!(
-        "README step 1: when {scenario}, the quorum was not met: return an error"
-    ));
-    assert_eq!(
-        error.to_string(),
-        "write timed out after 200 ms: 1 of 3 replicas answered",
-        "README step 1: when {scenario}, return replies.not_enough(1, 2)"
-    );
+    quorum_rule::check("README step 1", wait_for_quorum).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

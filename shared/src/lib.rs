@@ -22,7 +22,7 @@
 //! | [`node`] | [`Node`]: starts and stops the handles above and answers what arrives over the wire; [`VnodeMaster`], an application's handle on its vnodes; the admin commands |
 //! | [`app`], [`streams`], [`http`], [`chat`] | applications: the [`App`] trait, the stream database, its HTTP API, its chat |
 //! | [`ops`] | what people run: the command line, the console, devrel |
-//! | [`testing`] | clusters in a test process and faults on purpose (cargo feature `testing`) |
+//! | `testing` | clusters in a test process and faults on purpose (cargo feature `testing`) |
 //!
 //! # From riak_core
 //!

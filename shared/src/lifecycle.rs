@@ -19,7 +19,7 @@ impl Lifecycle {
         Lifecycle::default()
     }
 
-    /// Runs a background task of the node. [`Lifecycle::stop`] waits for it, so the task must
+    /// Runs a background task of the node. [`Lifecycle::wait`] waits for it, so the task must
     /// end once [`Lifecycle::stopping`] completes.
     pub fn spawn(&self, task: impl Future<Output = ()> + Send + 'static) {
         self.tasks.spawn(task);
@@ -35,7 +35,7 @@ impl Lifecycle {
         self.shutdown.is_cancelled()
     }
 
-    /// The stop signal, for loops that wait on it beside their work ([`crate::clock::next_round`]).
+    /// The stop signal, for loops that wait on it beside their work (`clock::next_round`).
     pub fn token(&self) -> &CancellationToken {
         &self.shutdown
     }

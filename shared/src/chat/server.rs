@@ -8,6 +8,7 @@
 //! disconnected.
 
 use super::protocol::{self, ChatCommand, PROMPT, WELCOME};
+use crate::net::server::accept_until;
 use crate::node::Node;
 use crate::ring::NodeName;
 use serde::{Deserialize, Serialize};
@@ -133,26 +134,13 @@ pub async fn serve<H: ChatHandler>(
         // Connection ids start from the time the server started, so that a restarted node
         // never reuses the id of a connection other nodes still remember.
         let ids = AtomicU64::new(crate::clock::now_ms() << 16);
-        let shutdown = node.lifecycle().token().clone();
-        loop {
-            let accepted = tokio::select! {
-                _ = shutdown.cancelled() => break,
-                accepted = listener.accept() => accepted,
-            };
-            match accepted {
-                Ok((stream, _)) => {
-                    let conn = ids.fetch_add(1, Ordering::Relaxed);
-                    let (node, handler, table) = (node.clone(), handler.clone(), table.clone());
-                    tokio::spawn(async move {
-                        run_connection(stream, conn, node, handler, table).await
-                    });
-                }
-                Err(error) => {
-                    tracing::warn!(%error, "cannot accept a chat connection");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-            }
-        }
+        let stop = node.lifecycle().token().clone();
+        accept_until(&listener, &stop, "a chat connection", |stream, _| {
+            let conn = ids.fetch_add(1, Ordering::Relaxed);
+            let (node, handler, table) = (node.clone(), handler.clone(), table.clone());
+            tokio::spawn(async move { run_connection(stream, conn, node, handler, table).await });
+        })
+        .await;
     });
     Ok((local, connections))
 }

@@ -11,15 +11,15 @@
 //!   fallback while the owner was down, or writes reached it after its data moved). Once the
 //!   owner is up, the data is sent there and deleted here.
 //!
-//! A transfer ([`sender`]) snapshots the vnode into a spill file, streams it in batches
-//! bounded by count and bytes, each acknowledged by the receiver ([`receiver`]) once applied,
-//! then the changes made meanwhile (see [`crate::vnode::task`]). At most
+//! A transfer (`sender`) snapshots the vnode into a spill file, streams it in batches
+//! bounded by count and bytes, each acknowledged by the receiver (`receiver`) once applied,
+//! then the changes made meanwhile (see `crate::vnode::task`). At most
 //! `handoff_concurrency` transfers (in and out together) run on a node at once; both ends
 //! time out, so a dead peer never keeps a slot. A transfer that fails is abandoned and tried
 //! again from the start on a later tick; items sent twice are harmless, because applying an
 //! item is idempotent (stream entries carry their sequence numbers).
 //!
-//! **Failures and what the log says** ([`failures`]). A transfer fails when a callback of the
+//! **Failures and what the log says** (`failures`). A transfer fails when a callback of the
 //! vnode panics or returns an error (`is_empty`, `fold`, `encode_handoff_item`,
 //! `handle_handoff_data` on the receiver, `delete`, …), or a peer does not answer. The
 //! partition then rests before it is tried again: one tick after its first failure, twice as
@@ -299,33 +299,33 @@ impl fmt::Display for Transfer<'_> {
 }
 
 /// The handoff manager: looks for work on every tick, until the node stops.
-pub(crate) async fn run(node: Manager) {
-    let shutdown = node.lifecycle().token().clone();
+pub(crate) async fn run(manager: Manager) {
+    let shutdown = manager.lifecycle().token().clone();
     let mut waiting_logged: BTreeSet<Partition> = BTreeSet::new();
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => break,
-            _ = node.node.state().changed(node.tick) => {}
-            _ = node.handoffs().slot_freed.notified() => {}
+            _ = manager.node.state().changed(manager.tick) => {}
+            _ = manager.handoffs().slot_freed.notified() => {}
         }
-        node.handoffs().reap(node.timeout);
-        complete_empty_ownership_transfers(&node, &mut waiting_logged).await;
+        manager.handoffs().reap(manager.timeout);
+        complete_empty_ownership_transfers(&manager, &mut waiting_logged).await;
         // Only this loop starts transfers, and `candidates` leaves out the partitions being
         // sent: none is sent twice at once.
-        for candidate in candidates(&node).await {
-            let Ok(slot) = Arc::clone(&node.handoffs().slots).try_acquire_owned() else {
+        for candidate in candidates(&manager).await {
+            let Ok(slot) = Arc::clone(&manager.handoffs().slots).try_acquire_owned() else {
                 break;
             };
-            start(&node, candidate, slot);
+            start(&manager, candidate, slot);
         }
     }
 }
 
 /// The transfers this node should send now, ownership first.
-async fn candidates(node: &Manager) -> Vec<Candidate> {
-    let ring = node.ring();
-    let me = node.name();
-    let handoffs = node.handoffs();
+async fn candidates(manager: &Manager) -> Vec<Candidate> {
+    let ring = manager.ring();
+    let me = manager.name();
+    let handoffs = manager.handoffs();
     // Whether a vnode is to be left alone this tick. A partition being sent is left out before
     // its vnode is asked whether it is empty: the answer would be stale by the time the
     // transfer ends (it deletes the data), and the partition would be sent again, empty.
@@ -333,13 +333,13 @@ async fn candidates(node: &Manager) -> Vec<Candidate> {
         handoffs.sending(vnode_type, partition) || handoffs.resting(vnode_type, partition)
     };
     let mut found = Vec::new();
-    for host in node.hosts() {
+    for host in manager.hosts() {
         for (partition, _, next) in ring
             .pending_transfers()
             .filter(|(_, owner, _)| *owner == me)
         {
             let vnode_type = host.vnode_type();
-            if !node.is_up(next)
+            if !manager.is_up(next)
                 || handoffs.handed_over(vnode_type, partition.index())
                 || left_alone(vnode_type, partition.index())
             {
@@ -352,7 +352,7 @@ async fn candidates(node: &Manager) -> Vec<Candidate> {
                 from: me,
                 to: next,
             };
-            if is_empty(node, &host, &transfer).await == Some(false) {
+            if is_empty(manager, &host, &transfer).await == Some(false) {
                 found.push(Candidate {
                     host: Arc::clone(&host),
                     partition,
@@ -362,14 +362,14 @@ async fn candidates(node: &Manager) -> Vec<Candidate> {
             }
         }
     }
-    for host in node.hosts() {
+    for host in manager.hosts() {
         for index in host.partitions_with_data() {
             let partition = Partition::new(index, ring.size());
             let owner = ring.owner(partition);
             let mine = owner == me || ring.next_owner(partition) == Some(me);
             let vnode_type = host.vnode_type();
             if mine
-                || !node.is_up(owner)
+                || !manager.is_up(owner)
                 || handoffs.receiving(vnode_type, index)
                 || left_alone(vnode_type, index)
             {
@@ -382,7 +382,7 @@ async fn candidates(node: &Manager) -> Vec<Candidate> {
                 from: me,
                 to: owner,
             };
-            if is_empty(node, &host, &transfer).await == Some(false) {
+            if is_empty(manager, &host, &transfer).await == Some(false) {
                 found.push(Candidate {
                     host: Arc::clone(&host),
                     partition,
@@ -399,18 +399,18 @@ async fn candidates(node: &Manager) -> Vec<Candidate> {
 /// `is_empty` failed: the failure is logged and the vnode rests) or while it rests after an
 /// earlier failure: such a vnode is neither sent nor taken for empty.
 async fn is_empty(
-    node: &Manager,
+    manager: &Manager,
     host: &Arc<dyn HostedVnodes>,
     transfer: &Transfer<'_>,
 ) -> Option<bool> {
     let index = transfer.partition.index();
-    if node.handoffs().resting(transfer.vnode_type, index) {
+    if manager.handoffs().resting(transfer.vnode_type, index) {
         return None;
     }
     match host.is_empty(index).await {
         Ok(empty) => Some(empty),
         Err(error) => {
-            failed(node, transfer, &error);
+            failed(manager, transfer, &error);
             None
         }
     }
@@ -419,22 +419,22 @@ async fn is_empty(
 /// Tells the claimant about partitions this node must hand over whose vnodes are all empty
 /// (nothing to send, or everything sent).
 async fn complete_empty_ownership_transfers(
-    node: &Manager,
+    manager: &Manager,
     waiting_logged: &mut BTreeSet<Partition>,
 ) {
-    let ring = node.ring();
-    let me = node.name();
+    let ring = manager.ring();
+    let me = manager.name();
     let pending: Vec<(Partition, NodeName)> = ring
         .pending_transfers()
         .filter(|(_, owner, _)| *owner == me)
         .map(|(p, _, next)| (p, next.clone()))
         .collect();
     for (partition, next) in pending {
-        if !node.is_up(&next) {
+        if !manager.is_up(&next) {
             continue;
         }
         let mut empty = true;
-        for host in node.hosts() {
+        for host in manager.hosts() {
             let transfer = Transfer {
                 kind: HandoffKind::Ownership,
                 vnode_type: host.vnode_type(),
@@ -442,10 +442,10 @@ async fn complete_empty_ownership_transfers(
                 from: me,
                 to: &next,
             };
-            empty &= node
+            empty &= manager
                 .handoffs()
                 .handed_over(host.vnode_type(), partition.index())
-                || is_empty(node, &host, &transfer).await == Some(true);
+                || is_empty(manager, &host, &transfer).await == Some(true);
         }
         if !empty {
             if waiting_logged.insert(partition) {
@@ -458,10 +458,11 @@ async fn complete_empty_ownership_transfers(
             from: me.clone(),
             to: next.clone(),
         };
-        match node.claimant.call(request).await {
+        match manager.claimant.call(request).await {
             Ok(_) => {
                 waiting_logged.remove(&partition);
-                node.handoffs()
+                manager
+                    .handoffs()
                     .handed_over
                     .lock()
                     .expect("handed over")
@@ -475,7 +476,7 @@ async fn complete_empty_ownership_transfers(
 }
 
 /// Starts sending one transfer in the background; the slot is held until it ends.
-fn start(node: &Manager, candidate: Candidate, slot: OwnedSemaphorePermit) {
+fn start(manager: &Manager, candidate: Candidate, slot: OwnedSemaphorePermit) {
     let Candidate {
         host,
         partition,
@@ -486,7 +487,7 @@ fn start(node: &Manager, candidate: Candidate, slot: OwnedSemaphorePermit) {
         kind,
         vnode_type: host.vnode_type().to_string(),
         partition,
-        source: node.name().clone(),
+        source: manager.name().clone(),
         target: target.clone(),
         objects_sent: AtomicU64::new(0),
         bytes_sent: AtomicU64::new(0),
@@ -494,53 +495,55 @@ fn start(node: &Manager, candidate: Candidate, slot: OwnedSemaphorePermit) {
         bytes_total: AtomicU64::new(0),
     });
     let key = (host.vnode_type().to_string(), partition.index());
-    node.handoffs()
+    manager
+        .handoffs()
         .outbound
         .lock()
         .expect("outbound")
         .insert(key.clone(), Arc::clone(&progress));
-    let id = node.handoffs().next_id.fetch_add(1, Ordering::Relaxed);
-    let node = node.clone();
-    node.lifecycle().clone().spawn(async move {
+    let id = manager.handoffs().next_id.fetch_add(1, Ordering::Relaxed);
+    let manager = manager.clone();
+    manager.lifecycle().clone().spawn(async move {
         let to = IndexNode {
             partition,
             node: target.clone(),
         };
-        let result = sender::transfer(&node, &host, id, to, &progress).await;
+        let result = sender::transfer(&manager, &host, id, to, &progress).await;
         let transfer = Transfer {
             kind,
             vnode_type: host.vnode_type(),
             partition,
-            from: node.name(),
+            from: manager.name(),
             to: &target,
         };
         match result {
-            Ok(()) => node
+            Ok(()) => manager
                 .handoffs()
                 .failures
                 .lock()
                 .expect("failures")
                 .succeeded(&key.0, key.1),
-            Err(sender::NotSent::Busy) => busy(&node, &transfer),
-            Err(sender::NotSent::Failed(error)) => failed(&node, &transfer, &error),
+            Err(sender::NotSent::Busy) => busy(&manager, &transfer),
+            Err(sender::NotSent::Failed(error)) => failed(&manager, &transfer, &error),
         }
-        node.handoffs()
+        manager
+            .handoffs()
             .outbound
             .lock()
             .expect("outbound")
             .remove(&key);
         drop(slot);
-        node.handoffs().slot_freed.notify_one();
+        manager.handoffs().slot_freed.notify_one();
     });
 }
 
 /// Notes a failed transfer (its vnode rests) and logs it as the module doc says.
-fn failed(node: &Manager, transfer: &Transfer<'_>, error: &Error) {
-    let reason = reason(error, node.name());
-    let tick = node.tick;
+fn failed(manager: &Manager, transfer: &Transfer<'_>, error: &Error) {
+    let reason = reason(error, manager.name());
+    let tick = manager.tick;
     // The lock is held until the line is logged, so that lines come in the order they were
     // decided: the warning before the debug lines of the transfers that failed after it.
-    let mut failures = node.handoffs().failures.lock().expect("failures");
+    let mut failures = manager.handoffs().failures.lock().expect("failures");
     let (rest, say) = failures.failed(
         transfer.vnode_type,
         transfer.partition.index(),
@@ -548,7 +551,7 @@ fn failed(node: &Manager, transfer: &Transfer<'_>, error: &Error) {
         tick,
         Instant::now(),
     );
-    if node.lifecycle().is_stopping() {
+    if manager.lifecycle().is_stopping() {
         return; // the node is stopping: transfers cut short are no news
     }
     let rest = seconds(rest);
@@ -573,9 +576,9 @@ fn failed(node: &Manager, transfer: &Transfer<'_>, error: &Error) {
 }
 
 /// Notes a transfer the receiver had no slot for: it waits a tick for its turn.
-fn busy(node: &Manager, transfer: &Transfer<'_>) {
-    let tick = node.tick;
-    node.handoffs().failures.lock().expect("failures").busy(
+fn busy(manager: &Manager, transfer: &Transfer<'_>) {
+    let tick = manager.tick;
+    manager.handoffs().failures.lock().expect("failures").busy(
         transfer.vnode_type,
         transfer.partition.index(),
         tick,

@@ -11,8 +11,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 /// Answers one step of a handoff sent to this node.
-pub(super) async fn handle(node: &Manager, request: HandoffRequest) -> Result<Response, Error> {
-    let handoffs = node.handoffs();
+pub(super) async fn handle(manager: &Manager, request: HandoffRequest) -> Result<Response, Error> {
+    let handoffs = manager.handoffs();
     match request {
         HandoffRequest::Start {
             id,
@@ -21,7 +21,7 @@ pub(super) async fn handle(node: &Manager, request: HandoffRequest) -> Result<Re
             vnode_type,
             partition,
         } => {
-            if partition >= node.ring().size() || node.hosts.find(&vnode_type).is_none() {
+            if partition >= manager.ring().size() || manager.hosts.find(&vnode_type).is_none() {
                 return Err(Error::bad_request(format!(
                     "no vnode {vnode_type} of partition {partition} here"
                 )));
@@ -30,7 +30,7 @@ pub(super) async fn handle(node: &Manager, request: HandoffRequest) -> Result<Re
             let Ok(slot) = Arc::clone(&handoffs.slots).try_acquire_owned() else {
                 return Ok(Response::Busy);
             };
-            tracing::debug!(node = %node.name(), %from, id, %kind, partition, "receiving a handoff");
+            tracing::debug!(node = %manager.name(), %from, id, %kind, partition, "receiving a handoff");
             handoffs.inbound.lock().expect("inbound").insert(
                 (from, id),
                 Inbound {
@@ -51,7 +51,7 @@ pub(super) async fn handle(node: &Manager, request: HandoffRequest) -> Result<Re
                 transfer.last_seen = Instant::now();
                 (transfer.vnode_type.clone(), transfer.partition)
             };
-            let host = node
+            let host = manager
                 .hosts
                 .find(&vnode_type)
                 .ok_or_else(|| Error::internal("vnode type gone"))?;

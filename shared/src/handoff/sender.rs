@@ -33,19 +33,24 @@ enum Ended {
 /// Sends the data of one vnode to `to`; when it does not complete, the vnode is told the
 /// handoff was cancelled, and the manager tries again later.
 pub(super) async fn transfer(
-    node: &Manager,
+    manager: &Manager,
     host: &Arc<dyn HostedVnodes>,
     id: u64,
     to: IndexNode,
     progress: &Progress,
 ) -> Result<(), NotSent> {
     let partition = to.partition.index();
-    let spill = node.node.state().data_dir().join("handoff").join(format!(
-        "{}-{}-{id}.spill",
-        host.vnode_type(),
-        to.partition.id()
-    ));
-    let result = send(node, host, id, &to, progress, &spill).await;
+    let spill = manager
+        .node
+        .state()
+        .data_dir()
+        .join("handoff")
+        .join(format!(
+            "{}-{}-{id}.spill",
+            host.vnode_type(),
+            to.partition.id()
+        ));
+    let result = send(manager, host, id, &to, progress, &spill).await;
     let _ = std::fs::remove_file(&spill);
     if !matches!(result, Ok(Ended::Completed)) {
         let _ = host.handoff_cancel(partition).await;
@@ -57,10 +62,14 @@ pub(super) async fn transfer(
             // Frees the receiver's slot at once rather than when it times out.
             let end = HandoffRequest::End {
                 id,
-                from: node.name().clone(),
+                from: manager.name().clone(),
             };
-            let _ = node
-                .request(&to.node, Request::Handoff(end), node.node.request_timeout())
+            let _ = manager
+                .request(
+                    &to.node,
+                    Request::Handoff(end),
+                    manager.node.request_timeout(),
+                )
                 .await;
             Err(NotSent::Failed(error))
         }
@@ -68,7 +77,7 @@ pub(super) async fn transfer(
 }
 
 async fn send(
-    node: &Manager,
+    manager: &Manager,
     host: &Arc<dyn HostedVnodes>,
     id: u64,
     to: &IndexNode,
@@ -88,7 +97,7 @@ async fn send(
         .objects_total
         .store(summary.objects, Ordering::Relaxed);
     progress.bytes_total.store(summary.bytes, Ordering::Relaxed);
-    let me = node.name().clone();
+    let me = manager.name().clone();
     let start = HandoffRequest::Start {
         id,
         from: me.clone(),
@@ -96,7 +105,7 @@ async fn send(
         vnode_type: host.vnode_type().to_string(),
         partition,
     };
-    if let Response::Busy = call(node, to, Request::Handoff(start)).await? {
+    if let Response::Busy = call(manager, to, Request::Handoff(start)).await? {
         return Ok(Ended::ReceiverBusy);
     }
 
@@ -117,8 +126,8 @@ async fn send(
         if batch.is_empty() && snapshot_done {
             break;
         }
-        send_batch(node, to, id, batch, progress).await?;
-        throttle(node, started, progress).await;
+        send_batch(manager, to, id, batch, progress).await?;
+        throttle(manager, started, progress).await;
     }
 
     // No more changes are forwarded once the vnode hears the handoff is finished; send what
@@ -128,21 +137,22 @@ async fn send(
     while let Some(item) = forwarded.recv().await {
         rest.push(item);
         if rest.len() == BATCH_ITEMS {
-            send_batch(node, to, id, std::mem::take(&mut rest), progress).await?;
+            send_batch(manager, to, id, std::mem::take(&mut rest), progress).await?;
         }
     }
     if !rest.is_empty() {
-        send_batch(node, to, id, rest, progress).await?;
+        send_batch(manager, to, id, rest, progress).await?;
     }
     call(
-        node,
+        manager,
         to,
         Request::Handoff(HandoffRequest::End { id, from: me }),
     )
     .await?;
 
     if progress.kind == HandoffKind::Ownership {
-        node.handoffs()
+        manager
+            .handoffs()
             .handed_over
             .lock()
             .expect("handed over")
@@ -158,7 +168,7 @@ async fn send(
         report::completed_line(
             progress.kind,
             host.vnode_type(),
-            node.name().as_str(),
+            manager.name().as_str(),
             to.node.as_str(),
             &to.partition.id(),
             progress.bytes_sent.load(Ordering::Relaxed),
@@ -171,8 +181,8 @@ async fn send(
 }
 
 /// Waits as long as the configured rate asks, given what was sent since `started`.
-async fn throttle(node: &Manager, started: Instant, progress: &Progress) {
-    if let Some(rate) = node.rate.filter(|r| *r > 0) {
+async fn throttle(manager: &Manager, started: Instant, progress: &Progress) {
+    if let Some(rate) = manager.rate.filter(|r| *r > 0) {
         let sent = progress.bytes_sent.load(Ordering::Relaxed) as f64;
         let due = std::time::Duration::from_secs_f64(sent / rate as f64);
         if let Some(early) = due.checked_sub(started.elapsed()) {
@@ -182,7 +192,7 @@ async fn throttle(node: &Manager, started: Instant, progress: &Progress) {
 }
 
 async fn send_batch(
-    node: &Manager,
+    manager: &Manager,
     to: &IndexNode,
     id: u64,
     items: Vec<Vec<u8>>,
@@ -194,18 +204,18 @@ async fn send_batch(
     );
     let batch = HandoffRequest::Batch {
         id,
-        from: node.name().clone(),
+        from: manager.name().clone(),
         items,
     };
-    call(node, to, Request::Handoff(batch)).await?;
+    call(manager, to, Request::Handoff(batch)).await?;
     progress.objects_sent.fetch_add(count, Ordering::Relaxed);
     progress.bytes_sent.fetch_add(bytes, Ordering::Relaxed);
     Ok(())
 }
 
 /// One step of the protocol; the receiver must answer it within the handoff timeout.
-async fn call(node: &Manager, to: &IndexNode, request: Request) -> Result<Response, Error> {
-    match node.request(&to.node, request, node.timeout).await? {
+async fn call(manager: &Manager, to: &IndexNode, request: Request) -> Result<Response, Error> {
+    match manager.request(&to.node, request, manager.timeout).await? {
         answer @ (Response::Done | Response::Applied(_) | Response::Busy) => Ok(answer),
         other => Err(Error::internal(format!(
             "unexpected handoff answer: {other:?}"

@@ -20,6 +20,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio::time::timeout;
 use tokio_util::codec::Framed;
+use tokio_util::sync::CancellationToken;
 
 /// How long a new connection may take to say hello.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -46,20 +47,32 @@ pub(crate) struct Listener {
 /// Accepts connections until the node stops, and answers each request on them with
 /// `node.answer`.
 pub(crate) async fn serve(listener: TcpListener, node: Listener) {
-    let shutdown = node.lifecycle.token().clone();
+    let stop = node.lifecycle.token().clone();
+    accept_until(&listener, &stop, "a connection", |stream, from| {
+        let connection = serve_connection(stream, from, node.clone());
+        node.lifecycle.spawn(connection);
+    })
+    .await;
+}
+
+/// Accepts connections on `listener` and hands each to `serve`, until `stop` is cancelled. A
+/// failed accept (no file descriptor left, say) is logged, naming `what` is accepted, and
+/// tried again after a pause rather than in a spin.
+pub(crate) async fn accept_until(
+    listener: &TcpListener,
+    stop: &CancellationToken,
+    what: &str,
+    mut serve: impl FnMut(TcpStream, SocketAddr),
+) {
     loop {
         let accepted = tokio::select! {
-            _ = shutdown.cancelled() => break,
+            _ = stop.cancelled() => break,
             accepted = listener.accept() => accepted,
         };
         match accepted {
-            Ok((stream, from)) => {
-                let connection = serve_connection(stream, from, node.clone());
-                node.lifecycle.spawn(connection);
-            }
+            Ok((stream, from)) => serve(stream, from),
             Err(error) => {
-                // Running out of file descriptors, say: wait a little rather than spin.
-                tracing::warn!(%error, "cannot accept a connection");
+                tracing::warn!(%error, "cannot accept {what}");
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
         }

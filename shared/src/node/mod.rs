@@ -5,12 +5,12 @@
 //!
 //! - the view of the cluster ([`RingState`]), which gossip, liveness and the claimant keep;
 //! - the claimant's door ([`Claimant`]);
-//! - what the vnode machinery sees of the node ([`NodeContext`]) and the vnode hosts;
+//! - what the vnode machinery sees of the node (`NodeContext`) and the vnode hosts;
 //! - the handoff manager ([`crate::handoff`]);
 //! - its background tasks ([`Lifecycle`]).
 //!
 //! [`Node::start`] makes them and starts the listener, gossip, liveness and handoff; what
-//! arrives over the wire is answered by [`dispatch`]; [`Node::stop`] ends it all.
+//! arrives over the wire is answered by `dispatch`; [`Node::stop`] ends it all.
 
 pub mod admin;
 mod config;

@@ -165,6 +165,52 @@ impl<V: Vnode> VnodeMaster<V> {
         self.send_tagged(target, request, call, reply_to);
     }
 
+    /// Sends `command` to every target, and nobody waits for their answers (riak's `command`
+    /// with the `ignore` sender): a copy for a replica that a request already succeeded
+    /// without, a read repair.
+    pub fn tell(&self, targets: &[IndexNode], command: V::Command)
+    where
+        V::Command: Clone,
+    {
+        let (reply_to, _nobody_reads) = ReplyTo::channel();
+        self.command(targets, command, &reply_to);
+    }
+
+    /// Sends `command` to every target and returns their replies to wait on, for at most the
+    /// node's request timeout: the start of every quorum request (riak's op FSMs). `what`
+    /// names the request in errors (`write needs 2 of 3 replicas …`).
+    pub fn ask(
+        &self,
+        what: &'static str,
+        targets: &[IndexNode],
+        command: V::Command,
+    ) -> Replies<V::Reply>
+    where
+        V::Command: Clone,
+    {
+        let (reply_to, inbox) = ReplyTo::channel();
+        let request = self.command(targets, command, &reply_to);
+        let wait = self.node.config().request_timeout;
+        Replies::new(what, request, inbox, targets.len(), wait)
+    }
+
+    /// [`VnodeMaster::ask`], with a command of its own for each target: `command_for(i)` for
+    /// the `i`-th (when, say, only the first replica notifies).
+    pub fn ask_each(
+        &self,
+        what: &'static str,
+        targets: &[IndexNode],
+        command_for: impl Fn(usize) -> V::Command,
+    ) -> Replies<V::Reply> {
+        let (reply_to, inbox) = ReplyTo::channel();
+        let request = self.new_request_id();
+        for (i, target) in targets.iter().enumerate() {
+            self.command_as(request, target, command_for(i), &reply_to);
+        }
+        let wait = self.node.config().request_timeout;
+        Replies::new(what, request, inbox, targets.len(), wait)
+    }
+
     /// Asks a covering set of vnodes (for keys stored with `n` replicas) and gathers their
     /// answers for at most `wait`. Vnodes that do not answer in time, or that are on nodes
     /// that are down, are listed in the result's `missing`.

@@ -8,6 +8,12 @@
 //!
 //! Each partition has exactly one owner node. Who the owners are is decided by claim and
 //! changed by membership; this module only answers "where does this key live".
+//!
+//! This room holds the rules of the ring, pure functions of their inputs with no I/O, each
+//! tested alone: the key hash ([`hash`]), preference lists with fallbacks ([`apl`]), coverage
+//! plans ([`coverage`]), staged membership changes ([`membership`]) and the claim that
+//! assigns partitions ([`claim`]), and what a node does with a ring gossiped to it
+//! ([`reconcile`]). The rooms above apply them.
 
 pub mod apl;
 pub mod claim;

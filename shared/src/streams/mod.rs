@@ -2,9 +2,9 @@
 //! replicated on the ring and kept on disk ("a pub/sub with history").
 //!
 //! - [`vnode`]: the stream vnode, over the [`crate::store`] of its partition;
-//! - [`service`]: the database's API — post, read, last, listings, stats — with N/W/R;
+//! - [`service`]: the database's service functions — post, read, last, listings, stats — with N/W/R;
 //! - [`aae`]: active anti-entropy, which makes replicas converge in the background;
-//! - [`console`]: its console commands, for applications that offer them as they are.
+//! - [`commands`]: its console commands, for applications that offer them as they are.
 
 pub mod aae;
 pub mod commands;

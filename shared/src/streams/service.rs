@@ -61,9 +61,8 @@ use crate::ring::apl::Preflist;
 use crate::ring::hash::chash_key;
 use crate::store::{Entry, EntryId};
 use crate::vnode::Vnode;
-use crate::vnode::coordinator::{Answer, Quorum, QuorumWaiter, Replies};
+use crate::vnode::coordinator::{Answer, Quorum, QuorumWaiter};
 use crate::vnode::coverage::CoverageResult;
-use crate::vnode::reply::ReplyTo;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
@@ -318,8 +317,7 @@ impl<Q: QuorumWaiter, V: StreamsVnode> Streams<Q, V> {
         if nwr.w == 1 {
             // The coordinating replica's copy is the one acknowledgement asked for: the others
             // get theirs without anyone waiting (or failing the write) for their answers.
-            let (reply_to, _nobody_reads) = ReplyTo::channel();
-            self.vnodes.command(&others, put, &reply_to);
+            self.vnodes.tell(&others, put);
             return Ok(Written { entry, acks: 1 });
         }
         let stored = self.ask(&others, put, nwr.w - 1, COPY_ENTRY).await?;
@@ -470,7 +468,6 @@ impl<Q: QuorumWaiter, V: StreamsVnode> Streams<Q, V> {
 
     /// Sends each replica the entries it lacked (read repair). Nobody waits for the answers.
     fn repair(&self, bucket: &str, stream: &str, lacking: &[(&IndexNode, Vec<&Entry>)]) {
-        let (reply_to, _ignored) = ReplyTo::channel();
         for (replica, missing) in lacking {
             for entry in missing {
                 let put = StreamCommand::Put {
@@ -478,8 +475,7 @@ impl<Q: QuorumWaiter, V: StreamsVnode> Streams<Q, V> {
                     stream: stream.into(),
                     entry: (*entry).clone(),
                 };
-                self.vnodes
-                    .command(std::slice::from_ref(*replica), put, &reply_to);
+                self.vnodes.tell(std::slice::from_ref(*replica), put);
             }
         }
     }
@@ -523,9 +519,9 @@ impl<Q: QuorumWaiter, V: StreamsVnode> Streams<Q, V> {
         needed: usize,
         what: &'static str,
     ) -> Result<Vec<Answer<StreamReply>>, Error> {
-        let (reply_to, receiver) = ReplyTo::channel();
-        let request = self.vnodes.command(replicas, command, &reply_to);
-        let replies = Replies::new(what, request, receiver, replicas.len(), self.wait())
+        let replies = self
+            .vnodes
+            .ask(what, replicas, command)
             .with_failures(|reply| match reply {
                 StreamReply::Failed(reason) => Some(reason.clone()),
                 _ => None,

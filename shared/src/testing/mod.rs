@@ -10,11 +10,17 @@
 //! [`logs`] captures what the nodes log, for tests of the log lines a user reads.
 //!
 //! For the console: [`Terminal`] runs a node's binary in a pseudo-terminal, to type keys into
-//! it as a person would.
+//! it as a person would. For exercise 3: [`quorum_rule`], the cases every quorum waiting must
+//! pass.
+//!
+//! All of it is behind the cargo feature `testing`, which test code turns on
+//! (`ringcore = { workspace = true, features = ["testing"] }` under `[dev-dependencies]`): a
+//! node's binary never carries it.
 
 pub mod history;
 pub mod logs;
 pub mod nemesis;
+pub mod quorum_rule;
 #[cfg(unix)]
 pub mod terminal;
 pub mod workload;

@@ -20,6 +20,13 @@
 //!
 //! Commands and replies are serde types because a command may cross the network to the node
 //! that hosts the vnode; the caller never needs to know where that is.
+//!
+//! The rest of this room is the machinery under the behaviour, which an application never
+//! sees: the vnodes hosted on a node (`host`) and each one's task (`task`), calls to a
+//! vnode on another node (`remote`), replies tagged by request ([`reply`]), waiting for a
+//! quorum of them ([`coordinator`], [`quorum`]) or for a covering set ([`coverage`]), and
+//! messages to mailboxes ([`Mailer`]). It sees the node it runs on through a small handle
+//! (`context::NodeContext`), never the whole [`crate::Node`].
 
 pub(crate) mod context;
 pub mod coordinator;

@@ -13,6 +13,9 @@ use ringcore::coordinator::{Answer, QuorumWaiter, Replies};
 ///   or the deadline has passed;
 /// - a reply's `result` is `Ok(answer)` or `Err(error)` (unreachable node, failed vnode…);
 ///   note failures with `replies.failed(reply.from, error)`;
+/// - before each wait, ask whether the outcome is known: `needed` answers are in (a quorum of
+///   0 is met before any reply), or the quorum is out of reach (more failed than
+///   `replies.asked() - needed`, or more are needed than were asked);
 /// - when the quorum cannot be met, return `Err(replies.not_enough(succeeded, needed))`: it
 ///   says how many answered of how many asked, and why the others did not.
 pub async fn wait_for_quorum<R>(
@@ -21,24 +24,25 @@ pub async fn wait_for_quorum<R>(
 ) -> Result<Vec<Answer<R>>, Error> {
     let mut answers = Vec::new();
     let mut failed = 0;
-    while let Some(reply) = replies.next().await {
+    loop {
+        if answers.len() >= needed {
+            return Ok(answers);
+        }
+        // Too many failures (or too few asked): the quorum can no longer be met.
+        if replies.asked() < needed + failed {
+            break;
+        }
+        let Some(reply) = replies.next().await else {
+            break; // every replica answered, or the deadline passed
+        };
         match reply.result {
-            Ok(answer) => {
-                answers.push(Answer {
-                    from: reply.from,
-                    reply: answer,
-                });
-                if answers.len() >= needed {
-                    return Ok(answers);
-                }
-            }
+            Ok(answer) => answers.push(Answer {
+                from: reply.from,
+                reply: answer,
+            }),
             Err(error) => {
                 replies.failed(reply.from, error);
                 failed += 1;
-                // Too many failures: the quorum can no longer be met, stop waiting.
-                if replies.asked() - failed < needed {
-                    break;
-                }
             }
         }
     }

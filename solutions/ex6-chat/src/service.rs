@@ -5,10 +5,10 @@
 use crate::vnode::{Member, RoomCommand, RoomReply, RoomVnode};
 use ringcore::chat::protocol::{NAME_FIRST, not_understood, said};
 use ringcore::chat::{ChatCommand, ChatHandler, Session};
-use ringcore::coordinator::{Answer, Replies};
+use ringcore::coordinator::Answer;
 use ringcore::quorum::wait_for_quorum;
 use ringcore::streams::{Nwr, Streams};
-use ringcore::{Error, IndexNode, Node, NodeName, ReplyTo, VnodeMaster, apl, chash_key};
+use ringcore::{Error, IndexNode, Node, NodeName, VnodeMaster, apl, chash_key};
 use std::collections::BTreeSet;
 
 /// The bucket of the rooms' history streams.
@@ -47,18 +47,8 @@ impl Chat {
         command: impl Fn(bool) -> RoomCommand,
     ) -> Result<Vec<Answer<RoomReply>>, Error> {
         let replicas = self.replicas(room);
-        let (reply_to, receiver) = ReplyTo::channel();
-        let request = self.rooms.new_request_id();
-        for (i, replica) in replicas.iter().enumerate() {
-            self.rooms
-                .command_as(request, replica, command(i == 0), &reply_to);
-        }
-        let wait = self.rooms.node().config().request_timeout;
-        wait_for_quorum(
-            Replies::new("room", request, receiver, replicas.len(), wait),
-            needed,
-        )
-        .await
+        let replies = self.rooms.ask_each("room", &replicas, |i| command(i == 0));
+        wait_for_quorum(replies, needed).await
     }
 
     /// Step 2: `join ROOM` — the members learn of it, the joiner gets the recent history.

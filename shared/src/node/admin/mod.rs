@@ -121,12 +121,12 @@ fn member_rows(
         .map(|(member, status)| MemberRow {
             status: if node.is_up(member) {
                 match status {
-                    MemberStatus::Joining => tables::MemberStatus::Joining,
-                    MemberStatus::Valid => tables::MemberStatus::Valid,
-                    MemberStatus::Leaving => tables::MemberStatus::Leaving,
+                    MemberStatus::Joining => tables::ShownStatus::Joining,
+                    MemberStatus::Valid => tables::ShownStatus::Valid,
+                    MemberStatus::Leaving => tables::ShownStatus::Leaving,
                 }
             } else {
-                tables::MemberStatus::Down
+                tables::ShownStatus::Down
             },
             ring_pct: percent(ring.owned_by(member).count(), ring),
             pending_pct: pending

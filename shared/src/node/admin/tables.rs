@@ -87,9 +87,10 @@ fn line(text: &str) -> String {
 // member-status
 // ---------------------------------------------------------------------------------------------
 
-/// A member's state (riak's joining/valid/leaving/exiting/down).
+/// What `member-status` shows in its Status column: the member's status in the ring (riak's
+/// joining, valid, leaving, exiting), or `down` when it does not answer.
 #[derive(Debug, Clone, PartialEq)]
-pub enum MemberStatus {
+pub enum ShownStatus {
     Joining,
     Valid,
     Leaving,
@@ -97,15 +98,15 @@ pub enum MemberStatus {
     Down,
 }
 
-impl MemberStatus {
+impl ShownStatus {
     /// The status as riak prints it (the atom's name).
     pub fn as_str(&self) -> &'static str {
         match self {
-            MemberStatus::Joining => "joining",
-            MemberStatus::Valid => "valid",
-            MemberStatus::Leaving => "leaving",
-            MemberStatus::Exiting => "exiting",
-            MemberStatus::Down => "down",
+            ShownStatus::Joining => "joining",
+            ShownStatus::Valid => "valid",
+            ShownStatus::Leaving => "leaving",
+            ShownStatus::Exiting => "exiting",
+            ShownStatus::Down => "down",
         }
     }
 }
@@ -113,7 +114,7 @@ impl MemberStatus {
 /// One row of `member-status`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MemberRow {
-    pub status: MemberStatus,
+    pub status: ShownStatus,
     /// Share of the ring the node owns now, in percent.
     pub ring_pct: f64,
     /// Share it will own once pending transfers finish; `None` prints `--`.
@@ -166,14 +167,14 @@ fn percent(pct: f64) -> String {
 
 /// The footer line; riak's order is Valid, Leaving, Exiting, Joining, Down.
 fn member_counts(rows: &[MemberRow]) -> String {
-    let count = |status: MemberStatus| rows.iter().filter(|r| r.status == status).count();
+    let count = |status: ShownStatus| rows.iter().filter(|r| r.status == status).count();
     format!(
         "Valid:{} / Leaving:{} / Exiting:{} / Joining:{} / Down:{}\n",
-        count(MemberStatus::Valid),
-        count(MemberStatus::Leaving),
-        count(MemberStatus::Exiting),
-        count(MemberStatus::Joining),
-        count(MemberStatus::Down)
+        count(ShownStatus::Valid),
+        count(ShownStatus::Leaving),
+        count(ShownStatus::Exiting),
+        count(ShownStatus::Joining),
+        count(ShownStatus::Down)
     )
 }
 
@@ -595,7 +596,7 @@ mod tests {
         format!("dev{n}@127.0.0.1")
     }
 
-    fn row(status: MemberStatus, ring: f64, pending: Option<f64>, n: u32) -> MemberRow {
+    fn row(status: ShownStatus, ring: f64, pending: Option<f64>, n: u32) -> MemberRow {
         MemberRow {
             status,
             ring_pct: ring,
@@ -668,13 +669,13 @@ mod tests {
 
     fn four_nodes() -> Vec<MemberRow> {
         (1..=4)
-            .map(|n| row(MemberStatus::Valid, 25.0, None, n))
+            .map(|n| row(ShownStatus::Valid, 25.0, None, n))
             .collect()
     }
 
     #[test]
     fn member_status_one_node() {
-        let out = member_status(&[row(MemberStatus::Valid, 100.0, None, 1)]);
+        let out = member_status(&[row(ShownStatus::Valid, 100.0, None, 1)]);
         snap!("member_status_one_node", out);
     }
 
@@ -689,9 +690,9 @@ mod tests {
     fn member_status_with_pending() {
         // Three nodes joined a one-node ring of 64: 22/21/21 partitions.
         let out = member_status(&[
-            row(MemberStatus::Valid, 75.0, Some(34.375), 1),
-            row(MemberStatus::Valid, 12.5, Some(32.8125), 2),
-            row(MemberStatus::Valid, 12.5, Some(32.8125), 3),
+            row(ShownStatus::Valid, 75.0, Some(34.375), 1),
+            row(ShownStatus::Valid, 12.5, Some(32.8125), 2),
+            row(ShownStatus::Valid, 12.5, Some(32.8125), 3),
         ]);
         assert!(out.contains("\nvalid      75.0%     34.4%    dev1@127.0.0.1\n"));
         snap!("member_status_with_pending", out);
@@ -700,9 +701,9 @@ mod tests {
     #[test]
     fn member_status_with_down_node() {
         let out = member_status(&[
-            row(MemberStatus::Valid, 34.375, None, 1),
-            row(MemberStatus::Down, 32.8125, None, 2),
-            row(MemberStatus::Valid, 32.8125, None, 3),
+            row(ShownStatus::Valid, 34.375, None, 1),
+            row(ShownStatus::Down, 32.8125, None, 2),
+            row(ShownStatus::Valid, 32.8125, None, 3),
         ]);
         snap!("member_status_with_down_node", out);
     }
@@ -710,13 +711,13 @@ mod tests {
     #[test]
     fn member_status_sorts_unsorted_input_by_status_then_node() {
         let out = member_status(&[
-            row(MemberStatus::Valid, 50.0, Some(33.3), 4),
-            row(MemberStatus::Joining, 0.0, Some(33.3), 6),
-            row(MemberStatus::Valid, 50.0, Some(33.4), 1),
-            row(MemberStatus::Leaving, 0.0, Some(0.0), 3),
-            row(MemberStatus::Exiting, 0.0, Some(0.0), 5),
-            row(MemberStatus::Down, 0.0, Some(0.0), 2),
-            row(MemberStatus::Joining, 0.0, Some(0.0), 0),
+            row(ShownStatus::Valid, 50.0, Some(33.3), 4),
+            row(ShownStatus::Joining, 0.0, Some(33.3), 6),
+            row(ShownStatus::Valid, 50.0, Some(33.4), 1),
+            row(ShownStatus::Leaving, 0.0, Some(0.0), 3),
+            row(ShownStatus::Exiting, 0.0, Some(0.0), 5),
+            row(ShownStatus::Down, 0.0, Some(0.0), 2),
+            row(ShownStatus::Joining, 0.0, Some(0.0), 0),
         ]);
         let order: Vec<&str> = out
             .lines()
@@ -740,14 +741,14 @@ mod tests {
     #[test]
     fn status_names_are_riak_atoms() {
         let names: Vec<&str> = [
-            MemberStatus::Joining,
-            MemberStatus::Valid,
-            MemberStatus::Leaving,
-            MemberStatus::Exiting,
-            MemberStatus::Down,
+            ShownStatus::Joining,
+            ShownStatus::Valid,
+            ShownStatus::Leaving,
+            ShownStatus::Exiting,
+            ShownStatus::Down,
         ]
         .iter()
-        .map(MemberStatus::as_str)
+        .map(ShownStatus::as_str)
         .collect();
         assert_eq!(names, ["joining", "valid", "leaving", "exiting", "down"]);
     }
@@ -758,10 +759,10 @@ mod tests {
         PlanView {
             actions: (2..=4).map(|n| StagedAction::Join(dev(n))).collect(),
             after: vec![
-                row(MemberStatus::Valid, 100.0, Some(25.0), 1),
-                row(MemberStatus::Valid, 0.0, Some(25.0), 2),
-                row(MemberStatus::Valid, 0.0, Some(25.0), 3),
-                row(MemberStatus::Valid, 0.0, Some(25.0), 4),
+                row(ShownStatus::Valid, 100.0, Some(25.0), 1),
+                row(ShownStatus::Valid, 0.0, Some(25.0), 2),
+                row(ShownStatus::Valid, 0.0, Some(25.0), 3),
+                row(ShownStatus::Valid, 0.0, Some(25.0), 4),
             ],
             // Given out of order, as a tally from a hash map would be.
             transfers: vec![
@@ -777,9 +778,9 @@ mod tests {
         PlanView {
             actions: vec![StagedAction::Leave(dev(2))],
             after: vec![
-                row(MemberStatus::Leaving, 32.8125, Some(0.0), 2),
-                row(MemberStatus::Valid, 34.375, Some(50.0), 1),
-                row(MemberStatus::Valid, 32.8125, Some(50.0), 3),
+                row(ShownStatus::Leaving, 32.8125, Some(0.0), 2),
+                row(ShownStatus::Valid, 34.375, Some(50.0), 1),
+                row(ShownStatus::Valid, 32.8125, Some(50.0), 3),
             ],
             transfers: vec![
                 (dev(1), dev(3), 6),
@@ -842,8 +843,8 @@ Transfers resulting from cluster changes: 48
         let view = PlanView {
             actions: vec![StagedAction::ForceRemove(dev(3))],
             after: vec![
-                row(MemberStatus::Valid, 50.0, None, 1),
-                row(MemberStatus::Valid, 50.0, None, 2),
+                row(ShownStatus::Valid, 50.0, None, 1),
+                row(ShownStatus::Valid, 50.0, None, 2),
             ],
             transfers: vec![],
             warnings: vec![],
