@@ -3,10 +3,12 @@
 //!
 //! Bad input closes only the connection it came on, with a logged reason: a frame longer than
 //! [`wire::MAX_FRAME_BYTES`], bytes that do not decode, or a handshake that does not match.
-//! The node goes on serving everyone else.
+//! The node goes on serving everyone else. What one connection may hold (requests in flight,
+//! answers not read, time idle) and how many may be open are bounded: see [`super::limits`].
 
 use crate::error::Error;
 use crate::lifecycle::Lifecycle;
+use crate::net::limits::{Bites, Limits};
 use crate::net::transport::Transport;
 use crate::net::wire::{self, Frame, Hello, PeerAddr, Request, Response, Welcome};
 use crate::ring::NodeName;
@@ -17,15 +19,14 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio::time::timeout;
-use tokio_util::codec::Framed;
+use tokio_util::codec::{Framed, LengthDelimitedCodec};
 use tokio_util::sync::CancellationToken;
 
 /// How long a new connection may take to say hello.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Accepts connections until the node stops.
 /// How a node answers a request that arrived over the wire.
 pub(crate) type Answer =
     Arc<dyn Fn(Request) -> BoxFuture<'static, Result<Response, Error>> + Send + Sync>;
@@ -42,15 +43,33 @@ pub(crate) struct Listener {
     /// Where the connections run, and when to stop.
     pub lifecycle: Lifecycle,
     pub answer: Answer,
+    pub limits: Limits,
 }
 
 /// Accepts connections until the node stops, and answers each request on them with
 /// `node.answer`.
 pub(crate) async fn serve(listener: TcpListener, node: Listener) {
     let stop = node.lifecycle.token().clone();
+    let open = Arc::new(Semaphore::new(node.limits.max_connections));
+    let refused = Bites::new(Duration::from_secs(10));
     accept_until(&listener, &stop, "a connection", |stream, from| {
+        let Ok(slot) = Arc::clone(&open).try_acquire_owned() else {
+            if let Some(times) = refused.bite(crate::clock::now_ms()) {
+                tracing::warn!(
+                    node = %node.me,
+                    %from,
+                    "refused {times} connection(s): {} are open, the most this node takes \
+                     (--max-connections)",
+                    node.limits.max_connections
+                );
+            }
+            return; // dropping the stream closes it
+        };
         let connection = serve_connection(stream, from, node.clone());
-        node.lifecycle.spawn(connection);
+        node.lifecycle.spawn(async move {
+            connection.await;
+            drop(slot);
+        });
     })
     .await;
 }
@@ -111,28 +130,86 @@ async fn serve_connection(stream: TcpStream, from: SocketAddr, node: Listener) {
         return;
     }
 
+    serve_requests(wire, from, caller, node).await;
+}
+
+/// Reads requests and writes their answers back, in whatever order they are ready, within
+/// the listener's [`Limits`].
+async fn serve_requests(
+    wire: Framed<TcpStream, LengthDelimitedCodec>,
+    from: SocketAddr,
+    caller: Caller,
+    node: Listener,
+) {
+    let limits = node.limits;
     let (mut sink, mut stream) = wire.split();
-    let (outbox, mut responses) = mpsc::unbounded_channel::<Frame>();
-    node.lifecycle.spawn(async move {
-        while let Some(frame) = responses.recv().await {
-            let Ok(bytes) = wire::encode(&frame) else {
-                continue;
-            };
-            if sink.send(Bytes::from(bytes)).await.is_err() {
-                break;
+    // A permit per request from when it is read until its answer is written: a caller that
+    // does not read holds them all, and the node stops reading it.
+    let in_flight = Arc::new(Semaphore::new(limits.max_in_flight));
+    let (outbox, mut answers) =
+        mpsc::channel::<(Frame, OwnedSemaphorePermit)>(limits.max_in_flight);
+    let stop = node.lifecycle.token().clone();
+    let writer_gone = CancellationToken::new();
+    let writing = {
+        let (stop, writer_gone, caller) = (stop.clone(), writer_gone.clone(), caller.to_string());
+        async move {
+            let _gone = writer_gone.drop_guard();
+            loop {
+                let (frame, _permit) = tokio::select! {
+                    _ = stop.cancelled() => break,
+                    answer = answers.recv() => match answer {
+                        Some(answer) => answer,
+                        None => break,
+                    },
+                };
+                let Ok(bytes) = wire::encode(&frame) else {
+                    continue;
+                };
+                match timeout(limits.write_timeout, sink.send(Bytes::from(bytes))).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(_)) => break,
+                    Err(_) => {
+                        tracing::warn!(
+                            %from,
+                            %caller,
+                            "closing connection: it has not read its answers for {:?} \
+                             (--write-timeout)",
+                            limits.write_timeout
+                        );
+                        break;
+                    }
+                }
             }
         }
-    });
-    let shutdown = node.lifecycle.token().clone();
+    };
+    node.lifecycle.spawn(writing);
+    let mut told_full = false;
     loop {
+        if in_flight.available_permits() == 0 && !told_full {
+            told_full = true;
+            tracing::debug!(%from, %caller, "{} requests in flight: reading paused until answers are taken (--max-in-flight)", limits.max_in_flight);
+        }
+        let permit = tokio::select! {
+            _ = stop.cancelled() => break,
+            _ = writer_gone.cancelled() => break,
+            permit = Arc::clone(&in_flight).acquire_owned() => permit.expect("never closed"),
+        };
         let frame = tokio::select! {
-            _ = shutdown.cancelled() => break,
-            frame = stream.next() => frame,
+            _ = stop.cancelled() => break,
+            _ = writer_gone.cancelled() => break,
+            frame = timeout(limits.idle_timeout, stream.next()) => frame,
         };
         let bytes = match frame {
-            None => break,
-            Some(Ok(bytes)) => bytes,
-            Some(Err(error)) => {
+            // Idle: closed unless answers are still being worked on (the permit taken above
+            // is ours, hence the + 1).
+            Err(_) if in_flight.available_permits() + 1 < limits.max_in_flight => continue,
+            Err(_) => {
+                tracing::debug!(%from, %caller, "closing a connection idle for {:?} (--idle-timeout)", limits.idle_timeout);
+                break;
+            }
+            Ok(None) => break,
+            Ok(Some(Ok(bytes))) => bytes,
+            Ok(Some(Err(error))) => {
                 tracing::warn!(%from, %caller, %error, "closing connection: bad frame");
                 break;
             }
@@ -142,7 +219,8 @@ async fn serve_connection(stream: TcpStream, from: SocketAddr, node: Listener) {
                 let (answer, outbox) = (Arc::clone(&node.answer), outbox.clone());
                 node.lifecycle.spawn(async move {
                     let body = answer(body).await;
-                    let _ = outbox.send(Frame::Response { id, body });
+                    // Room is certain: the channel holds as many as there are permits.
+                    let _ = outbox.send((Frame::Response { id, body }, permit)).await;
                 });
             }
             Ok(Frame::Response { .. }) => {

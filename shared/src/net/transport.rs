@@ -316,7 +316,11 @@ pub async fn client_request(
         protocol: wire::PROTOCOL_VERSION,
     };
     let (wire, name) = dial(addr, &hello).await.map_err(ClientError::NotReached)?;
-    let connection = Connection::start(wire, name.clone(), CancellationToken::new());
+    // The connection is closed (its reader stopped) once the answer is in: a tool run from
+    // a long-lived process must not leave one open per request.
+    let done = CancellationToken::new();
+    let _close_when_answered = done.clone().drop_guard();
+    let connection = Connection::start(wire, name.clone(), done);
     match timeout(wait, connection.request(body)).await {
         Ok(Ok(response)) => Ok(response),
         // The connection broke: the node did not answer.

@@ -157,6 +157,7 @@ impl Node {
             transport,
             lifecycle: node.inner.lifecycle.clone(),
             answer: dispatch::answerer(&node),
+            limits: node.config().limits,
         };
         node.spawn(server::serve(listener, listening));
         node.spawn(cluster::gossip::run(node.inner.state.clone()));

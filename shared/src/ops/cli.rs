@@ -188,6 +188,18 @@ struct Tuning {
     /// Seconds between two anti-entropy exchanges; 0: none [default: 1]
     #[arg(long, value_name = "S", env = "RING_ANTI_ENTROPY")]
     anti_entropy: Option<u32>,
+    /// Connections the cluster port takes at once; one more is closed [default: 1024]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..), env = "RING_MAX_CONNECTIONS")]
+    max_connections: Option<u32>,
+    /// Requests of one connection answered at once; then reading it pauses [default: 64]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..), env = "RING_MAX_IN_FLIGHT")]
+    max_in_flight: Option<u32>,
+    /// Seconds after which a connection with no request is closed [default: 60]
+    #[arg(long, value_name = "S", value_parser = clap::value_parser!(u32).range(1..), env = "RING_IDLE_TIMEOUT")]
+    idle_timeout: Option<u32>,
+    /// Seconds a caller may leave its answers unread; then it is cut off [default: 30]
+    #[arg(long, value_name = "S", value_parser = clap::value_parser!(u32).range(1..), env = "RING_WRITE_TIMEOUT")]
+    write_timeout: Option<u32>,
 }
 
 /// `--node devK` → K.
@@ -278,6 +290,19 @@ impl Tuning {
         if let Some(seconds) = self.anti_entropy {
             config.anti_entropy = (seconds > 0).then(|| Duration::from_secs(seconds.into()));
         }
+        let limits = &mut config.limits;
+        if let Some(n) = self.max_connections {
+            limits.max_connections = n as usize;
+        }
+        if let Some(n) = self.max_in_flight {
+            limits.max_in_flight = n as usize;
+        }
+        if let Some(seconds) = self.idle_timeout {
+            limits.idle_timeout = Duration::from_secs(seconds.into());
+        }
+        if let Some(seconds) = self.write_timeout {
+            limits.write_timeout = Duration::from_secs(seconds.into());
+        }
     }
 
     /// The same options, as a devrel passes them on to each node.
@@ -286,8 +311,17 @@ impl Tuning {
         if let Some(megabytes) = self.handoff_rate {
             args.extend(["--handoff-rate".to_string(), megabytes.to_string()]);
         }
-        if let Some(seconds) = self.anti_entropy {
-            args.extend(["--anti-entropy".to_string(), seconds.to_string()]);
+        let options = [
+            ("--anti-entropy", self.anti_entropy),
+            ("--max-connections", self.max_connections),
+            ("--max-in-flight", self.max_in_flight),
+            ("--idle-timeout", self.idle_timeout),
+            ("--write-timeout", self.write_timeout),
+        ];
+        for (option, value) in options {
+            if let Some(value) = value {
+                args.extend([option.to_string(), value.to_string()]);
+            }
         }
         args
     }
@@ -761,6 +795,7 @@ fn init_logging() {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::net::limits::Limits;
 
     /// Parses `line` as `program`'s command line, whatever RING_ variables the shell that
     /// runs the tests has set (the process tests check the variables).
@@ -834,6 +869,22 @@ mod tests {
         let slower = node_config("start --anti-entropy 5");
         assert_eq!(slower.anti_entropy, Some(Duration::from_secs(5)));
         assert_eq!(node_config("start --anti-entropy 0").anti_entropy, None);
+    }
+
+    #[test]
+    fn the_cluster_ports_limits_are_set_by_flags() {
+        assert_eq!(node_config("start").limits, Limits::default());
+        let tight = node_config(
+            "start --max-connections 10 --max-in-flight 4 --idle-timeout 2 --write-timeout 3",
+        );
+        let expected = Limits {
+            max_connections: 10,
+            max_in_flight: 4,
+            idle_timeout: Duration::from_secs(2),
+            write_timeout: Duration::from_secs(3),
+        };
+        assert_eq!(tight.limits, expected);
+        assert!(parse_line("ex1-ping", "start --max-in-flight 0").is_err());
     }
 
     #[test]
@@ -1021,9 +1072,13 @@ mod tests {
                 "RING_DATA_DIR",
                 "RING_HANDOFF_RATE",
                 "RING_HTTP_PORT",
+                "RING_IDLE_TIMEOUT",
+                "RING_MAX_CONNECTIONS",
+                "RING_MAX_IN_FLIGHT",
                 "RING_NAME",
                 "RING_NODE",
                 "RING_RING_SIZE",
+                "RING_WRITE_TIMEOUT",
             ]
         );
     }

@@ -21,6 +21,7 @@ pub mod history;
 pub mod logs;
 pub mod nemesis;
 pub mod quorum_rule;
+pub mod raw;
 #[cfg(unix)]
 pub mod terminal;
 pub mod workload;

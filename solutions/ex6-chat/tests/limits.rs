@@ -1,0 +1,193 @@
+//! What one client may take of a node, tried on a real node process of the finished
+//! database (`ex6-chat-solution start`): a client that sends requests and never reads the
+//! answers, hundreds of idle connections, more connections than the node takes. Each must
+//! leave the node's memory where it was (its RSS, from `/proc`, is printed before, during and
+//! after) and a well-behaved client served as quickly as before.
+//!
+//! ```text
+//! cargo test -p ex6-chat-solution --test limits -- --nocapture
+//! ```
+
+use ringcore::net::transport::client_request;
+use ringcore::net::wire::{Request, Response};
+use ringcore::testing::raw::RawClient;
+use ringcore::testing::{NodeProcess, poll_until};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_ex6-chat-solution");
+
+/// The node's resident memory, in kB.
+fn rss_kb(node: &NodeProcess) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", node.child.id())).unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+fn mb(kb: u64) -> String {
+    format!("{:.1} MB", kb as f64 / 1024.0)
+}
+
+/// How long a ping from a well-behaved command-line tool takes, in µs (the best of 5).
+async fn ping_us(addr: SocketAddr) -> u128 {
+    let mut best = u128::MAX;
+    for _ in 0..5 {
+        let started = Instant::now();
+        let answer = client_request(addr, Request::Ping, Duration::from_secs(5)).await;
+        assert!(matches!(answer, Ok(Response::Pong { .. })), "{answer:?}");
+        best = best.min(started.elapsed().as_micros());
+    }
+    best
+}
+
+/// Starts a node with tight limits, so that each bites within seconds.
+fn node(dir: &std::path::Path) -> NodeProcess {
+    let limits = [
+        "--http-port",
+        "0",
+        "--chat-port",
+        "0",
+        "--max-connections",
+        "300",
+        "--idle-timeout",
+        "2",
+        "--write-timeout",
+        "2",
+        "--max-in-flight",
+        "16",
+    ];
+    NodeProcess::start(BINARY, 1, dir, 0, &limits, Some(&dir.join("dev1.log")))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_never_reads_is_held_back_then_cut_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = node(dir.path());
+    let addr = node.places["cluster"];
+    let quick = ping_us(addr).await;
+    let before = rss_kb(&node);
+
+    // Requests whose answers are a few kB each (the ring and the address book), sent as fast
+    // as the node takes them, none read.
+    let mut abuser = RawClient::greet(addr).await.unwrap();
+    let mut sent = 0u64;
+    let stalled = loop {
+        match abuser
+            .send(sent, Request::State, Duration::from_secs(1))
+            .await
+        {
+            Ok(()) => sent += 1,
+            Err(why) => break why,
+        }
+        assert!(
+            sent < 5_000_000,
+            "the node kept reading a client that reads nothing"
+        );
+    };
+    let during = rss_kb(&node);
+    let meanwhile = ping_us(addr).await;
+    println!(
+        "a client that never reads: {sent} requests sent before its sends {stalled}; node RSS \
+         {} before, {} during; a ping {quick} µs before, {meanwhile} µs meanwhile",
+        mb(before),
+        mb(during)
+    );
+    assert!(stalled.starts_with("stalled"), "{stalled}");
+    assert!(
+        during < before + 16 * 1024,
+        "the node's memory grew from {} to {} under a client that never reads",
+        mb(before),
+        mb(during)
+    );
+    assert!(
+        meanwhile < 1_000,
+        "a ping took {meanwhile} µs while the abuser was connected"
+    );
+
+    // Its answers unread for --write-timeout (2 s): the node says so and closes the
+    // connection (still unread until then: reading would make it a good client again).
+    let log = dir.path().join("dev1.log");
+    poll_until(
+        "the node cuts off the client that does not read",
+        Duration::from_secs(20),
+        || {
+            let log = std::fs::read_to_string(&log).map_err(|e| e.to_string())?;
+            let said = "closing connection: it has not read its answers for 2s (--write-timeout)";
+            if log.contains(said) { Ok(()) } else { Err(log) }
+        },
+    );
+    assert!(
+        abuser.closed_within(Duration::from_secs(20)).await,
+        "the node kept the connection of a client that does not read"
+    );
+    let after = rss_kb(&node);
+    println!("after it was cut off: node RSS {}", mb(after));
+    assert!(after < before + 16 * 1024);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_connections_are_closed_and_the_node_takes_no_more_than_its_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = node(dir.path());
+    let addr = node.places["cluster"];
+    let quick = ping_us(addr).await;
+    let before = rss_kb(&node);
+
+    // 500 connections that say hello and then nothing; the node takes 300 (--max-connections).
+    let mut idle = Vec::new();
+    let mut refused = 0;
+    for _ in 0..500 {
+        match RawClient::greet(addr).await {
+            Ok(client) => idle.push(client),
+            Err(_) => refused += 1,
+        }
+    }
+    let during = rss_kb(&node);
+    println!(
+        "500 idle connections: {} taken, {refused} refused; node RSS {} before, {} with them",
+        idle.len(),
+        mb(before),
+        mb(during)
+    );
+    assert_eq!(
+        idle.len(),
+        300,
+        "the node takes --max-connections 300 at once"
+    );
+    assert!(during < before + 16 * 1024);
+
+    // Idle for --idle-timeout (2 s): every one is closed, and the node takes new ones again.
+    let started = Instant::now();
+    for client in &mut idle {
+        let left = Duration::from_secs(20).saturating_sub(started.elapsed());
+        assert!(
+            client.closed_within(left).await,
+            "an idle connection stayed open"
+        );
+    }
+    println!(
+        "all closed {:.1} s after they went idle",
+        started.elapsed().as_secs_f64()
+    );
+    poll_until(
+        "the node takes connections again",
+        Duration::from_secs(10),
+        || {
+            std::net::TcpStream::connect(addr)
+                .map(drop)
+                .map_err(|e| e.to_string())
+        },
+    );
+    let after_ping = ping_us(addr).await;
+    let after = rss_kb(&node);
+    println!(
+        "after: node RSS {}; a ping {quick} µs before, {after_ping} µs after",
+        mb(after)
+    );
+    assert!(after < before + 16 * 1024);
+    let log = std::fs::read_to_string(dir.path().join("dev1.log")).unwrap();
+    assert!(
+        log.contains("are open, the most this node takes (--max-connections)"),
+        "the node does not say it refused connections:\n{log}"
+    );
+}
