@@ -22,37 +22,12 @@ mod error;
 pub mod feed;
 mod json;
 mod routes;
+mod serve;
 
 pub use error::ApiError;
 pub use json::{EntryJson, Params, json_body, msg_of};
 pub use routes::router;
-
-use crate::node::Node;
-use axum::Router;
-use std::net::SocketAddr;
+pub use serve::serve;
 
 /// The largest request body accepted (a larger one is answered 413).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
-
-/// Serves `router` on `addr` until the node stops; returns the address it listens on. A
-/// request body over [`MAX_BODY_BYTES`] is answered 413 before any route sees it, once the
-/// client has sent it (see `body_limit.rs`).
-pub async fn serve(node: &Node, addr: SocketAddr, router: Router) -> std::io::Result<SocketAddr> {
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|e| std::io::Error::new(e.kind(), format!("cannot serve HTTP on {addr}: {e}")))?;
-    let local = listener.local_addr()?;
-    let shutdown = node.lifecycle().token().clone();
-    let name = node.name().clone();
-    tokio::spawn(async move {
-        // The body limit wraps every route, an exercise's own included.
-        let router = router.layer(axum::middleware::from_fn(body_limit::limit_body));
-        let server = axum::serve(listener, router)
-            .with_graceful_shutdown(async move { shutdown.cancelled().await });
-        if let Err(error) = server.await {
-            tracing::error!(node = %name, %error, "the HTTP server stopped");
-        }
-    });
-    tracing::info!(node = %node.name(), addr = %local, "HTTP server listening");
-    Ok(local)
-}

@@ -11,6 +11,10 @@
 //!   closes the connection, and everything it held is freed.
 //! - **Idle connections**: a connection with no request for `idle_timeout`, and none in
 //!   flight, is closed. Nodes ping each other far more often; a tool opens one per command.
+//!
+//! The HTTP API has its own ([`HttpLimits`]): connections at once, the time a client may
+//! take to send a request's headers (a client that sends them a byte every few seconds is
+//! cut off), and the time a whole request may take, its body included.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -31,6 +35,28 @@ impl Default for Limits {
             max_in_flight: 64,
             idle_timeout: Duration::from_secs(60),
             write_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// The limits of an HTTP listener.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HttpLimits {
+    pub max_connections: usize,
+    /// How long a request's headers may take to arrive, the first request's or the next one
+    /// on a kept-alive connection.
+    pub header_timeout: Duration,
+    /// How long a request may take until its answer starts, its body included; a live feed
+    /// then streams for as long as it likes.
+    pub request_timeout: Duration,
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        HttpLimits {
+            max_connections: 1024,
+            header_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
         }
     }
 }

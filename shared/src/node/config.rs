@@ -1,7 +1,7 @@
 //! What a node is started with: its name, data directory, ports and the pace of its
 //! background work, with the workshop's defaults (`devK`) and quicker ones for tests.
 
-use crate::net::limits::Limits;
+use crate::net::limits::{HttpLimits, Limits};
 use crate::net::transport::Faults;
 use crate::ring::{DEFAULT_RING_SIZE, NodeName};
 use std::net::SocketAddr;
@@ -52,6 +52,8 @@ pub struct NodeConfig {
     /// What one client may take of the cluster port: connections, requests in flight, time
     /// to read its answers, time idle (see [`Limits`]).
     pub limits: Limits,
+    /// What one client may take of the HTTP port, for an application that serves HTTP.
+    pub http_limits: HttpLimits,
     /// The pause between two anti-entropy exchanges of an application that runs them (the
     /// stream database: see `streams::aae`); `None`: no anti-entropy on this node.
     pub anti_entropy: Option<Duration>,
@@ -78,6 +80,7 @@ impl NodeConfig {
             handoff_rate: None,
             faults: Faults::default(),
             limits: Limits::default(),
+            http_limits: HttpLimits::default(),
             // One key range a second: a node in charge of a third of 64 ranges (or half of
             // them while a node is down) goes round them all in about half a minute.
             anti_entropy: Some(Duration::from_secs(1)),

@@ -200,6 +200,15 @@ struct Tuning {
     /// Seconds a caller may leave its answers unread; then it is cut off [default: 30]
     #[arg(long, value_name = "S", value_parser = clap::value_parser!(u32).range(1..), env = "RING_WRITE_TIMEOUT")]
     write_timeout: Option<u32>,
+    /// Connections the HTTP port takes at once; one more is closed [default: 1024]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..), env = "RING_HTTP_MAX_CONNECTIONS")]
+    http_max_connections: Option<u32>,
+    /// Seconds a request's headers may take to arrive over HTTP [default: 10]
+    #[arg(long, value_name = "S", value_parser = clap::value_parser!(u32).range(1..), env = "RING_HTTP_HEADER_TIMEOUT")]
+    http_header_timeout: Option<u32>,
+    /// Seconds an HTTP request may take until its answer, its body included [default: 30]
+    #[arg(long, value_name = "S", value_parser = clap::value_parser!(u32).range(1..), env = "RING_HTTP_REQUEST_TIMEOUT")]
+    http_request_timeout: Option<u32>,
 }
 
 /// `--node devK` → K.
@@ -303,6 +312,16 @@ impl Tuning {
         if let Some(seconds) = self.write_timeout {
             limits.write_timeout = Duration::from_secs(seconds.into());
         }
+        let http = &mut config.http_limits;
+        if let Some(n) = self.http_max_connections {
+            http.max_connections = n as usize;
+        }
+        if let Some(seconds) = self.http_header_timeout {
+            http.header_timeout = Duration::from_secs(seconds.into());
+        }
+        if let Some(seconds) = self.http_request_timeout {
+            http.request_timeout = Duration::from_secs(seconds.into());
+        }
     }
 
     /// The same options, as a devrel passes them on to each node.
@@ -317,6 +336,9 @@ impl Tuning {
             ("--max-in-flight", self.max_in_flight),
             ("--idle-timeout", self.idle_timeout),
             ("--write-timeout", self.write_timeout),
+            ("--http-max-connections", self.http_max_connections),
+            ("--http-header-timeout", self.http_header_timeout),
+            ("--http-request-timeout", self.http_request_timeout),
         ];
         for (option, value) in options {
             if let Some(value) = value {
@@ -884,6 +906,13 @@ mod tests {
             write_timeout: Duration::from_secs(3),
         };
         assert_eq!(tight.limits, expected);
+        let http = node_config(
+            "start --http-max-connections 5 --http-header-timeout 2 --http-request-timeout 7",
+        )
+        .http_limits;
+        assert_eq!(http.max_connections, 5);
+        assert_eq!(http.header_timeout, Duration::from_secs(2));
+        assert_eq!(http.request_timeout, Duration::from_secs(7));
         assert!(parse_line("ex1-ping", "start --max-in-flight 0").is_err());
     }
 
@@ -1071,7 +1100,10 @@ mod tests {
                 "RING_CLUSTER_PORT",
                 "RING_DATA_DIR",
                 "RING_HANDOFF_RATE",
+                "RING_HTTP_HEADER_TIMEOUT",
+                "RING_HTTP_MAX_CONNECTIONS",
                 "RING_HTTP_PORT",
+                "RING_HTTP_REQUEST_TIMEOUT",
                 "RING_IDLE_TIMEOUT",
                 "RING_MAX_CONNECTIONS",
                 "RING_MAX_IN_FLIGHT",

@@ -191,3 +191,115 @@ async fn idle_connections_are_closed_and_the_node_takes_no_more_than_its_limit()
         "the node does not say it refused connections:\n{log}"
     );
 }
+
+/// Sends `at_once`, then `slowly` a byte a second (a slow client), until the server answers
+/// or closes the connection, or `budget` passes. Returns what it answered and when.
+async fn trickle(
+    addr: SocketAddr,
+    at_once: &str,
+    slowly: &str,
+    budget: Duration,
+) -> (String, Duration) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let started = Instant::now();
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream.write_all(at_once.as_bytes()).await.unwrap();
+    let mut pace = tokio::time::interval(Duration::from_secs(1));
+    for byte in slowly.bytes() {
+        pace.tick().await;
+        if stream.write_all(&[byte]).await.is_err() || started.elapsed() > budget {
+            break;
+        }
+        // Closed by the server already? A read that ends at once says so.
+        let mut probe = [0u8; 1024];
+        if let Ok(Ok(n)) =
+            tokio::time::timeout(Duration::from_millis(1), stream.read(&mut probe)).await
+        {
+            let mut answer = String::from_utf8_lossy(&probe[..n]).into_owned();
+            let mut rest = Vec::new();
+            let _ =
+                tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut rest)).await;
+            answer.push_str(&String::from_utf8_lossy(&rest));
+            return (answer, started.elapsed());
+        }
+    }
+    (String::new(), started.elapsed())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_http_clients_are_cut_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = [
+        "--http-port",
+        "0",
+        "--chat-port",
+        "0",
+        "--http-header-timeout",
+        "2",
+        "--http-request-timeout",
+        "3",
+    ];
+    let node = NodeProcess::start(
+        BINARY,
+        1,
+        dir.path(),
+        0,
+        &args,
+        Some(&dir.path().join("dev1.log")),
+    );
+    let http = node.places["http"];
+    let health = format!("http://{http}/health");
+    let get_ms = move || {
+        let started = Instant::now();
+        ureq::get(&health).call().expect("GET /health");
+        started.elapsed().as_secs_f64() * 1000.0
+    };
+    let quick = get_ms();
+    let before = rss_kb(&node);
+
+    // 200 clients that send their headers a byte a second: each is cut off after 2 s.
+    let headers = "GET /health HTTP/1.1\r\nHost: ring\r\nX-Slow: yes\r\n\r\n";
+    let slow: Vec<_> = (0..200)
+        .map(|_| tokio::spawn(trickle(http, "", headers, Duration::from_secs(30))))
+        .collect();
+    // Meanwhile a normal client is served as before.
+    let meanwhile = tokio::task::spawn_blocking(get_ms).await.unwrap();
+    let during = rss_kb(&node);
+    let mut longest = Duration::ZERO;
+    for client in slow {
+        let (_, took) = client.await.unwrap();
+        longest = longest.max(took);
+    }
+    println!(
+        "200 clients sending headers a byte a second: all cut off within {:.1} s; node RSS {} \
+         before, {} during; GET /health {quick:.1} ms before, {meanwhile:.1} ms meanwhile",
+        longest.as_secs_f64(),
+        mb(before),
+        mb(during)
+    );
+    assert!(
+        longest < Duration::from_secs(10),
+        "a slow client was kept {longest:?}"
+    );
+    assert!(during < before + 16 * 1024);
+    assert!(meanwhile < 1_000.0);
+
+    // A body sent a byte a second: answered 408 once the request's 3 s are up.
+    let post = "POST /msgs/alice/slow HTTP/1.1\r\nHost: ring\r\nContent-Type: application/json\r\n\
+                Content-Length: 40\r\n\r\n{\"msg\": \"this body takes forty seconds\"}";
+    // The headers at once (a slow body, not slow headers), then the body a byte a second.
+    let (headers, body) = post.split_at(post.find("\r\n\r\n").unwrap() + 4);
+    let (answer, took) = trickle(http, headers, body, Duration::from_secs(30)).await;
+    println!(
+        "a body sent a byte a second: answered after {:.1} s: {}",
+        took.as_secs_f64(),
+        answer.lines().next().unwrap_or("")
+    );
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains(r#""type":"timeout""#), "{answer}");
+    let log = std::fs::read_to_string(dir.path().join("dev1.log")).unwrap();
+    assert!(
+        log.contains("did not arrive within 2s (--http-header-timeout)"),
+        "the node does not say why it closed the slow connections:\n{log}"
+    );
+}

@@ -1,0 +1,127 @@
+//! Serving the HTTP API: connections accepted within [`HttpLimits`], each served by hyper with
+//! a deadline for its request headers, every request with a deadline for its answer, and all
+//! of it wound down when the node stops (a request under way is answered first; a live feed
+//! ends with the node).
+
+use super::body_limit;
+use super::error::ApiError;
+use crate::net::limits::{Bites, HttpLimits};
+use crate::net::server::accept_until;
+use crate::node::Node;
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+
+/// Serves `router` on `addr` until the node stops; returns the address it listens on. A
+/// request body over [`super::MAX_BODY_BYTES`] is answered 413 before any route sees it, once
+/// the client has sent it (see `body_limit.rs`).
+pub async fn serve(node: &Node, addr: SocketAddr, router: Router) -> std::io::Result<SocketAddr> {
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|e| std::io::Error::new(e.kind(), format!("cannot serve HTTP on {addr}: {e}")))?;
+    let local = listener.local_addr()?;
+    let limits = node.config().http_limits;
+    // The limits wrap every route, an exercise's own included: the body limit first, and
+    // around it the request's deadline, which so covers a body sent slowly.
+    let router = router
+        .layer(axum::middleware::from_fn(body_limit::limit_body))
+        .layer(axum::middleware::from_fn_with_state(
+            limits.request_timeout,
+            within_deadline,
+        ));
+    let stop = node.lifecycle().token().clone();
+    let name = node.name().clone();
+    tokio::spawn(async move {
+        let open = Arc::new(Semaphore::new(limits.max_connections));
+        let refused = Bites::new(Duration::from_secs(10));
+        let slow = Arc::new(Bites::new(Duration::from_secs(10)));
+        accept_until(&listener, &stop, "an HTTP connection", |stream, from| {
+            let Ok(slot) = Arc::clone(&open).try_acquire_owned() else {
+                if let Some(times) = refused.bite(crate::clock::now_ms()) {
+                    tracing::warn!(
+                        node = %name,
+                        %from,
+                        "refused {times} HTTP connection(s): {} are open, the most this node \
+                         takes (--http-max-connections)",
+                        limits.max_connections
+                    );
+                }
+                return;
+            };
+            let (router, stop, slow) = (router.clone(), stop.clone(), Arc::clone(&slow));
+            tokio::spawn(async move {
+                serve_connection(stream, from, router, limits, &stop, &slow).await;
+                drop(slot);
+            });
+        })
+        .await;
+    });
+    tracing::info!(node = %node.name(), addr = %local, "HTTP server listening");
+    Ok(local)
+}
+
+/// Serves one connection until the client closes it, breaks a limit, or the node stops.
+async fn serve_connection(
+    stream: TcpStream,
+    from: SocketAddr,
+    router: Router,
+    limits: HttpLimits,
+    stop: &CancellationToken,
+    slow: &Bites,
+) {
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout);
+    let connection =
+        builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(router));
+    tokio::pin!(connection);
+    let result = tokio::select! {
+        result = connection.as_mut() => result,
+        _ = stop.cancelled() => {
+            // Answer what is under way, take nothing new.
+            connection.as_mut().graceful_shutdown();
+            connection.await
+        }
+    };
+    if let Err(error) = result
+        && error.is_timeout()
+        && let Some(times) = slow.bite(crate::clock::now_ms())
+    {
+        tracing::warn!(
+            %from,
+            "closed {times} HTTP connection(s) whose request headers did not arrive within \
+             {:?} (--http-header-timeout)",
+            limits.header_timeout
+        );
+    }
+}
+
+/// The middleware that answers `408 {"type": "timeout"}` to a request not answered within
+/// `deadline`.
+async fn within_deadline(
+    State(deadline): State<Duration>,
+    request: Request,
+    next: Next,
+) -> Response {
+    match tokio::time::timeout(deadline, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "timeout",
+            format!("the request was not complete within {deadline:?} (--http-request-timeout)"),
+        )
+        .into_response(),
+    }
+}
