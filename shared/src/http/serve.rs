@@ -40,9 +40,12 @@ pub async fn serve(node: &Node, addr: SocketAddr, router: Router) -> std::io::Re
             limits.request_timeout,
             within_deadline,
         ));
-    let stop = node.lifecycle().token().clone();
+    let lifecycle = node.lifecycle().clone();
+    let stop = lifecycle.token().clone();
     let name = node.name().clone();
-    tokio::spawn(async move {
+    // The listener and every connection are tasks of the node, so that its stop waits for
+    // the answers under way, and a live feed ends with its last chunk rather than cut off.
+    node.spawn(async move {
         let open = Arc::new(Semaphore::new(limits.max_connections));
         let refused = Bites::new(Duration::from_secs(10));
         let slow = Arc::new(Bites::new(Duration::from_secs(10)));
@@ -60,7 +63,7 @@ pub async fn serve(node: &Node, addr: SocketAddr, router: Router) -> std::io::Re
                 return;
             };
             let (router, stop, slow) = (router.clone(), stop.clone(), Arc::clone(&slow));
-            tokio::spawn(async move {
+            lifecycle.spawn(async move {
                 serve_connection(stream, from, router, limits, &stop, &slow).await;
                 drop(slot);
             });

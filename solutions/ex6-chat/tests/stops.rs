@@ -1,0 +1,69 @@
+//! A node process stopped by a signal stops cleanly: SIGTERM (as a service manager sends it)
+//! lets a live feed end with its last chunk, rather than cutting the connection, and the
+//! process exits 0.
+
+use ringcore::testing::{NodeProcess, poll_until};
+use std::io::{Read, Write};
+use std::time::Duration;
+
+const BINARY: &str = env!("CARGO_BIN_EXE_ex6-chat-solution");
+
+#[test]
+fn sigterm_ends_a_live_feed_with_its_last_chunk_and_exits_0() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = ["--http-port", "0", "--chat-port", "0"];
+    let log = dir.path().join("dev1.log");
+    let mut node = NodeProcess::start(BINARY, 1, dir.path(), 0, &args, Some(&log));
+    let http = node.places["http"];
+    let url = format!("http://{http}/msgs/alice/news?n=1&w=1&r=1");
+    ureq::post(&url)
+        .header("content-type", "application/json")
+        .send(r#"{"msg": "first"}"#)
+        .expect("a post is stored");
+
+    // A live feed, read as raw HTTP/1.1 so that its chunked framing shows.
+    let mut feed = std::net::TcpStream::connect(http).unwrap();
+    let request = "GET /msgs/alice/news/listen?from=0&n=1&w=1&r=1 HTTP/1.1\r\nHost: ring\r\n\r\n";
+    feed.write_all(request.as_bytes()).unwrap();
+    feed.set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut seen = Vec::new();
+    poll_until(
+        "the feed sends the first entry",
+        Duration::from_secs(20),
+        || {
+            let mut buffer = [0u8; 4096];
+            let n = feed.read(&mut buffer).map_err(|e| e.to_string())?;
+            seen.extend_from_slice(&buffer[..n]);
+            let text = String::from_utf8_lossy(&seen).into_owned();
+            if text.contains("first") {
+                Ok(())
+            } else {
+                Err(text)
+            }
+        },
+    );
+
+    let pid = node.child.id().to_string();
+    let signalled = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(signalled.success());
+    let mut rest = Vec::new();
+    let ended = feed.read_to_end(&mut rest);
+    seen.extend_from_slice(&rest);
+    let text = String::from_utf8_lossy(&seen);
+    assert!(
+        ended.is_ok(),
+        "the feed's connection was cut: {ended:?}\n{text}"
+    );
+    assert!(
+        text.ends_with("0\r\n\r\n"),
+        "the feed did not end with its last chunk:\n{text}"
+    );
+    let status = node.child.wait().unwrap();
+    assert!(status.success(), "the node exited with {status}");
+    let log = std::fs::read_to_string(&log).unwrap();
+    assert!(log.contains("node stopped"), "{log}");
+}
