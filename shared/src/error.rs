@@ -85,6 +85,24 @@ impl Error {
         Error::BadRequest(why.into())
     }
 
+    /// A short name of the kind of error, for metrics and logs: `timeout`, `quorum`, …
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::NotImplemented(_) => "not_implemented",
+            Error::Timeout { .. } => "timeout",
+            Error::Quorum { .. } => "quorum",
+            Error::VnodeFailed { .. } => "vnode_failed",
+            Error::Unreachable(_) => "unreachable",
+            Error::ConnectionLost(_) => "connection_lost",
+            Error::BadRequest(_) => "bad_request",
+            Error::Unavailable(_) => "unavailable",
+            Error::Stopping => "stopping",
+            Error::NotClaimant { .. } => "not_claimant",
+            Error::Refused(_) => "refused",
+            Error::Internal(_) => "internal",
+        }
+    }
+
     /// Something went wrong on the server's side; `what` says what, for whoever reads the logs.
     pub fn internal(what: impl Into<String>) -> Self {
         Error::Internal(what.into())

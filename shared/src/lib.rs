@@ -13,7 +13,7 @@
 //! | room | what it is |
 //! |---|---|
 //! | [`ring`] | pure rules, no I/O: the ring and its hash, preference lists, coverage plans, membership and claim, the gossip merge rule |
-//! | [`error`], [`clock`], [`logs`], [`holes`], [`lifecycle`] | the words every room shares: errors, time, where log lines go, the exercise's holes, a node's background tasks |
+//! | [`error`], [`clock`], [`logs`], [`holes`], [`lifecycle`], [`metrics`] | the words every room shares: errors, time, where log lines go, the exercise's holes, a node's background tasks, its counters |
 //! | [`store`] | the stream database's files: segments, recovery, the cache |
 //! | [`net`] | how nodes talk: the messages ([`net::wire`]), the connections ([`net::transport`]), the listener ([`net::server`]) |
 //! | [`cluster`] | how the members agree on the ring: the ring state a node holds and saves, gossip, liveness, the claimant |
@@ -49,6 +49,7 @@ pub mod error;
 pub mod holes;
 pub mod lifecycle;
 pub mod logs;
+pub mod metrics;
 
 pub mod store;
 

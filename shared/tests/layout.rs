@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 /// The layers, lowest first, and the rooms in each (`lib.rs` says the same in words).
 const LAYERS: &[&[&str]] = &[
     &["ring"],
-    &["error", "clock", "logs", "holes", "lifecycle"],
+    &["error", "clock", "logs", "holes", "lifecycle", "metrics"],
     &["store"],
     &["net"],
     &["cluster"],

@@ -210,6 +210,9 @@ async fn send_batch(
     call(manager, to, Request::Handoff(batch)).await?;
     progress.objects_sent.fetch_add(count, Ordering::Relaxed);
     progress.bytes_sent.fetch_add(bytes, Ordering::Relaxed);
+    let metrics = manager.node.metrics();
+    metrics.handoff_objects.inc_by(count);
+    metrics.handoff_bytes.inc_by(bytes);
     Ok(())
 }
 

@@ -21,6 +21,7 @@ mod body_limit;
 mod error;
 pub mod feed;
 mod json;
+mod ops;
 mod routes;
 mod serve;
 

@@ -22,6 +22,7 @@ use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
+use tower_http::trace::TraceLayer;
 
 /// Serves `router` on `addr` until the node stops; returns the address it listens on. A
 /// request body over [`super::MAX_BODY_BYTES`] is answered 413 before any route sees it, once
@@ -35,14 +36,19 @@ pub async fn serve(node: &Node, addr: SocketAddr, router: Router) -> std::io::Re
     // The limits wrap every route, an exercise's own included: the body limit first, and
     // around it the request's deadline, which so covers a body sent slowly.
     let router = router
+        .merge(super::ops::routes(node.clone()))
         .layer(axum::middleware::from_fn(body_limit::limit_body))
         .layer(axum::middleware::from_fn_with_state(
             limits.request_timeout,
             within_deadline,
-        ));
+        ))
+        // The access log: a span per request and a line when it is answered (status and
+        // latency), at debug level: `RUST_LOG=tower_http=debug` shows them.
+        .layer(TraceLayer::new_for_http());
     let lifecycle = node.lifecycle().clone();
     let stop = lifecycle.token().clone();
     let name = node.name().clone();
+    let metrics = Arc::clone(node.metrics());
     // The listener and every connection are tasks of the node, so that its stop waits for
     // the answers under way, and a live feed ends with its last chunk rather than cut off.
     node.spawn(async move {
@@ -63,9 +69,10 @@ pub async fn serve(node: &Node, addr: SocketAddr, router: Router) -> std::io::Re
                 return;
             };
             let (router, stop, slow) = (router.clone(), stop.clone(), Arc::clone(&slow));
+            let open = metrics.connection("http");
             lifecycle.spawn(async move {
                 serve_connection(stream, from, router, limits, &stop, &slow).await;
-                drop(slot);
+                drop((slot, open));
             });
         })
         .await;

@@ -8,6 +8,7 @@
 
 use crate::error::Error;
 use crate::lifecycle::Lifecycle;
+use crate::metrics::Metrics;
 use crate::net::limits::{Bites, Limits};
 use crate::net::transport::Transport;
 use crate::net::wire::{self, Frame, Hello, PeerAddr, Request, Response, Welcome};
@@ -44,6 +45,8 @@ pub(crate) struct Listener {
     pub lifecycle: Lifecycle,
     pub answer: Answer,
     pub limits: Limits,
+    /// Counts the open connections.
+    pub metrics: Arc<Metrics>,
 }
 
 /// Accepts connections until the node stops, and answers each request on them with
@@ -65,10 +68,11 @@ pub(crate) async fn serve(listener: TcpListener, node: Listener) {
             }
             return; // dropping the stream closes it
         };
+        let open = node.metrics.connection("cluster");
         let connection = serve_connection(stream, from, node.clone());
         node.lifecycle.spawn(async move {
             connection.await;
-            drop(slot);
+            drop((slot, open));
         });
     })
     .await;

@@ -158,6 +158,7 @@ impl Node {
             lifecycle: node.inner.lifecycle.clone(),
             answer: dispatch::answerer(&node),
             limits: node.config().limits,
+            metrics: Arc::clone(node.metrics()),
         };
         node.spawn(server::serve(listener, listening));
         node.spawn(cluster::gossip::run(node.inner.state.clone()));
@@ -215,6 +216,26 @@ impl Node {
     /// The node as its vnode machinery sees it.
     pub(crate) fn context(&self) -> &NodeContext {
         &self.inner.context
+    }
+
+    /// The node's counters (see [`crate::metrics`]).
+    pub fn metrics(&self) -> &Arc<crate::metrics::Metrics> {
+        self.inner.context.metrics()
+    }
+
+    /// How many vnodes are started on this node, of every type.
+    pub fn vnodes_running(&self) -> usize {
+        self.inner
+            .hosts
+            .all()
+            .iter()
+            .map(|h| h.started_count())
+            .sum()
+    }
+
+    /// Whether an application has registered its vnodes here.
+    pub fn hosts_any(&self) -> bool {
+        !self.inner.hosts.all().is_empty()
     }
 
     /// The vnode types hosted here.

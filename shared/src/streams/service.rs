@@ -54,6 +54,7 @@ use super::vnode::{
     StreamCommand, StreamCoverage, StreamCoverageReply, StreamReply, StreamVnode, VnodeStats,
 };
 use crate::error::Error;
+use crate::metrics::Op;
 use crate::node::Node;
 use crate::node::VnodeMaster;
 use crate::ring::IndexNode;
@@ -65,8 +66,9 @@ use crate::vnode::coordinator::{Answer, Quorum, QuorumWaiter};
 use crate::vnode::coverage::CoverageResult;
 use std::collections::BTreeMap;
 use std::fmt;
+use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// The vnode type the stream database registers.
 pub const VNODE_TYPE: &str = "stream_vnode";
@@ -274,6 +276,18 @@ impl<Q: QuorumWaiter, V: StreamsVnode> Streams<Q, V> {
         payload: Vec<u8>,
         nwr: Nwr,
     ) -> Result<Written, Error> {
+        let write = self.write(bucket, stream, payload, nwr);
+        self.metered("post", write).await
+    }
+
+    /// A post's steps, in the order the module doc lists them.
+    async fn write(
+        &self,
+        bucket: &str,
+        stream: &str,
+        payload: Vec<u8>,
+        nwr: Nwr,
+    ) -> Result<Written, Error> {
         nwr.check()?;
         let replicas = self.replicas(bucket, stream, nwr.n, nwr.w, "write")?;
         // 1. The highest sequence number W−1 of the other replicas know.
@@ -388,8 +402,8 @@ impl<Q: QuorumWaiter, V: StreamsVnode> Streams<Q, V> {
             from,
             limit,
         };
-        self.read_with(bucket, stream, command, Window::First(limit), nwr)
-            .await
+        let read = self.read_with(bucket, stream, command, Window::First(limit), nwr);
+        self.metered("read", read).await
     }
 
     /// The newest `n` entries of a stream, oldest first (the newest included).
@@ -405,8 +419,8 @@ impl<Q: QuorumWaiter, V: StreamsVnode> Streams<Q, V> {
             stream: stream.into(),
             n,
         };
-        self.read_with(bucket, stream, command, Window::Last(n), nwr)
-            .await
+        let read = self.read_with(bucket, stream, command, Window::Last(n), nwr);
+        self.metered("last", read).await
     }
 
     async fn read_with(
@@ -466,8 +480,29 @@ impl<Q: QuorumWaiter, V: StreamsVnode> Streams<Q, V> {
         })
     }
 
+    /// Runs a request of `op` and counts it in the node's metrics: how it ended (`ok`, or its
+    /// error's kind), how long it took, and whether it missed its quorum.
+    async fn metered<T>(
+        &self,
+        op: &'static str,
+        request: impl Future<Output = Result<T, Error>>,
+    ) -> Result<T, Error> {
+        let started = Instant::now();
+        let result = request.await;
+        let metrics = self.vnodes.node().metrics();
+        let outcome = result.as_ref().map_or_else(Error::kind, |_| "ok");
+        metrics.request(op, outcome, started.elapsed());
+        if let Err(Error::Quorum { .. } | Error::Timeout { .. }) = &result {
+            metrics.quorum_failures.get_or_create(&Op { op }).inc();
+        }
+        result
+    }
+
     /// Sends each replica the entries it lacked (read repair). Nobody waits for the answers.
     fn repair(&self, bucket: &str, stream: &str, lacking: &[(&IndexNode, Vec<&Entry>)]) {
+        let entries: usize = lacking.iter().map(|(_, missing)| missing.len()).sum();
+        let metrics = self.vnodes.node().metrics();
+        metrics.read_repairs.inc_by(entries as u64);
         for (replica, missing) in lacking {
             for entry in missing {
                 let put = StreamCommand::Put {
@@ -540,7 +575,8 @@ impl<Q: QuorumWaiter, V: StreamsVnode> Streams<Q, V> {
 
     /// Every bucket, each once.
     pub async fn list_buckets(&self, nwr: Nwr) -> Result<Listing, Error> {
-        merge_names(self.coverage(StreamCoverage::ListBuckets, nwr.n).await)
+        let list = async { merge_names(self.coverage(StreamCoverage::ListBuckets, nwr.n).await) };
+        self.metered("list", list).await
     }
 
     /// Every stream of a bucket, each once.
@@ -548,7 +584,8 @@ impl<Q: QuorumWaiter, V: StreamsVnode> Streams<Q, V> {
         let request = StreamCoverage::ListStreams {
             bucket: bucket.into(),
         };
-        merge_names(self.coverage(request, nwr.n).await)
+        let list = async { merge_names(self.coverage(request, nwr.n).await) };
+        self.metered("list", list).await
     }
 
     /// What every vnode did and holds (every partition is asked).

@@ -5,6 +5,7 @@
 
 use crate::cluster::RingState;
 use crate::error::Error;
+use crate::metrics::Metrics;
 use crate::net::wire::{Request, Response};
 use crate::ring::{NodeName, Ring};
 use crate::vnode::mailer::Mailboxes;
@@ -25,6 +26,7 @@ struct Inner {
     request_timeout: Duration,
     next_request: AtomicU64,
     mailboxes: Mailboxes,
+    metrics: Arc<Metrics>,
     /// The holes of the exercise this node's vnodes ran into (see [`NodeContext::holes_met`]).
     holes_met: Mutex<BTreeSet<String>>,
 }
@@ -37,6 +39,7 @@ impl NodeContext {
                 request_timeout,
                 next_request: AtomicU64::new(1),
                 mailboxes: Mailboxes::default(),
+                metrics: Arc::new(Metrics::default()),
                 holes_met: Mutex::new(BTreeSet::new()),
             }),
         }
@@ -77,6 +80,11 @@ impl NodeContext {
         wait: Duration,
     ) -> Result<Response, Error> {
         self.inner.state.transport().request(to, body, wait).await
+    }
+
+    /// The node's counters.
+    pub(crate) fn metrics(&self) -> &Arc<Metrics> {
+        &self.inner.metrics
     }
 
     pub(crate) fn mailboxes(&self) -> &Mailboxes {

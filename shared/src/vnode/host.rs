@@ -194,6 +194,8 @@ pub(crate) trait HostedVnodes: Send + Sync {
     ) -> BoxFuture<'static, Result<Vec<u8>, Error>>;
     /// Whether the local vnode of `partition` has nothing to hand off.
     fn is_empty(&self, partition: u32) -> BoxFuture<'static, Result<bool, Error>>;
+    /// How many of its vnodes are started.
+    fn started_count(&self) -> usize;
     /// Partitions that may hold data here: started vnodes, and directories left on disk by
     /// earlier runs.
     fn partitions_with_data(&self) -> Vec<u32>;
@@ -230,6 +232,10 @@ impl<V: Vnode> HostedVnodes for VnodeHost<V> {
 
     fn stop_all(&self) {
         VnodeHost::stop_all(self)
+    }
+
+    fn started_count(&self) -> usize {
+        self.started().count()
     }
 
     fn as_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {

@@ -40,6 +40,8 @@ pub(super) async fn exchange<V: StreamsVnode>(
         more: false,
     };
     let result = exchange.repair_range().await;
+    let metrics = vnodes.node().metrics();
+    metrics.anti_entropy_repairs.inc_by(exchange.repaired);
     exchange.outcome(result)
 }
 

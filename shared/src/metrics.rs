@@ -1,0 +1,220 @@
+//! The node's own counters, served at `GET /metrics` in the Prometheus text format
+//! (OpenMetrics): what it did since it started, counted where it happens, cheaply (an atomic
+//! add), and only for this node — a scrape never asks another node anything.
+//!
+//! | metric | what |
+//! |---|---|
+//! | `ring_requests_total{op, outcome}` | the stream database's requests through this node: `op` post, read, last, list; `outcome` ok or the error's kind |
+//! | `ring_request_duration_seconds{op}` | how long they took (a histogram), for reads and writes |
+//! | `ring_quorum_failures_total{op}` | requests that did not get their W or R replicas |
+//! | `ring_read_repairs_total` | entries sent to a replica that lacked them, by read repair |
+//! | `ring_anti_entropy_repairs_total` | entries copied between replicas by anti-entropy |
+//! | `ring_handoff_objects_total`, `ring_handoff_bytes_total` | what this node handed off |
+//! | `ring_connections{listener}` | connections open now on the cluster and HTTP ports |
+//! | `ring_vnodes_running`, `ring_ring_version`, `ring_members_down` | read at each scrape |
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+use std::time::Duration;
+
+/// A request's operation and how it ended.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct Outcome {
+    pub op: &'static str,
+    pub outcome: &'static str,
+}
+
+/// An operation.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct Op {
+    pub op: &'static str,
+}
+
+/// A listener: `cluster` or `http`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct Listener {
+    pub listener: &'static str,
+}
+
+type Latency = Family<Op, Histogram, fn() -> Histogram>;
+
+/// The counters of one node. Each clone of a metric is the same metric.
+pub struct Metrics {
+    registry: Registry,
+    pub requests: Family<Outcome, Counter>,
+    pub latency: Latency,
+    pub quorum_failures: Family<Op, Counter>,
+    pub read_repairs: Counter,
+    pub anti_entropy_repairs: Counter,
+    pub handoff_objects: Counter,
+    pub handoff_bytes: Counter,
+    pub connections: Family<Listener, Gauge>,
+    pub vnodes_running: Gauge,
+    pub ring_version: Gauge,
+    pub members_down: Gauge,
+}
+
+/// 100 µs … about 13 s, doubling.
+fn latency_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.0001, 2.0, 18))
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("ring");
+        let requests = Family::<Outcome, Counter>::default();
+        let latency: Latency = Family::new_with_constructor(latency_histogram);
+        let quorum_failures = Family::<Op, Counter>::default();
+        let (read_repairs, anti_entropy_repairs) = (Counter::default(), Counter::default());
+        let (handoff_objects, handoff_bytes) = (Counter::default(), Counter::default());
+        let connections = Family::<Listener, Gauge>::default();
+        let (vnodes_running, ring_version, members_down) =
+            (Gauge::default(), Gauge::default(), Gauge::default());
+        registry.register(
+            "requests",
+            "Stream database requests through this node",
+            requests.clone(),
+        );
+        registry.register(
+            "request_duration_seconds",
+            "How long reads and writes took",
+            latency.clone(),
+        );
+        registry.register(
+            "quorum_failures",
+            "Requests that missed their W or R replicas",
+            quorum_failures.clone(),
+        );
+        registry.register(
+            "read_repairs",
+            "Entries sent to replicas that lacked them, by read repair",
+            read_repairs.clone(),
+        );
+        registry.register(
+            "anti_entropy_repairs",
+            "Entries copied between replicas by anti-entropy",
+            anti_entropy_repairs.clone(),
+        );
+        registry.register(
+            "handoff_objects",
+            "Objects this node handed off",
+            handoff_objects.clone(),
+        );
+        registry.register(
+            "handoff_bytes",
+            "Bytes this node handed off",
+            handoff_bytes.clone(),
+        );
+        registry.register(
+            "connections",
+            "Connections open now, by listener",
+            connections.clone(),
+        );
+        registry.register(
+            "vnodes_running",
+            "Vnodes started on this node",
+            vnodes_running.clone(),
+        );
+        registry.register(
+            "ring_version",
+            "The version of the ring this node holds",
+            ring_version.clone(),
+        );
+        registry.register(
+            "members_down",
+            "Members this node sees down",
+            members_down.clone(),
+        );
+        Metrics {
+            registry,
+            requests,
+            latency,
+            quorum_failures,
+            read_repairs,
+            anti_entropy_repairs,
+            handoff_objects,
+            handoff_bytes,
+            connections,
+            vnodes_running,
+            ring_version,
+            members_down,
+        }
+    }
+}
+
+impl Metrics {
+    /// Counts one request of `op` that took `took` and ended with `outcome` (`ok`, or its
+    /// error's kind).
+    pub fn request(&self, op: &'static str, outcome: &'static str, took: Duration) {
+        self.requests.get_or_create(&Outcome { op, outcome }).inc();
+        self.latency
+            .get_or_create(&Op { op })
+            .observe(took.as_secs_f64());
+    }
+
+    /// A connection opened on `listener`; it counts until the guard is dropped.
+    pub fn connection(&self, listener: &'static str) -> ConnectionGuard {
+        let gauge = self
+            .connections
+            .get_or_create(&Listener { listener })
+            .clone();
+        gauge.inc();
+        ConnectionGuard(gauge)
+    }
+
+    /// Everything, in the OpenMetrics text format.
+    pub fn render(&self) -> String {
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &self.registry)
+            .expect("writing to a String does not fail");
+        text
+    }
+}
+
+/// Counts one open connection while it lives.
+pub struct ConnectionGuard(Gauge);
+
+impl Drop for ConnectionGuard {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_and_connections_show_in_the_text() {
+        let metrics = Metrics::default();
+        metrics.request("post", "ok", Duration::from_millis(3));
+        metrics.request("post", "ok", Duration::from_millis(5));
+        metrics.request("read", "unavailable", Duration::from_secs(5));
+        let open = metrics.connection("http");
+        let text = metrics.render();
+        assert!(
+            text.contains(r#"ring_requests_total{op="post",outcome="ok"} 2"#),
+            "{text}"
+        );
+        assert!(text.contains(r#"ring_requests_total{op="read",outcome="unavailable"} 1"#));
+        assert!(
+            text.contains(r#"ring_request_duration_seconds_count{op="post"} 2"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"ring_connections{listener="http"} 1"#),
+            "{text}"
+        );
+        drop(open);
+        assert!(
+            metrics
+                .render()
+                .contains(r#"ring_connections{listener="http"} 0"#)
+        );
+        assert!(text.ends_with("# EOF\n"));
+    }
+}
