@@ -147,7 +147,9 @@ fn every_request_is_in_the_access_log() {
     });
     let answered = logs.matching("finished processing request");
     assert!(
-        answered.iter().any(|line| line.contains("status=200") && line.contains("uri=/health")),
+        answered
+            .iter()
+            .any(|line| line.contains("status=200") && line.contains("uri=/health")),
         "no access log line for GET /health: {:#?}",
         logs.lines()
     );

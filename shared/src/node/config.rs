@@ -27,8 +27,13 @@ pub struct NodeConfig {
     pub ring_size: u32,
     /// How long requests wait for vnodes by default.
     pub request_timeout: Duration,
-    /// Where other nodes and the command-line tools reach this node (port 0: any free port).
+    /// Where the node listens for other nodes and the command-line tools (port 0: any free
+    /// port). The command line takes its host from the node's name (`ring@10.0.0.2` listens
+    /// on 10.0.0.2), unless `--bind` says otherwise.
     pub listen: SocketAddr,
+    /// The address other nodes are told to reach this node at, when it is not the one it
+    /// listens on (a node bound to 0.0.0.0, or behind a NAT): `--advertise`.
+    pub advertise: Option<SocketAddr>,
     /// Where an application serves HTTP, if it does (devK: 8080 + K − 1).
     pub http: SocketAddr,
     /// Where an application serves its chat, if it does (devK: 4040 + K − 1).
@@ -70,6 +75,7 @@ impl NodeConfig {
             ring_size: DEFAULT_RING_SIZE,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             listen: SocketAddr::from(([127, 0, 0, 1], dev_cluster_port(k))),
+            advertise: None,
             http: SocketAddr::from(([127, 0, 0, 1], (8080 + k - 1) as u16)),
             chat: SocketAddr::from(([127, 0, 0, 1], (4040 + k - 1) as u16)),
             heartbeat: Duration::from_millis(500),

@@ -98,13 +98,20 @@ impl Node {
                 })?;
         let addr = listener.local_addr().map_err(StartError::LocalAddr)?;
         let incarnation = crate::clock::now_ms();
-        addresses.insert(config.name.clone(), PeerAddr { addr, incarnation });
+        let advertised = advertised(&config, addr);
+        addresses.insert(
+            config.name.clone(),
+            PeerAddr {
+                addr: advertised,
+                incarnation,
+            },
+        );
         let lifecycle = Lifecycle::new();
         let hello = Hello::Node {
             protocol: wire::PROTOCOL_VERSION,
             name: config.name.clone(),
             ring_size: config.ring_size,
-            addr,
+            addr: advertised,
             incarnation,
         };
         let transport = Transport::new(
@@ -371,6 +378,20 @@ impl Node {
         self.inner.lifecycle.wait().await;
         tracing::info!(node = %self.name(), "node stopped");
     }
+}
+
+/// The address other nodes are told to reach a node at: `--advertise` if given; else where it
+/// listens, unless that is every interface (0.0.0.0), which nobody can dial: then the host of
+/// its name, with the port it listens on.
+fn advertised(config: &NodeConfig, listening: SocketAddr) -> SocketAddr {
+    if let Some(addr) = config.advertise {
+        return addr;
+    }
+    if !listening.ip().is_unspecified() {
+        return listening;
+    }
+    let named = config.name.host().parse::<std::net::IpAddr>().ok();
+    named.map_or(listening, |ip| SocketAddr::new(ip, listening.port()))
 }
 
 impl std::fmt::Debug for Node {

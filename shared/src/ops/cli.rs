@@ -20,6 +20,7 @@
 //! `data/<exercise>/devK`, so that one exercise's cluster never shows up in the next.
 
 use crate::app::App;
+use crate::net::host_ip;
 use crate::net::transport::{ClientError, client_request};
 use crate::net::wire::{Request, Response};
 use crate::node::{Node, NodeConfig};
@@ -30,7 +31,7 @@ use clap::error::ErrorKind;
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::ffi::OsString;
 use std::io::IsTerminal;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -103,8 +104,8 @@ struct TargetArgs {
         env = "RING_NODE"
     )]
     node: u32,
-    /// The node's name, if not devK@127.0.0.1
-    #[arg(long, env = "RING_NAME")]
+    /// The node's name, if not devK@127.0.0.1; its host is where the node listens
+    #[arg(long, value_name = "NAME@HOST", env = "RING_NAME")]
     name: Option<String>,
     /// The node's cluster port, if not 10017 + 10·(K−1)
     #[arg(long, value_name = "PORT", env = "RING_CLUSTER_PORT")]
@@ -125,6 +126,12 @@ struct NodeArgs {
     /// The application's chat port, if it has a chat [default: 4040 + K − 1]
     #[arg(long, value_name = "PORT", env = "RING_CHAT_PORT")]
     chat_port: Option<u16>,
+    /// Listen on this address (e.g. 0.0.0.0) instead of the host of the node's name
+    #[arg(long, value_name = "IP", env = "RING_BIND")]
+    bind: Option<IpAddr>,
+    /// Tell other nodes to reach this one here, when that is not where it listens
+    #[arg(long, value_name = "HOST[:PORT]", env = "RING_ADVERTISE")]
+    advertise: Option<String>,
     #[command(flatten)]
     tuning: Tuning,
 }
@@ -255,12 +262,33 @@ impl TargetArgs {
         config.data_dir = program.data_dir(self.node);
         if let Some(name) = &self.name {
             config.name = NodeName::new(name.clone());
+            // riak's way: a node named ring@10.0.0.2 runs on 10.0.0.2, and listens there.
+            if let Some(ip) = host_ip(config.name.host()) {
+                config.listen.set_ip(ip);
+                config.http.set_ip(ip);
+                config.chat.set_ip(ip);
+            }
         }
         if let Some(port) = self.cluster_port {
             config.listen.set_port(port);
         }
         config
     }
+}
+
+/// `--advertise HOST[:PORT]` as an address (the port: the one it listens on); `None` when the
+/// host has no address (clap has checked the text; a name that does not resolve is logged by
+/// the node's peers as unreachable).
+fn advertised(text: &str, port: u16) -> Option<SocketAddr> {
+    if let Ok(addr) = text.parse() {
+        return Some(addr);
+    }
+    if let Some((host, port)) = text.rsplit_once(':')
+        && let Ok(port) = port.parse()
+    {
+        return host_ip(host).map(|ip| SocketAddr::new(ip, port));
+    }
+    host_ip(text).map(|ip| SocketAddr::new(ip, port))
 }
 
 impl AttachArgs {
@@ -284,6 +312,14 @@ impl NodeArgs {
         }
         if let Some(port) = self.chat_port {
             config.chat.set_port(port);
+        }
+        if let Some(ip) = self.bind {
+            config.listen.set_ip(ip);
+            config.http.set_ip(ip);
+            config.chat.set_ip(ip);
+        }
+        if let Some(advertise) = &self.advertise {
+            config.advertise = advertised(advertise, config.listen.port());
         }
         self.tuning.apply(&mut config);
         config
@@ -917,6 +953,28 @@ mod tests {
     }
 
     #[test]
+    fn a_node_listens_on_the_host_of_its_name_unless_told_otherwise() {
+        let named = node_config("start --name ring@127.0.0.3");
+        assert_eq!(named.listen.to_string(), "127.0.0.3:10017");
+        assert_eq!(named.http.to_string(), "127.0.0.3:8080");
+        assert_eq!(named.chat.to_string(), "127.0.0.3:4040");
+        assert_eq!(named.advertise, None);
+        let bound = node_config("start --name ring@127.0.0.3 --bind 0.0.0.0 --advertise 10.1.2.3");
+        assert_eq!(bound.listen.to_string(), "0.0.0.0:10017");
+        assert_eq!(bound.http.to_string(), "0.0.0.0:8080");
+        assert_eq!(bound.advertise, Some("10.1.2.3:10017".parse().unwrap()));
+        let moved = node_config("start --advertise 10.1.2.3:9000");
+        assert_eq!(moved.advertise, Some("10.1.2.3:9000".parse().unwrap()));
+        // A tool talks to the node where its name says it runs.
+        let Invocation::Admin(tool, _) =
+            parse_line("ex1-ping", "admin --name ring@127.0.0.4 member-status").unwrap()
+        else {
+            panic!("not admin");
+        };
+        assert_eq!(tool.listen.to_string(), "127.0.0.4:10017");
+    }
+
+    #[test]
     fn handoff_rate_is_in_megabytes_per_second() {
         assert_eq!(node_config("start").handoff_rate, None);
         let limited = node_config("start --handoff-rate 2");
@@ -1095,7 +1153,9 @@ mod tests {
         assert_eq!(
             variables,
             [
+                "RING_ADVERTISE",
                 "RING_ANTI_ENTROPY",
+                "RING_BIND",
                 "RING_CHAT_PORT",
                 "RING_CLUSTER_PORT",
                 "RING_DATA_DIR",

@@ -49,6 +49,12 @@ impl NodeName {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The host part of the name, after the `@` (`127.0.0.1` in `dev1@127.0.0.1`): where
+    /// the node runs, as riak's node names say it.
+    pub fn host(&self) -> &str {
+        self.0.split_once('@').map_or("", |(_, host)| host)
+    }
 }
 
 impl fmt::Display for NodeName {

@@ -8,6 +8,7 @@
 pub mod tables;
 
 use crate::error::Error;
+use crate::net::host_ip;
 use crate::net::wire::{ClaimantRequest, PeerAddr, Request, Response};
 use crate::node::{Node, dev_cluster_port};
 use crate::ring::membership::Plan;
@@ -360,6 +361,12 @@ pub fn resolve(node: &Node, text: &str) -> Result<(NodeName, Option<SocketAddr>)
         .strip_prefix("dev")
         .and_then(|k| k.parse::<u32>().ok())
         .filter(|k| (1..=99).contains(k));
-    let addr = dev.and_then(|k| format!("{host}:{}", dev_cluster_port(k)).parse().ok());
+    if let Some(k) = dev {
+        let addr = format!("{host}:{}", dev_cluster_port(k)).parse().ok();
+        return Ok((name, addr));
+    }
+    // Another host: the nodes of a cluster on several hosts listen on the same port, as
+    // riak's do, so the node is at its host on this node's port.
+    let addr = host_ip(host).map(|ip| SocketAddr::new(ip, node.addr().port()));
     Ok((name, addr))
 }
