@@ -15,7 +15,7 @@
 //! | [`ring`] | pure rules, no I/O: the ring and its hash, preference lists, coverage plans, membership and claim, the gossip merge rule |
 //! | [`error`], [`clock`], [`logs`], [`holes`], [`lifecycle`], [`metrics`] | the words every room shares: errors, time, where log lines go, the exercise's holes, a node's background tasks, its counters |
 //! | [`store`] | the stream database's files: segments, recovery, the cache |
-//! | [`net`] | how nodes talk: the messages ([`net::wire`]), the connections ([`net::transport`]), the listener ([`net::server`]) |
+//! | [`net`] | how nodes talk: the messages ([`net::wire`]), the connections ([`net::transport`]), the listener ([`net::server`]), the cluster's cookie each end proves it knows ([`net::cookie`]) |
 //! | [`cluster`] | how the members agree on the ring: the ring state a node holds and saves, gossip, liveness, the claimant |
 //! | [`vnode`] | the [`Vnode`] behaviour and its machinery: the vnodes hosted on a node, each one's task, remote calls, replies, quorums, coverage |
 //! | [`handoff`] | moving a partition's data to the node that should hold it |

@@ -1,9 +1,12 @@
 //! How nodes talk: every message they exchange ([`wire`]), the connections a node keeps to
-//! its peers ([`transport`]), and the listener that answers them ([`server`]). Nothing here
-//! knows what a request means: the node answers it (`crate::node`'s dispatch).
+//! its peers ([`transport`]), the listener that answers them ([`server`]) within its
+//! [`limits`], and the secret each end proves it knows before anything else is said
+//! ([`cookie`]). Nothing here knows what a request means: the node answers it
+//! (`crate::node`'s dispatch).
 
 use std::net::IpAddr;
 
+pub mod cookie;
 pub mod limits;
 pub mod server;
 pub mod transport;
