@@ -1,9 +1,10 @@
 //! The command line of this exercise's binary, as a user meets it: help and version under
-//! the binary's own name, help per subcommand, suggestions for typos, `--flag=value`, and the
-//! `RING_…` environment variables standing for options.
+//! the binary's own name, help per subcommand, suggestions for typos, `--flag=value`, the
+//! `RING_…` environment variables standing for options, and the cluster's cookie.
 
 use assert_cmd::Command;
-use ringcore::testing::{NodeProcess, run_tool};
+use ringcore::testing::{NodeProcess, poll_until};
+use std::path::Path;
 use std::time::Duration;
 
 const BINARY: &str = env!(concat!("CARGO_BIN_EXE_", env!("CARGO_PKG_NAME")));
@@ -137,8 +138,9 @@ fn bad_values_say_what_is_wrong() {
     }
 }
 
-/// A node started with `--flag=value` options, its data directory from `RING_DATA_DIR`;
-/// then tools that find it through `RING_NODE` and `RING_CLUSTER_PORT` alone.
+/// A node started with `--flag=value` options, its data directory from `RING_DATA_DIR` (and
+/// so its cookie file there); then tools that find it through `RING_NODE`,
+/// `RING_CLUSTER_PORT` and `RING_COOKIE_FILE` alone.
 #[test]
 fn flags_take_an_equals_sign_and_variables_stand_for_flags() {
     let data = tempfile::tempdir().unwrap();
@@ -160,25 +162,34 @@ fn flags_take_an_equals_sign_and_variables_stand_for_flags() {
         dir.join("ring").is_file(),
         "the node keeps its ring in RING_DATA_DIR"
     );
+    let cookie = dir.join("cookie");
+    assert!(cookie.is_file(), "and its cookie");
     let port = node.port().to_string();
 
     let output = binary()
         .arg("ping")
         .env("RING_NODE", "dev2")
         .env("RING_CLUSTER_PORT", &port)
+        .env("RING_COOKIE_FILE", &cookie)
         .output()
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&output.stdout), "pong\n");
     let output = binary()
         .args(["admin", "ring-status"])
         .env("RING_CLUSTER_PORT", &port)
+        .env("RING_COOKIE_FILE", &cookie)
         .output()
         .unwrap();
     assert!(output.status.success(), "admin reaches the node");
 
     let mut node = node;
+    let output = binary()
+        .args(["stop", "--node", "dev2", "--cluster-port", &port])
+        .env("RING_COOKIE_FILE", &cookie)
+        .output()
+        .unwrap();
     assert_eq!(
-        run_tool(BINARY, 2, node.port(), &["stop"], "").0,
+        String::from_utf8_lossy(&output.stdout),
         "ok\n",
         "the node stops on request"
     );
@@ -194,6 +205,7 @@ fn flags_take_an_equals_sign_and_variables_stand_for_flags() {
             .args(args)
             .env("RING_NODE", "dev4")
             .env("RING_CLUSTER_PORT", &port)
+            .env("RING_COOKIE_FILE", &cookie)
             .output()
             .unwrap();
         String::from_utf8_lossy(&output.stdout).into_owned()
@@ -206,4 +218,126 @@ fn flags_take_an_equals_sign_and_variables_stand_for_flags() {
         not_responding(&["ping", "--node", "dev3"]),
         "Node 'dev3@127.0.0.1' not responding to pings.\n"
     );
+}
+
+/// The binary run in `dir`, as from a terminal open there.
+fn binary_in(dir: &Path) -> Command {
+    let mut command = binary();
+    command.current_dir(dir);
+    command
+}
+
+/// `start --node devK --cluster-port 0` run in `dir`, as in a terminal open there: its data
+/// and its cookie where the binary puts them by default. Its log goes to `dir/devK.log`.
+fn start_in(dir: &Path, k: u32) -> NodeProcess {
+    let log = std::fs::File::create(dir.join(format!("dev{k}.log"))).unwrap();
+    let mut command = std::process::Command::new(BINARY);
+    command
+        .args(["start", "--node", &format!("dev{k}"), "--cluster-port", "0"])
+        .current_dir(dir)
+        .stderr(log);
+    for (variable, _) in std::env::vars_os() {
+        if variable.to_string_lossy().starts_with("RING_") {
+            command.env_remove(variable);
+        }
+    }
+    NodeProcess::spawn(command)
+}
+
+/// The cookie as a user meets it. Two nodes started in two terminals in one folder share the
+/// cookie the first made (`data/<exercise>/cookie`, readable by its owner only), and `admin`
+/// run there finds it without being told: dev2 joins dev1. A tool given another cookie is
+/// refused (exit 1, the reason on stderr) and the node logs it; a tool run where there is no
+/// cookie says where it looked; `--help` never shows the secret of `RING_COOKIE`.
+#[test]
+fn nodes_and_tools_in_one_folder_share_the_cookie_and_a_wrong_one_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let dev1 = start_in(dir.path(), 1);
+    let dev2 = start_in(dir.path(), 2);
+    let file = dir.path().join("data/ex0-cluster/cookie");
+    let secret = std::fs::read_to_string(&file).expect("the first node made the cookie");
+    assert_eq!(secret.trim().len(), 64, "{secret:?}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+    }
+    let (p1, p2) = (dev1.port().to_string(), dev2.port().to_string());
+
+    let join = format!("dev1@127.0.0.1:{p1}");
+    let output = binary_in(dir.path())
+        .args(["admin", "--node", "dev2", "--cluster-port", &p2])
+        .args(["cluster", "join", &join])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "Success: staged join request for 'dev2@127.0.0.1' to 'dev1@127.0.0.1'\n",
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    let output = binary_in(dir.path())
+        .args([
+            "admin",
+            "member-status",
+            "--cluster-port",
+            &p1,
+            "--cookie",
+            "wrong",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "");
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        format!(
+            "Node 'dev1@127.0.0.1' at 127.0.0.1:{p1} does not share the cookie given (--cookie \
+             or RING_COOKIE): pass the cluster's cookie with --cookie or --cookie-file.\n"
+        )
+    );
+    let log = dir.path().join("dev1.log");
+    let refused = poll_until("dev1 logs the refusal", Duration::from_secs(30), || {
+        let log = std::fs::read_to_string(&log).unwrap();
+        log.lines()
+            .find(|line| line.contains("refusing connection"))
+            .map(str::to_string)
+            .ok_or(log)
+    });
+    assert!(
+        refused.contains(" WARN refusing connection from 127.0.0.1:")
+            && refused.ends_with(" (a command-line tool): wrong cookie"),
+        "{refused}"
+    );
+
+    // Where no node ever ran, there is no cookie to find.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let output = binary_in(elsewhere.path())
+        .args(["ping", "--cluster-port", &p1])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        "error: no cookie in data/ex0-cluster/cookie: a node makes it when it first starts; \
+         start one, or pass the cluster's cookie with --cookie or --cookie-file\n"
+    );
+    assert!(
+        !elsewhere.path().join("data").exists(),
+        "a tool makes no cookie"
+    );
+
+    let output = binary()
+        .args(["start", "--help"])
+        .env("RING_COOKIE", "topsecret")
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        help.contains("--cookie <SECRET>") && help.contains("RING_COOKIE"),
+        "{help}"
+    );
+    assert!(!help.contains("topsecret"), "{help}");
 }

@@ -3,7 +3,7 @@
 //! while its input stays open, as in a terminal; saying how to stop each node; leaving its
 //! ring in this exercise's folder only, where a node started alone later finds it stale.
 
-use ringcore::testing::{NodeProcess, run_tool};
+use ringcore::testing::{COOKIE, NodeProcess, run_tool};
 use std::time::{Duration, Instant};
 
 const BINARY: &str = env!(concat!("CARGO_BIN_EXE_", env!("CARGO_PKG_NAME")));
@@ -133,6 +133,7 @@ fn admin_output(port: u16, words: &str) -> (bool, String, String) {
         .arg("admin")
         .args(words.split_whitespace())
         .args(["--node", "dev1", "--cluster-port", &port.to_string()])
+        .args(["--cookie", COOKIE])
         .output()
         .expect("admin runs");
     (
@@ -167,11 +168,12 @@ fn admin_tells_a_refusal_from_a_node_it_cannot_reach() {
 }
 
 /// Runs `binary start --cluster-port 0` in `dir`, its data where the binary puts it by default
-/// (whatever RING_ variables the shell running the tests has set), its log on a pipe.
+/// (whatever RING_ variables the shell running the tests has set), its log on a pipe; with the
+/// tests' cookie, which the tools here give.
 fn start_in(binary: &std::path::Path, dir: &std::path::Path) -> NodeProcess {
     let mut command = std::process::Command::new(binary);
     command
-        .args(["start", "--cluster-port", "0"])
+        .args(["start", "--cluster-port", "0", "--cookie", COOKIE])
         .current_dir(dir)
         .stderr(std::process::Stdio::piped());
     for (variable, _) in std::env::vars_os() {
@@ -284,6 +286,13 @@ fn devrel_says_how_to_stop_each_node() {
         .take_while(|line| !line.starts_with("Press Ctrl-C"))
         .collect();
     std::thread::spawn(move || lines.for_each(drop));
+    // Given a cookie, the devrel says to give it to the commands it shows too.
+    assert!(
+        said.iter().any(|line| line
+            == "They share the cookie given to devrel: give the commands above the same --cookie."),
+        "{}",
+        said.join("\n")
+    );
     let name = env!("CARGO_PKG_NAME");
     let stop_line = said
         .iter()
@@ -312,6 +321,7 @@ fn devrel_says_how_to_stop_each_node() {
     let port = args[4].to_string();
     let stopped = std::process::Command::new(BINARY)
         .args(&args)
+        .args(["--cookie", COOKIE])
         .output()
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&stopped.stdout), "ok\n");

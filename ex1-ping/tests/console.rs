@@ -6,7 +6,7 @@
 //! each cleanly and with the terminal given back in its own mode. And `attach`, whose Ctrl-D
 //! leaves the node running.
 
-use ringcore::testing::{NodeProcess, Terminal, run_tool};
+use ringcore::testing::{COOKIE, NodeProcess, Terminal, run_tool};
 use std::path::Path;
 use std::time::Duration;
 
@@ -15,12 +15,19 @@ const UP: &str = "\x1b[A";
 const CTRL_C: &str = "\x03";
 const CTRL_D: &str = "\x04";
 
-/// `cargo run -p ex1-ping` on `data_dir` (any free cluster port), in a terminal, run from the
-/// folder that holds `data_dir`: returns once the first prompt is shown, with the cluster port
-/// the node got.
+/// `cargo run -p ex1-ping` on `data_dir` (any free cluster port, the tests' cookie), in a
+/// terminal, run from the folder that holds `data_dir`: returns once the first prompt is
+/// shown, with the cluster port the node got.
 fn console(data_dir: &Path) -> (Terminal, u16) {
     let data_dir = data_dir.to_str().expect("UTF-8 path");
-    let args = ["--cluster-port", "0", "--data-dir", data_dir];
+    let args = [
+        "--cluster-port",
+        "0",
+        "--data-dir",
+        data_dir,
+        "--cookie",
+        COOKIE,
+    ];
     let work_dir = Path::new(data_dir).parent().expect("a parent directory");
     let mut terminal = Terminal::spawn(BINARY, &args, work_dir);
     terminal.expect("node started node=dev1@127.0.0.1 addr=127.0.0.1:");
@@ -201,7 +208,15 @@ fn attach_keeps_the_history_of_its_node_and_ctrl_d_leaves_the_node_running() {
     let attach = || {
         let port = node.port().to_string();
         let data_dir = data_dir.to_str().expect("UTF-8 path");
-        let args = ["attach", "--cluster-port", &port, "--data-dir", data_dir];
+        let args = [
+            "attach",
+            "--cluster-port",
+            &port,
+            "--data-dir",
+            data_dir,
+            "--cookie",
+            COOKIE,
+        ];
         let mut terminal = Terminal::spawn(BINARY, &args, data.path());
         terminal.expect("attached to dev1@127.0.0.1");
         terminal.expect("'quit' detaches, the node keeps running");

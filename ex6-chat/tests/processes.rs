@@ -19,6 +19,8 @@ fn admin(k: u32, cluster: SocketAddr, words: &str) -> String {
             &format!("dev{k}"),
             "--cluster-port",
             &cluster.port().to_string(),
+            "--cookie",
+            ringcore::testing::COOKIE,
         ])
         .output()
         .expect("admin runs");

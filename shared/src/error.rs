@@ -69,9 +69,14 @@ pub enum Error {
     Refused(String),
     /// A fault on the server's side that the caller cannot fix: a message that does not
     /// encode, a peer's answer of the wrong shape, a file the node cannot read, a port the
-    /// application cannot listen on. (Last, so the wire numbers of the others stay put.)
+    /// application cannot listen on.
     #[error("{0}")]
     Internal(String),
+    /// The node at `addr` could not prove that it knows this node's cookie: it belongs to
+    /// another cluster, or was started with another cookie. Nothing was sent to it.
+    /// (New variants go last, so the wire numbers of the others stay put.)
+    #[error("the node at {addr} does not share this node's cookie")]
+    WrongCookie { node: NodeName, addr: SocketAddr },
 }
 
 impl Error {
@@ -100,6 +105,7 @@ impl Error {
             Error::NotClaimant { .. } => "not_claimant",
             Error::Refused(_) => "refused",
             Error::Internal(_) => "internal",
+            Error::WrongCookie { .. } => "wrong_cookie",
         }
     }
 
@@ -224,6 +230,13 @@ mod tests {
             (
                 Error::Unreachable(node("dev2@127.0.0.1")),
                 "node dev2@127.0.0.1 is unreachable",
+            ),
+            (
+                Error::WrongCookie {
+                    node: node("dev2@127.0.0.1"),
+                    addr: "127.0.0.1:10027".parse().unwrap(),
+                },
+                "the node at 127.0.0.1:10027 does not share this node's cookie",
             ),
             (
                 Error::ConnectionLost(node("dev2@127.0.0.1")),

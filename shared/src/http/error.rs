@@ -67,6 +67,7 @@ impl From<Error> for ApiError {
             Error::Timeout { .. }
             | Error::Quorum { .. }
             | Error::Unreachable(_)
+            | Error::WrongCookie { .. }
             | Error::ConnectionLost(_) => {
                 ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", reason)
             }

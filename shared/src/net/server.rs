@@ -1,6 +1,10 @@
 //! The node's listening side: accepts connections from other nodes and from command-line
 //! tools, checks their handshake, and answers their requests.
 //!
+//! Nothing a caller sends is acted on before it has proved that it knows the cluster's cookie
+//! (the handshake of [`wire`]): not a request, and not even the address a calling node says it
+//! listens on. A caller without the cookie is refused, with a `WARN` line that says so.
+//!
 //! Bad input closes only the connection it came on, with a logged reason: a frame longer than
 //! [`wire::MAX_FRAME_BYTES`], bytes that do not decode, or a handshake that does not match.
 //! The node goes on serving everyone else. What one connection may hold (requests in flight,
@@ -9,9 +13,10 @@
 use crate::error::Error;
 use crate::lifecycle::Lifecycle;
 use crate::metrics::Metrics;
+use crate::net::cookie::{self, Cookie, Nonce, Nonces, Side};
 use crate::net::limits::{Bites, Limits};
-use crate::net::transport::Transport;
-use crate::net::wire::{self, Frame, Hello, PeerAddr, Request, Response, Welcome};
+use crate::net::transport::{Transport, Warned, Wire};
+use crate::net::wire::{self, Frame, Hello, PeerAddr, Proof, Request, Response, Welcome};
 use crate::ring::NodeName;
 use bytes::Bytes;
 use futures_util::future::BoxFuture;
@@ -39,6 +44,10 @@ pub(crate) struct Listener {
     pub me: NodeName,
     /// The node's ring size, which a calling node must share.
     pub ring_size: u32,
+    /// The cluster's secret, which every caller must prove it knows.
+    pub cookie: Cookie,
+    /// Calling nodes refused for their cookie, and logged for it.
+    pub wrong_cookie: Arc<Warned>,
     /// Learns the address of each node that calls.
     pub transport: Arc<Transport>,
     /// Where the connections run, and when to stop.
@@ -105,34 +114,9 @@ pub(crate) async fn accept_until(
 async fn serve_connection(stream: TcpStream, from: SocketAddr, node: Listener) {
     let _ = stream.set_nodelay(true);
     let mut wire = Framed::new(stream, wire::codec());
-    let caller = match timeout(HANDSHAKE_TIMEOUT, wire.next()).await {
-        Ok(Some(Ok(bytes))) => wire::decode::<Hello>(&bytes),
-        Ok(Some(Err(error))) => Err(Error::bad_request(error.to_string())),
-        Ok(None) => return,
-        Err(_) => Err(Error::bad_request("no handshake in time")),
-    };
-    let caller = match caller.and_then(|hello| check_hello(&node, hello)) {
-        Ok(caller) => caller,
-        Err(error) => {
-            tracing::warn!(%from, reason = %error, "refusing connection");
-            let refusal = Welcome::Refused {
-                reason: error.to_string(),
-            };
-            if let Ok(bytes) = wire::encode(&refusal) {
-                let _ = wire.send(Bytes::from(bytes)).await;
-            }
-            return;
-        }
-    };
-    let welcome = Welcome::Accepted {
-        name: node.me.clone(),
-    };
-    let Ok(bytes) = wire::encode(&welcome) else {
+    let Some(caller) = handshake(&mut wire, from, &node).await else {
         return;
     };
-    if wire.send(Bytes::from(bytes)).await.is_err() {
-        return;
-    }
 
     serve_requests(wire, from, caller, node).await;
 }
@@ -239,22 +223,117 @@ async fn serve_requests(
     }
 }
 
-/// Who is on the other end, for logs.
+/// The node's side of the handshake (its steps are in [`wire`]): checks the caller's hello,
+/// proves that this node knows the cookie, checks the caller's proof, and only then learns a
+/// calling node's address and welcomes the caller. `None`: the caller was refused (and that
+/// logged), or left.
+async fn handshake(wire: &mut Wire, from: SocketAddr, node: &Listener) -> Option<Caller> {
+    let hello = match timeout(HANDSHAKE_TIMEOUT, wire.next()).await {
+        Ok(Some(Ok(bytes))) => wire::decode::<Hello>(&bytes),
+        Ok(Some(Err(error))) => Err(Error::bad_request(error.to_string())),
+        Ok(None) => return None,
+        Err(_) => Err(Error::bad_request("no handshake in time")),
+    };
+    let (caller, dialer) = match hello.and_then(|hello| check_hello(node, hello)) {
+        Ok(checked) => checked,
+        Err(error) => {
+            tracing::warn!(%from, reason = %error, "refusing connection");
+            refuse(wire, error.to_string()).await;
+            return None;
+        }
+    };
+    let nonces = Nonces {
+        dialer,
+        listener: cookie::nonce(),
+    };
+    let challenge = Welcome::Challenge {
+        nonce: nonces.listener,
+        proof: node.cookie.proof(Side::Listener, &nonces),
+    };
+    send(wire, &challenge).await.ok()?;
+    let proof = match timeout(HANDSHAKE_TIMEOUT, wire.next()).await {
+        Ok(Some(Ok(bytes))) => wire::decode::<Proof>(&bytes).ok(),
+        // Gone without a word: nothing to refuse.
+        Ok(None) => return None,
+        Ok(Some(Err(_))) => None,
+        Err(_) => {
+            tracing::warn!(%from, %caller, "refusing connection: no proof of the cookie in time");
+            refuse(wire, "no proof of the cookie in time".to_string()).await;
+            return None;
+        }
+    };
+    match proof {
+        Some(Proof::Mac(mac)) if node.cookie.verify(Side::Dialer, &nonces, &mac) => {}
+        // The caller found this node's proof wrong, and hung up.
+        Some(Proof::Mismatch) => {
+            node.log_wrong_cookie(from, &caller);
+            return None;
+        }
+        // A wrong proof, or anything else where a proof belongs (a request, say).
+        Some(Proof::Mac(_)) | None => {
+            node.log_wrong_cookie(from, &caller);
+            refuse(wire, format!("wrong cookie: {} has another", node.me)).await;
+            return None;
+        }
+    }
+    if let Caller::Node(name, peer) = &caller {
+        node.wrong_cookie.forget(name);
+        if node.transport.learn(name, *peer) {
+            tracing::debug!(node = %node.me, peer = %name, addr = %peer.addr, "learned address");
+        }
+    }
+    let welcome = Welcome::Accepted {
+        name: node.me.clone(),
+    };
+    send(wire, &welcome).await.ok()?;
+    Some(caller)
+}
+
+impl Listener {
+    /// Logs a caller refused for its cookie: every command-line tool, but a calling node only
+    /// once until it gets in (it calls again on every gossip round and ping).
+    fn log_wrong_cookie(&self, from: SocketAddr, caller: &Caller) {
+        let first = match caller {
+            Caller::Node(name, _) => self.wrong_cookie.first(name),
+            Caller::Tool => true,
+        };
+        if first {
+            tracing::warn!("refusing connection from {from} ({caller}): wrong cookie");
+        } else {
+            tracing::debug!("refusing connection from {from} ({caller}): wrong cookie");
+        }
+    }
+}
+
+/// Sends one handshake message.
+async fn send(wire: &mut Wire, welcome: &Welcome) -> Result<(), ()> {
+    let bytes = wire::encode(welcome).map_err(|_| ())?;
+    wire.send(Bytes::from(bytes)).await.map_err(|_| ())
+}
+
+/// Tells the caller why it is refused (it may have gone already).
+async fn refuse(wire: &mut Wire, reason: String) {
+    let _ = send(wire, &Welcome::Refused { reason }).await;
+}
+
+/// Who is on the other end, for logs; and where a calling node listens.
 enum Caller {
-    Node(NodeName),
+    Node(NodeName, PeerAddr),
     Tool,
 }
 
 impl std::fmt::Display for Caller {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Caller::Node(name) => write!(f, "{name}"),
+            Caller::Node(name, _) => write!(f, "{name}"),
             Caller::Tool => write!(f, "a command-line tool"),
         }
     }
 }
 
-fn check_hello(node: &Listener, hello: Hello) -> Result<Caller, Error> {
+/// Checks what a caller says in its hello (before it has proved anything: nothing is learned
+/// from it yet). Returns who it is and its nonce.
+fn check_hello(node: &Listener, hello: Hello) -> Result<(Caller, Nonce), Error> {
     match hello {
         Hello::Node {
             protocol,
@@ -262,6 +341,7 @@ fn check_hello(node: &Listener, hello: Hello) -> Result<Caller, Error> {
             ring_size,
             addr,
             incarnation,
+            nonce,
         } => {
             check_protocol(protocol)?;
             if ring_size != node.ring_size {
@@ -275,14 +355,11 @@ fn check_hello(node: &Listener, hello: Hello) -> Result<Caller, Error> {
                     "{name} is this node's own name"
                 )));
             }
-            if node.transport.learn(&name, PeerAddr { addr, incarnation }) {
-                tracing::debug!(node = %node.me, peer = %name, %addr, "learned address");
-            }
-            Ok(Caller::Node(name))
+            Ok((Caller::Node(name, PeerAddr { addr, incarnation }), nonce))
         }
-        Hello::Client { protocol } => {
+        Hello::Client { protocol, nonce } => {
             check_protocol(protocol)?;
-            Ok(Caller::Tool)
+            Ok((Caller::Tool, nonce))
         }
     }
 }

@@ -7,17 +7,25 @@
 //! dials again, so a restarted peer is reached without anyone noticing. The address of each
 //! node comes from the address book, which gossip keeps up to date.
 //!
+//! Every connection starts with the handshake of [`crate::net::wire`], in which both ends prove
+//! they know the cluster's cookie; a peer that cannot is never sent anything, and is logged
+//! once (not on every redial) until a dial to it succeeds.
+//!
 //! Every request between nodes goes through `Transport::request` (gossip, liveness pings,
 //! vnode commands, handoff batches, admin calls), which makes it the one place where a test
 //! can cut the network: [`Faults`] is the switch (an in-process nemesis, as Jepsen calls the
 //! thing that breaks a cluster on purpose).
 
 use crate::error::Error;
-use crate::net::wire::{self, AddressBook, Frame, Hello, PeerAddr, Request, Response, Welcome};
+use crate::net::cookie::{self, Cookie, Nonces, Side};
+use crate::net::wire::{
+    self, AddressBook, Frame, Hello, PeerAddr, Proof, Request, Response, Welcome,
+};
 use crate::ring::NodeName;
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
-use std::collections::{BTreeSet, HashMap};
+use serde::Serialize;
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -37,34 +45,60 @@ pub(crate) type Wire = Framed<TcpStream, LengthDelimitedCodec>;
 /// The connection to one peer, if any; locked while dialling so one dial happens at a time.
 type PeerSlot = tokio::sync::Mutex<Option<Arc<Connection>>>;
 
+/// What a node says of itself to the nodes it calls: its [`Hello::Node`], less the nonce,
+/// which is new on every call.
+#[derive(Debug, Clone)]
+pub(crate) struct Identity {
+    pub name: NodeName,
+    pub ring_size: u32,
+    /// Where the node listens.
+    pub addr: SocketAddr,
+    pub incarnation: u64,
+}
+
+impl Identity {
+    fn hello(&self) -> Hello {
+        Hello::Node {
+            protocol: wire::PROTOCOL_VERSION,
+            name: self.name.clone(),
+            ring_size: self.ring_size,
+            addr: self.addr,
+            incarnation: self.incarnation,
+            nonce: cookie::nonce(),
+        }
+    }
+}
+
 /// Outgoing connections of one node.
 pub(crate) struct Transport {
     /// This node's name: the `from` end of every link it sends on.
     me: NodeName,
-    hello: Hello,
+    identity: Identity,
+    cookie: Cookie,
     faults: Faults,
     addresses: RwLock<AddressBook>,
     peers: Mutex<HashMap<NodeName, Arc<PeerSlot>>>,
+    /// Peers that could not prove they know the cookie, and were logged for it.
+    wrong_cookie: Warned,
     shutdown: CancellationToken,
 }
 
 impl Transport {
     pub(crate) fn new(
-        hello: Hello,
+        identity: Identity,
+        cookie: Cookie,
         addresses: AddressBook,
         shutdown: CancellationToken,
         faults: Faults,
     ) -> Self {
-        let me = match &hello {
-            Hello::Node { name, .. } => name.clone(),
-            Hello::Client { .. } => unreachable!("a node's transport greets as a node"),
-        };
         Transport {
-            me,
-            hello,
+            me: identity.name.clone(),
+            identity,
+            cookie,
             faults,
             addresses: RwLock::new(addresses),
             peers: Mutex::new(HashMap::new()),
+            wrong_cookie: Warned::default(),
             shutdown,
         }
     }
@@ -176,10 +210,25 @@ impl Transport {
         let addr = self
             .address_of(to)
             .ok_or_else(|| Error::Unreachable(to.clone()))?;
-        let (wire, name) = dial(addr, &self.hello).await.map_err(|reason| {
-            tracing::debug!(peer = %to, %addr, %reason, "cannot reach node");
-            Error::Unreachable(to.clone())
-        })?;
+        let (wire, name) = match dial(addr, self.identity.hello(), &self.cookie).await {
+            Ok(dialled) => dialled,
+            Err(DialError::WrongCookie(addr)) => {
+                let error = Error::WrongCookie {
+                    node: to.clone(),
+                    addr,
+                };
+                // Every request dials again: one line, not one per gossip round and ping.
+                if self.wrong_cookie.first(to) {
+                    tracing::warn!("cannot connect to {to}: {error}");
+                }
+                return Err(error);
+            }
+            Err(DialError::NotReached(reason)) => {
+                tracing::debug!(peer = %to, %addr, %reason, "cannot reach node");
+                return Err(Error::Unreachable(to.clone()));
+            }
+        };
+        self.wrong_cookie.forget(to);
         if name != *to {
             tracing::warn!(expected = %to, found = %name, %addr, "a different node answers at this address");
             return Err(Error::Unreachable(to.clone()));
@@ -267,32 +316,113 @@ impl std::fmt::Debug for Faults {
     }
 }
 
-/// Dials a node and performs the handshake. Returns the framed connection and the name of the
-/// node that answered.
-pub(crate) async fn dial(addr: SocketAddr, hello: &Hello) -> Result<(Wire, NodeName), String> {
+/// Peers a warning was logged for, so that a condition that lasts (a peer with another cookie,
+/// dialled again on every request) is logged once rather than on every try.
+#[derive(Default)]
+pub(crate) struct Warned(Mutex<HashSet<NodeName>>);
+
+impl Warned {
+    /// Whether this is the first warning about `peer` since it was last [forgotten](Self::forget).
+    pub(crate) fn first(&self, peer: &NodeName) -> bool {
+        self.0.lock().expect("warned").insert(peer.clone())
+    }
+
+    /// `peer` is fine again: a new trouble with it is worth a new line.
+    pub(crate) fn forget(&self, peer: &NodeName) {
+        self.0.lock().expect("warned").remove(peer);
+    }
+}
+
+/// Why a dial failed.
+#[derive(Debug)]
+pub(crate) enum DialError {
+    /// No connection, no answer in time, or a handshake the node refused or broke off; the
+    /// text says which.
+    NotReached(String),
+    /// The node at this address could not prove that it knows our cookie. It was told so,
+    /// and sent nothing else.
+    WrongCookie(SocketAddr),
+}
+
+/// Dials a node and performs the handshake, greeting it with `hello` (see [`crate::net::wire`]
+/// for the steps). Returns the framed connection and the name of the node that answered.
+pub(crate) async fn dial(
+    addr: SocketAddr,
+    hello: Hello,
+    cookie: &Cookie,
+) -> Result<(Wire, NodeName), DialError> {
     let handshake = async {
         let stream = TcpStream::connect(addr)
             .await
             .map_err(|e| format!("cannot connect to {addr}: {e}"))?;
         stream.set_nodelay(true).map_err(|e| e.to_string())?;
         let mut wire = Framed::new(stream, wire::codec());
-        let hello = wire::encode(hello).map_err(|e| e.to_string())?;
-        wire.send(Bytes::from(hello))
-            .await
-            .map_err(|e| format!("cannot greet {addr}: {e}"))?;
-        let answer = wire
-            .next()
-            .await
-            .ok_or_else(|| format!("{addr} closed the connection during the handshake"))?
-            .map_err(|e| format!("handshake with {addr} failed: {e}"))?;
-        match wire::decode::<Welcome>(&answer).map_err(|e| e.to_string())? {
+        send(&mut wire, &hello, addr).await?;
+        let (nonces, proof) = match receive(&mut wire, addr).await? {
+            Welcome::Challenge { nonce, proof } => {
+                let nonces = Nonces {
+                    dialer: *hello.nonce(),
+                    listener: nonce,
+                };
+                (nonces, proof)
+            }
+            Welcome::Refused { reason } => {
+                return Err(DialError::NotReached(format!(
+                    "{addr} refused the connection: {reason}"
+                )));
+            }
+            // Welcomed without a word about the cookie: not a node of this cluster.
+            Welcome::Accepted { .. } => return Err(DialError::WrongCookie(addr)),
+        };
+        // Nothing that proves our own knowledge of the cookie goes to a node that has not
+        // proved its own.
+        if !cookie.verify(Side::Listener, &nonces, &proof) {
+            let _ = send(&mut wire, &Proof::Mismatch, addr).await;
+            return Err(DialError::WrongCookie(addr));
+        }
+        let proof = Proof::Mac(cookie.proof(Side::Dialer, &nonces));
+        send(&mut wire, &proof, addr).await?;
+        match receive(&mut wire, addr).await? {
             Welcome::Accepted { name } => Ok((wire, name)),
-            Welcome::Refused { reason } => Err(format!("{addr} refused the connection: {reason}")),
+            Welcome::Refused { reason } => Err(DialError::NotReached(format!(
+                "{addr} refused the connection: {reason}"
+            ))),
+            Welcome::Challenge { .. } => Err(DialError::NotReached(format!(
+                "{addr} sent a second challenge"
+            ))),
         }
     };
-    timeout(CONNECT_TIMEOUT, handshake)
+    timeout(CONNECT_TIMEOUT, handshake).await.map_err(|_| {
+        DialError::NotReached(format!("no answer from {addr} within {CONNECT_TIMEOUT:?}"))
+    })?
+}
+
+/// Sends one handshake message.
+async fn send<T: Serialize>(
+    wire: &mut Wire,
+    message: &T,
+    addr: SocketAddr,
+) -> Result<(), DialError> {
+    let bytes = wire::encode(message).map_err(|e| DialError::NotReached(e.to_string()))?;
+    wire.send(Bytes::from(bytes))
         .await
-        .map_err(|_| format!("no answer from {addr} within {CONNECT_TIMEOUT:?}"))?
+        .map_err(|e| DialError::NotReached(format!("cannot greet {addr}: {e}")))
+}
+
+/// Receives the node's next handshake message.
+async fn receive(wire: &mut Wire, addr: SocketAddr) -> Result<Welcome, DialError> {
+    let answer = wire
+        .next()
+        .await
+        .ok_or_else(|| format!("{addr} closed the connection during the handshake"))?
+        .map_err(|e| format!("handshake with {addr} failed: {e}"))?;
+    wire::decode::<Welcome>(&answer).map_err(|e| DialError::NotReached(e.to_string()))
+}
+
+impl From<String> for DialError {
+    fn from(reason: String) -> Self {
+        DialError::NotReached(reason)
+    }
 }
 
 /// Why a command-line tool's request got no answer it can use.
@@ -301,21 +431,33 @@ pub enum ClientError {
     /// The node could not be reached, or did not answer in time; the text says how.
     #[error("{0}")]
     NotReached(String),
+    /// The node at this address could not prove that it knows the tool's cookie: it is not a
+    /// node of the cluster whose cookie the tool was given. Nothing was sent to it.
+    #[error("the node at {0} does not share this cookie")]
+    WrongCookie(SocketAddr),
     /// The node answered, and its answer is no (a plan to verify first, an unknown command…).
     #[error("{0}")]
     Refused(Error),
 }
 
-/// One request from a command-line tool to a node, on a connection of its own.
+/// One request from a command-line tool to a node, on a connection of its own, after proving
+/// that the tool knows the cluster's `cookie`.
 pub async fn client_request(
     addr: SocketAddr,
+    cookie: &Cookie,
     body: Request,
     wait: Duration,
 ) -> Result<Response, ClientError> {
     let hello = Hello::Client {
         protocol: wire::PROTOCOL_VERSION,
+        nonce: cookie::nonce(),
     };
-    let (wire, name) = dial(addr, &hello).await.map_err(ClientError::NotReached)?;
+    let (wire, name) = dial(addr, hello, cookie)
+        .await
+        .map_err(|error| match error {
+            DialError::WrongCookie(addr) => ClientError::WrongCookie(addr),
+            DialError::NotReached(why) => ClientError::NotReached(why),
+        })?;
     // The connection is closed (its reader stopped) once the answer is in: a tool run from
     // a long-lived process must not leave one open per request.
     let done = CancellationToken::new();

@@ -1,13 +1,23 @@
 //! What nodes say to each other over TCP: the frames, the handshake and the messages.
 //!
 //! A connection carries length-delimited frames (a 4-byte big-endian length, then the body),
-//! each body a postcard-encoded value. The first frame each way is the handshake: the caller
-//! sends [`Hello`] and the node answers [`Welcome`]; a mismatched protocol version or ring
-//! size is refused there, with the reason, so two incompatible nodes never exchange data.
-//! After that the caller sends [`Frame::Request`]s and the node answers each with a
+//! each body a postcard-encoded value. The first frames are the handshake, in which each end
+//! proves that it knows the cluster's cookie without sending it (see [`crate::net::cookie`]):
+//!
+//! 1. the caller sends [`Hello`], with a random nonce;
+//! 2. the node answers [`Welcome::Challenge`]: a nonce of its own and its proof — or
+//!    [`Welcome::Refused`], with the reason, for a mismatched protocol version or ring size,
+//!    so two incompatible nodes never exchange data;
+//! 3. the caller checks the node's proof, and sends its own ([`Proof::Mac`]), or
+//!    [`Proof::Mismatch`] and hangs up if the node's was wrong;
+//! 4. the node checks the caller's proof and answers [`Welcome::Accepted`], or
+//!    [`Welcome::Refused`] if the caller does not know the cookie.
+//!
+//! Only then does the caller send [`Frame::Request`]s, and the node answers each with a
 //! [`Frame::Response`] carrying the same id; responses may come back in any order.
 
 use crate::error::Error;
+use crate::net::cookie::Nonce;
 use crate::ring::HandoffKind;
 use crate::ring::membership::Plan;
 use crate::ring::{NodeName, Ring};
@@ -17,7 +27,7 @@ use std::net::SocketAddr;
 use tokio_util::codec::LengthDelimitedCodec;
 
 /// Bumped whenever a message changes shape; nodes of different versions refuse each other.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// The largest frame a node accepts. A longer one closes the connection.
 pub const MAX_FRAME_BYTES: usize = 16 * 1024 * 1024;
@@ -40,7 +50,8 @@ pub fn decode<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, Error> {
     postcard::from_bytes(bytes).map_err(|e| Error::internal(format!("malformed message: {e}")))
 }
 
-/// The first frame on a connection: who is calling.
+/// The first frame on a connection: who is calling, and the caller's nonce for this
+/// connection's proofs.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum Hello {
     /// Another node of the cluster.
@@ -48,19 +59,50 @@ pub enum Hello {
         protocol: u32,
         name: NodeName,
         ring_size: u32,
-        /// Where the caller itself listens, so the callee can call back.
+        /// Where the caller itself listens, so the callee can call back (learned only once the
+        /// caller has proved it knows the cookie).
         addr: SocketAddr,
         incarnation: u64,
+        nonce: Nonce,
     },
-    /// A command-line tool (`ping`, `admin`, `attach`).
-    Client { protocol: u32 },
+    /// A command-line tool (`ping`, `admin`, `attach`, `stop`).
+    Client { protocol: u32, nonce: Nonce },
 }
 
-/// The answer to [`Hello`].
+impl Hello {
+    /// The caller's nonce.
+    pub fn nonce(&self) -> &Nonce {
+        match self {
+            Hello::Node { nonce, .. } | Hello::Client { nonce, .. } => nonce,
+        }
+    }
+}
+
+/// The node's answers in the handshake: a challenge to [`Hello`], then a welcome or not.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum Welcome {
-    Accepted { name: NodeName },
-    Refused { reason: String },
+    /// The node's nonce, and its proof that it knows the cookie (its side, both nonces).
+    Challenge {
+        nonce: Nonce,
+        #[serde(with = "serde_bytes")]
+        proof: Vec<u8>,
+    },
+    Accepted {
+        name: NodeName,
+    },
+    Refused {
+        reason: String,
+    },
+}
+
+/// The caller's answer to [`Welcome::Challenge`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Proof {
+    /// The caller's proof that it knows the cookie (its side, both nonces).
+    Mac(#[serde(with = "serde_bytes")] Vec<u8>),
+    /// The node's proof does not hold for the caller's cookie: the caller says so, so that
+    /// both ends log why, and hangs up without proving anything itself.
+    Mismatch,
 }
 
 /// Every frame after the handshake.

@@ -1,6 +1,8 @@
-//! What a node is started with: its name, data directory, ports and the pace of its
-//! background work, with the workshop's defaults (`devK`) and quicker ones for tests.
+//! What a node is started with: its name, data directory, ports, the cluster's cookie and the
+//! pace of its background work, with the workshop's defaults (`devK`) and quicker ones for
+//! tests.
 
+use crate::net::cookie::Cookie;
 use crate::net::limits::{HttpLimits, Limits};
 use crate::net::transport::Faults;
 use crate::ring::{DEFAULT_RING_SIZE, NodeName};
@@ -10,6 +12,10 @@ use std::time::Duration;
 
 /// How long a request waits for a vnode unless told otherwise.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The cookie of [`NodeConfig::dev`] and [`NodeConfig::for_test`]: known to everyone, so fit
+/// for tests only. The command line always gives a node the cluster's real one.
+pub const DEV_COOKIE: &str = "ringcore-dev";
 
 /// The cluster port of node `devK` (riak's devrel numbering: 10017, 10027, …).
 pub fn dev_cluster_port(k: u32) -> u16 {
@@ -38,6 +44,9 @@ pub struct NodeConfig {
     pub http: SocketAddr,
     /// Where an application serves its chat, if it does (devK: 4040 + K − 1).
     pub chat: SocketAddr,
+    /// The cluster's secret: the node proves it knows it to every node it calls, and every
+    /// caller must prove it to the node (see [`crate::net::cookie`]).
+    pub cookie: Cookie,
     /// How often every other member is pinged to see that it is up.
     pub heartbeat: Duration,
     /// How often the ring is gossiped to another member, besides after every change.
@@ -67,7 +76,8 @@ pub struct NodeConfig {
 impl NodeConfig {
     /// The workshop's node `devK`: name `devK@127.0.0.1`, data in `data/devK` (the command
     /// line puts it in the exercise's own folder, `data/ex1-ping/devK`), cluster port
-    /// 10017 + 10·(K−1).
+    /// 10017 + 10·(K−1), and the test cookie [`DEV_COOKIE`] (the command line sets the real
+    /// one).
     pub fn dev(k: u32) -> Self {
         NodeConfig {
             name: NodeName::new(format!("dev{k}@127.0.0.1")),
@@ -78,6 +88,7 @@ impl NodeConfig {
             advertise: None,
             http: SocketAddr::from(([127, 0, 0, 1], (8080 + k - 1) as u16)),
             chat: SocketAddr::from(([127, 0, 0, 1], (4040 + k - 1) as u16)),
+            cookie: Cookie::new(DEV_COOKIE).expect("not empty"),
             heartbeat: Duration::from_millis(500),
             gossip_interval: Duration::from_secs(1),
             handoff_tick: Duration::from_secs(1),

@@ -17,7 +17,7 @@ mod config;
 mod dispatch;
 mod vnode_master;
 
-pub use config::{DEFAULT_REQUEST_TIMEOUT, NodeConfig, dev_cluster_port};
+pub use config::{DEFAULT_REQUEST_TIMEOUT, DEV_COOKIE, NodeConfig, dev_cluster_port};
 pub use vnode_master::VnodeMaster;
 
 use crate::cluster::{self, Claimant, RingState};
@@ -25,8 +25,8 @@ use crate::error::{Error, StartError};
 use crate::handoff;
 use crate::lifecycle::Lifecycle;
 use crate::net::server;
-use crate::net::transport::Transport;
-use crate::net::wire::{self, AddressBook, Hello, PeerAddr};
+use crate::net::transport::{Identity, Transport};
+use crate::net::wire::{self, AddressBook, PeerAddr};
 use crate::ring::{NodeName, Ring, check_ring_size};
 use crate::vnode::Vnode;
 use crate::vnode::context::NodeContext;
@@ -107,15 +107,15 @@ impl Node {
             },
         );
         let lifecycle = Lifecycle::new();
-        let hello = Hello::Node {
-            protocol: wire::PROTOCOL_VERSION,
+        let identity = Identity {
             name: config.name.clone(),
             ring_size: config.ring_size,
             addr: advertised,
             incarnation,
         };
         let transport = Transport::new(
-            hello,
+            identity,
+            config.cookie.clone(),
             addresses,
             lifecycle.token().clone(),
             config.faults.clone(),
@@ -161,6 +161,8 @@ impl Node {
         let listening = server::Listener {
             me: node.name().clone(),
             ring_size: node.config().ring_size,
+            cookie: node.config().cookie.clone(),
+            wrong_cookie: Default::default(),
             transport,
             lifecycle: node.inner.lifecycle.clone(),
             answer: dispatch::answerer(&node),

@@ -18,13 +18,23 @@
 //! capitals (`RING_NODE=dev2`, `RING_HTTP_PORT=8081`); a flag on the command line wins over
 //! its variable. Each exercise keeps its nodes' files in a folder of its own,
 //! `data/<exercise>/devK`, so that one exercise's cluster never shows up in the next.
+//!
+//! Nodes and tools prove to each other that they know the cluster's cookie
+//! ([`crate::net::cookie`]): `--cookie SECRET`, or the file `--cookie-file PATH`, by default
+//! `data/<exercise>/cookie` (`DIR/cookie` for a node given `--data-dir DIR`). A node makes the
+//! file with a fresh secret on its first start; the tools only read it. So the nodes of one
+//! exercise, started in any number of terminals or by `devrel`, share one cookie without
+//! anyone passing it, and an operator copies the file to the other hosts, as with Erlang's
+//! `.erlang.cookie`.
 
 use crate::app::App;
+use crate::net::cookie::Cookie;
 use crate::net::host_ip;
 use crate::net::transport::{ClientError, client_request};
 use crate::net::wire::{Request, Response};
 use crate::node::{Node, NodeConfig};
 use crate::ops::console::{self, Console, Outcome, repl};
+use crate::ops::cookie::CookieSource;
 use crate::ops::devrel::Devrel;
 use crate::ring::{DEFAULT_RING_SIZE, NodeName};
 use clap::error::ErrorKind;
@@ -60,6 +70,8 @@ struct Cli {
 /// The end of `--help`: where else options come from.
 const ENVIRONMENT: &str = "\
 A port of 0: any free port (the node prints the ones it got).
+Nodes and tools prove to each other that they know the cluster's cookie: --cookie, or the
+file --cookie-file (with --data-dir DIR: DIR/cookie), which a node makes if there is none.
 Every option can also be set by an environment variable, RING_ and the option's name in
 capitals (RING_NODE=dev2, RING_HTTP_PORT=8081); a flag on the command line wins.
 Logs go to standard error; RUST_LOG chooses how much (default: info; e.g. RUST_LOG=debug).";
@@ -110,6 +122,28 @@ struct TargetArgs {
     /// The node's cluster port, if not 10017 + 10·(K−1)
     #[arg(long, value_name = "PORT", env = "RING_CLUSTER_PORT")]
     cluster_port: Option<u16>,
+    #[command(flatten)]
+    cookie: CookieArgs,
+}
+
+/// Where the cluster's cookie comes from, for a node and for every tool that talks to one.
+#[derive(Args, Debug, Clone)]
+struct CookieArgs {
+    /// The cluster's secret, which its nodes and tools share [default: the file's]
+    #[arg(
+        long,
+        value_name = "SECRET",
+        value_parser = cookie,
+        env = "RING_COOKIE",
+        // Never a silent choice between two cookies.
+        conflicts_with = "cookie_file",
+        // `--help` must not print the secret of the shell's variable.
+        hide_env_values = true
+    )]
+    cookie: Option<Cookie>,
+    /// The file that holds the cookie [default: data/<exercise>/cookie]
+    #[arg(long, value_name = "PATH", env = "RING_COOKIE_FILE")]
+    cookie_file: Option<PathBuf>,
 }
 
 /// The options of a node (`console`, `start`).
@@ -175,6 +209,8 @@ struct DevrelArgs {
     chat_port: Option<u16>,
     #[command(flatten)]
     tuning: Tuning,
+    #[command(flatten)]
+    cookie: CookieArgs,
 }
 
 /// How a node runs, the same for a node and for every node of a devrel.
@@ -226,6 +262,10 @@ fn dev_number(text: &str) -> Result<u32, String> {
         .ok_or_else(|| "a node is dev1 … dev99".to_string())
 }
 
+fn cookie(text: &str) -> Result<Cookie, String> {
+    Cookie::new(text).map_err(|e| e.to_string())
+}
+
 fn ring_size(text: &str) -> Result<u32, String> {
     let size: u32 = text
         .parse()
@@ -274,6 +314,11 @@ impl TargetArgs {
         }
         config
     }
+
+    /// Where a tool finds the cookie: the exercise's cookie file, unless told otherwise.
+    fn cookie(&self, program: &Program) -> CookieSource {
+        self.cookie.source(program.cookie_file())
+    }
 }
 
 /// `--advertise HOST[:PORT]` as an address (the port: the one it listens on); `None` when the
@@ -299,6 +344,33 @@ impl AttachArgs {
         }
         config
     }
+
+    /// The cookie of the node's own data directory, when `--data-dir` names it.
+    fn cookie(&self, program: &Program) -> CookieSource {
+        let file = cookie_file(program, self.data_dir.as_deref());
+        self.target.cookie.source(file)
+    }
+}
+
+impl CookieArgs {
+    /// Where the cookie comes from: `--cookie`, else `--cookie-file`, else `default`.
+    fn source(&self, default: PathBuf) -> CookieSource {
+        match (&self.cookie, &self.cookie_file) {
+            (Some(cookie), _) => CookieSource::Given(cookie.clone()),
+            (None, Some(path)) => CookieSource::File(path.clone()),
+            (None, None) => CookieSource::File(default),
+        }
+    }
+}
+
+/// The default cookie file: in the data directory a node is given with `--data-dir` (an
+/// operator copies it from host to host, like `.erlang.cookie`), else the exercise's, which
+/// all its `devK` share.
+fn cookie_file(program: &Program, data_dir: Option<&Path>) -> PathBuf {
+    match data_dir {
+        Some(dir) => dir.join("cookie"),
+        None => program.cookie_file(),
+    }
 }
 
 impl NodeArgs {
@@ -323,6 +395,12 @@ impl NodeArgs {
         }
         self.tuning.apply(&mut config);
         config
+    }
+
+    /// The cookie of the node's data directory when `--data-dir` names it, else the exercise's.
+    fn cookie(&self, program: &Program) -> CookieSource {
+        let file = cookie_file(program, self.data_dir.as_deref());
+        self.target.cookie.source(file)
     }
 }
 
@@ -481,9 +559,22 @@ impl Program {
             .join(self.exercise())
             .join(format!("dev{k}"))
     }
+
+    /// `data/ex1-ping/cookie`: the cluster's cookie, beside the nodes' folders, for all of
+    /// them and the tools.
+    pub fn cookie_file(&self) -> PathBuf {
+        Path::new("data").join(self.exercise()).join("cookie")
+    }
 }
 
-/// What the command line asked for, ready to run.
+/// What the command line asked for, and where its cookie comes from.
+#[derive(Debug)]
+struct CommandLine {
+    invocation: Invocation,
+    cookie: CookieSource,
+}
+
+/// What the command line asked for, ready to run once the cookie is found.
 #[derive(Debug)]
 enum Invocation {
     Console(NodeConfig),
@@ -500,12 +591,17 @@ fn command(program: &Program) -> clap::Command {
     // Each option's help on a line of its own, below the option: lines stay within 100
     // columns without wrapping them (which would take a crate to measure the terminal).
     let data = program.data_dirs();
+    let cookie = program.cookie_file();
     each_arg(Cli::command(), |arg| {
         let arg = arg.next_line_help(true);
         match arg.get_id().as_str() {
             "data_dir" => arg.help(format!(
                 "Where the node keeps its files [default: {}]",
                 data.display()
+            )),
+            "cookie_file" => arg.help(format!(
+                "The file that holds the cookie [default: {}]",
+                cookie.display()
             )),
             _ => arg,
         }
@@ -545,7 +641,7 @@ pub(crate) fn option_variables() -> Vec<OsString> {
 
 /// Parses a command line (without the program's name). Help and version come back as
 /// errors too, which print them (on standard output, exit 0).
-fn parse<I, T>(program: &Program, args: I) -> Result<Invocation, clap::Error>
+fn parse<I, T>(program: &Program, args: I) -> Result<CommandLine, clap::Error>
 where
     I: IntoIterator<Item = T>,
     T: Into<OsString>,
@@ -557,7 +653,7 @@ fn parse_with<I, T>(
     mut command: clap::Command,
     program: &Program,
     args: I,
-) -> Result<Invocation, clap::Error>
+) -> Result<CommandLine, clap::Error>
 where
     I: IntoIterator<Item = T>,
     T: Into<OsString>,
@@ -566,34 +662,59 @@ where
         std::iter::once(OsString::from(program.name())).chain(args.into_iter().map(Into::into));
     let matches = command.try_get_matches_from_mut(argv)?;
     let cli = Cli::from_arg_matches(&matches).map_err(|e| e.format(&mut command))?;
-    Ok(match cli.command {
-        None => Invocation::Console(cli.console.config(program)),
-        Some(Command::Console(args)) => Invocation::Console(args.config(program)),
-        Some(Command::Start(args)) => Invocation::Start(args.config(program)),
-        Some(Command::Attach(args)) => Invocation::Attach(args.config(program)),
-        Some(Command::Ping(target)) => Invocation::Ping(target.config(program)),
-        Some(Command::Stop(target)) => Invocation::Stop(target.config(program)),
-        Some(Command::Admin(args)) => Invocation::Admin(args.target.config(program), args.words),
+    let (invocation, cookie) = match cli.command {
+        None => (
+            Invocation::Console(cli.console.config(program)),
+            cli.console.cookie(program),
+        ),
+        Some(Command::Console(args)) => (
+            Invocation::Console(args.config(program)),
+            args.cookie(program),
+        ),
+        Some(Command::Start(args)) => (
+            Invocation::Start(args.config(program)),
+            args.cookie(program),
+        ),
+        Some(Command::Attach(args)) => (
+            Invocation::Attach(args.config(program)),
+            args.cookie(program),
+        ),
+        Some(Command::Ping(target)) => (
+            Invocation::Ping(target.config(program)),
+            target.cookie(program),
+        ),
+        Some(Command::Stop(target)) => (
+            Invocation::Stop(target.config(program)),
+            target.cookie(program),
+        ),
+        Some(Command::Admin(args)) => (
+            Invocation::Admin(args.target.config(program), args.words),
+            args.target.cookie(program),
+        ),
         Some(Command::Devrel(args)) => {
             let nodes = args.node_args(program).map_err(|message| {
                 clap::Error::raw(ErrorKind::ValueValidation, format!("{message}\n"))
                     .format(&mut command)
             })?;
-            Invocation::Devrel(Devrel {
+            let cookie = args.cookie.source(program.cookie_file());
+            let devrel = Devrel {
                 program: program.name().to_string(),
                 data: program.data_dirs(),
                 nodes,
-            })
+                cookie: cookie.clone(),
+            };
+            (Invocation::Devrel(devrel), cookie)
         }
-    })
+    };
+    Ok(CommandLine { invocation, cookie })
 }
 
 /// Runs an application's node binary: parses the command line and does what it says.
 pub fn main<A: App>() -> ExitCode {
     init_logging();
     crate::holes::report_briefly();
-    let invocation = match parse(&Program::current(), std::env::args_os().skip(1)) {
-        Ok(invocation) => invocation,
+    let command_line = match parse(&Program::current(), std::env::args_os().skip(1)) {
+        Ok(command_line) => command_line,
         Err(error) => {
             // `--help` and `--version` (exit 0, standard output) or a mistake (exit 2,
             // standard error, with a hint).
@@ -605,18 +726,44 @@ pub fn main<A: App>() -> ExitCode {
         .enable_all()
         .build()
         .expect("tokio runtime");
-    runtime.block_on(run::<A>(invocation))
+    runtime.block_on(run::<A>(command_line))
 }
 
-async fn run<A: App>(invocation: Invocation) -> ExitCode {
+async fn run<A: App>(command_line: CommandLine) -> ExitCode {
+    let CommandLine {
+        mut invocation,
+        cookie,
+    } = command_line;
+    if let Err(error) = invocation.find_cookie(&cookie) {
+        eprintln!("error: {error}");
+        return ExitCode::FAILURE;
+    }
     match invocation {
         Invocation::Console(config) => console::<A>(config).await,
         Invocation::Start(config) => start::<A>(config).await,
-        Invocation::Attach(config) => attach::<A>(config).await,
-        Invocation::Ping(config) => ping(config).await,
-        Invocation::Stop(config) => stop(config).await,
-        Invocation::Admin(config, words) => admin(config, words).await,
+        Invocation::Attach(config) => attach::<A>(config, &cookie).await,
+        Invocation::Ping(config) => ping(config, &cookie).await,
+        Invocation::Stop(config) => stop(config, &cookie).await,
+        Invocation::Admin(config, words) => admin(config, &cookie, words).await,
         Invocation::Devrel(devrel) => devrel.run().await,
+    }
+}
+
+impl Invocation {
+    /// Puts the cluster's cookie into the node's configuration: a node's own (its file made if
+    /// need be), or the one a tool proves to the node it talks to (only read). A devrel finds
+    /// its own when it runs.
+    fn find_cookie(&mut self, source: &CookieSource) -> Result<(), String> {
+        let (config, cookie) = match self {
+            Invocation::Console(config) | Invocation::Start(config) => (config, source.for_node()),
+            Invocation::Attach(config)
+            | Invocation::Ping(config)
+            | Invocation::Stop(config)
+            | Invocation::Admin(config, _) => (config, source.for_tool()),
+            Invocation::Devrel(_) => return Ok(()),
+        };
+        config.cookie = cookie?;
+        Ok(())
     }
 }
 
@@ -722,11 +869,16 @@ pub fn parse_started_line(line: &str) -> Option<std::collections::BTreeMap<Strin
 }
 
 /// `ping`: `pong`, or riak's message when the node does not answer.
-async fn ping(config: NodeConfig) -> ExitCode {
-    match client_request(config.listen, Request::Ping, Duration::from_secs(5)).await {
+async fn ping(config: NodeConfig, cookie: &CookieSource) -> ExitCode {
+    let wait = Duration::from_secs(5);
+    match client_request(config.listen, &config.cookie, Request::Ping, wait).await {
         Ok(Response::Pong { .. }) => {
             console::print_flush("pong\n");
             ExitCode::SUCCESS
+        }
+        Err(error @ ClientError::WrongCookie(_)) => {
+            eprintln!("{}", failed(&config, cookie, &error));
+            ExitCode::FAILURE
         }
         _ => {
             console::print_flush(&format!(
@@ -739,28 +891,24 @@ async fn ping(config: NodeConfig) -> ExitCode {
 }
 
 /// `stop`: asks a running node to stop (riak's `bin/riak stop`).
-async fn stop(config: NodeConfig) -> ExitCode {
-    match client_request(config.listen, Request::Stop, Duration::from_secs(5)).await {
+async fn stop(config: NodeConfig, cookie: &CookieSource) -> ExitCode {
+    let wait = Duration::from_secs(5);
+    match client_request(config.listen, &config.cookie, Request::Stop, wait).await {
         Ok(_) => {
             console::print_flush("ok\n");
             ExitCode::SUCCESS
         }
         Err(error) => {
-            eprintln!("{}", failed(&config, &error));
+            eprintln!("{}", failed(&config, cookie, &error));
             ExitCode::FAILURE
         }
     }
 }
 
 /// `admin COMMAND…`: runs an admin command on a running node.
-async fn admin(config: NodeConfig, words: Vec<String>) -> ExitCode {
-    match client_request(
-        config.listen,
-        Request::Admin(words),
-        Duration::from_secs(60),
-    )
-    .await
-    {
+async fn admin(config: NodeConfig, cookie: &CookieSource, words: Vec<String>) -> ExitCode {
+    let wait = Duration::from_secs(60);
+    match client_request(config.listen, &config.cookie, Request::Admin(words), wait).await {
         Ok(Response::Text(text)) => {
             // `admin member-status | head -3` closes the pipe early: no reason to panic.
             console::print_flush(&format!("{text}\n"));
@@ -771,7 +919,7 @@ async fn admin(config: NodeConfig, words: Vec<String>) -> ExitCode {
             ExitCode::FAILURE
         }
         Err(error) => {
-            eprintln!("{}", failed(&config, &error));
+            eprintln!("{}", failed(&config, cookie, &error));
             ExitCode::FAILURE
         }
     }
@@ -779,10 +927,12 @@ async fn admin(config: NodeConfig, words: Vec<String>) -> ExitCode {
 
 /// `attach`: a console whose lines run on a running node. Leaving it (`quit`, Ctrl-C, Ctrl-D)
 /// leaves the node running. The history is the node's, in its data directory.
-async fn attach<A: App>(config: NodeConfig) -> ExitCode {
+async fn attach<A: App>(config: NodeConfig, cookie: &CookieSource) -> ExitCode {
     let addr: SocketAddr = config.listen;
-    if let Err(error) = client_request(addr, Request::Ping, Duration::from_secs(5)).await {
-        eprintln!("{}", failed(&config, &error));
+    let secret = &config.cookie;
+    let wait = Duration::from_secs(5);
+    if let Err(error) = client_request(addr, secret, Request::Ping, wait).await {
+        eprintln!("{}", failed(&config, cookie, &error));
         return ExitCode::FAILURE;
     }
     if std::io::stdin().is_terminal() {
@@ -801,6 +951,7 @@ async fn attach<A: App>(config: NodeConfig) -> ExitCode {
                 Some(&("quit" | "exit" | "q().")) => Outcome::Quit,
                 Some(_) => match client_request(
                     addr,
+                    secret,
                     Request::Console(line.clone()),
                     Duration::from_secs(60),
                 )
@@ -829,11 +980,18 @@ async fn attach<A: App>(config: NodeConfig) -> ExitCode {
 
 /// What a tool says when its request failed: the node's own answer when it refused (riak's
 /// messages, e.g. `You must verify the plan with 'cluster plan' before committing`), riak's
-/// "not responding" only when the node could not be reached.
-fn failed(config: &NodeConfig, error: &ClientError) -> String {
+/// "not responding" only when the node could not be reached, and which cookie the node does
+/// not share when that is the trouble.
+fn failed(config: &NodeConfig, cookie: &CookieSource, error: &ClientError) -> String {
     match error {
         ClientError::Refused(refusal) => refusal.to_string(),
         ClientError::NotReached(why) => format!("Node '{}' not responding ({why}).", config.name),
+        ClientError::WrongCookie(addr) => format!(
+            "Node '{}' at {addr} does not share {}: pass the cluster's cookie with --cookie or \
+             --cookie-file.",
+            config.name,
+            cookie.describe()
+        ),
     }
 }
 
@@ -858,9 +1016,18 @@ mod tests {
     /// Parses `line` as `program`'s command line, whatever RING_ variables the shell that
     /// runs the tests has set (the process tests check the variables).
     fn parse_line(program: &str, line: &str) -> Result<Invocation, clap::Error> {
+        parse_all(program, line).map(|parsed| parsed.invocation)
+    }
+
+    fn parse_all(program: &str, line: &str) -> Result<CommandLine, clap::Error> {
         let program = Program::named(program);
         let command = each_arg(command(&program), |arg| arg.env(None));
         parse_with(command, &program, line.split_whitespace())
+    }
+
+    /// Where `line` finds its cookie.
+    fn cookie_of(line: &str) -> CookieSource {
+        parse_all("ex1-ping", line).unwrap().cookie
     }
 
     fn node_config(line: &str) -> NodeConfig {
@@ -1027,6 +1194,62 @@ mod tests {
     }
 
     #[test]
+    fn the_cookie_is_the_exercise_s_file_unless_told_otherwise() {
+        let file = |path: &str| CookieSource::File(PathBuf::from(path));
+        for line in [
+            "",
+            "start --node dev2",
+            "console --cluster-port 0",
+            "attach --node dev3",
+            "ping",
+            "stop --node dev2",
+            "admin member-status",
+            "devrel 3",
+        ] {
+            assert_eq!(cookie_of(line), file("data/ex1-ping/cookie"), "'{line}'");
+        }
+        // A node given its data directory keeps its cookie there (as `attach` finds it).
+        assert_eq!(
+            cookie_of("start --data-dir /srv/ring"),
+            file("/srv/ring/cookie")
+        );
+        assert_eq!(cookie_of("--data-dir /srv/ring"), file("/srv/ring/cookie"));
+        assert_eq!(
+            cookie_of("attach --data-dir /srv/ring"),
+            file("/srv/ring/cookie")
+        );
+        for line in [
+            "start --cookie-file /etc/ring/cookie --data-dir /srv/ring",
+            "admin member-status --cookie-file /etc/ring/cookie",
+            "devrel 2 --cookie-file /etc/ring/cookie",
+        ] {
+            assert_eq!(cookie_of(line), file("/etc/ring/cookie"), "'{line}'");
+        }
+        let given = CookieSource::Given(Cookie::new("s3cret").unwrap());
+        for line in [
+            "start --cookie s3cret",
+            "admin --cookie=s3cret ring-status",
+            "devrel 2 --cookie s3cret",
+        ] {
+            assert_eq!(cookie_of(line), given, "'{line}'");
+        }
+        let Invocation::Devrel(devrel) =
+            parse_line("ex1-ping", "devrel 2 --cookie s3cret").unwrap()
+        else {
+            panic!("not a devrel");
+        };
+        assert_eq!(devrel.cookie, given);
+        assert_eq!(
+            given.describe(),
+            "the cookie given (--cookie or RING_COOKIE)"
+        );
+        assert_eq!(
+            file("data/ex1-ping/cookie").describe(),
+            "the cookie in data/ex1-ping/cookie"
+        );
+    }
+
+    #[test]
     fn devrel_gives_each_node_its_ports_and_folder() {
         let Invocation::Devrel(devrel) = parse_line("ex2-kv", "devrel 3 --http-port 9000").unwrap()
         else {
@@ -1068,6 +1291,11 @@ mod tests {
             (
                 "devrel 9 --cluster-port 65530",
                 "--cluster-port 65530 leaves no port for dev2",
+            ),
+            ("start --cookie=", "a cookie cannot be empty"),
+            (
+                "admin ring-status --cookie a --cookie-file b",
+                "the argument '--cookie <SECRET>' cannot be used with '--cookie-file <PATH>'",
             ),
         ];
         for (line, expected) in cases {
@@ -1158,6 +1386,8 @@ mod tests {
                 "RING_BIND",
                 "RING_CHAT_PORT",
                 "RING_CLUSTER_PORT",
+                "RING_COOKIE",
+                "RING_COOKIE_FILE",
                 "RING_DATA_DIR",
                 "RING_HANDOFF_RATE",
                 "RING_HTTP_HEADER_TIMEOUT",

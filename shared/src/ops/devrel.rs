@@ -3,11 +3,14 @@
 //!
 //! The nodes are started, not joined: joining them is the lesson (`admin … cluster join`).
 //! `devrel` prints how to reach each node and how to stop one (by name, with its pid), and
-//! stops them all on Ctrl-C or end of input.
+//! stops them all on Ctrl-C or end of input. They share one cookie, the devrel's: the
+//! exercise's cookie file (made if need be), where the tools run beside them find it too.
 
+use crate::net::cookie::Cookie;
 use crate::net::transport::client_request;
 use crate::net::wire::Request;
 use crate::node::dev_cluster_port;
+use crate::ops::cookie::CookieSource;
 use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitCode, Stdio};
@@ -25,6 +28,8 @@ pub(crate) struct Devrel {
     pub data: PathBuf,
     /// Each node's command line, `start --node devK …`, dev1 first.
     pub nodes: Vec<Vec<String>>,
+    /// Where the nodes' cookie comes from.
+    pub cookie: CookieSource,
 }
 
 /// A node the devrel started.
@@ -44,6 +49,13 @@ impl Devrel {
                 return ExitCode::FAILURE;
             }
         };
+        let cookie = match self.cookie.for_node() {
+            Ok(cookie) => cookie,
+            Err(error) => {
+                eprintln!("error: {error}");
+                return ExitCode::FAILURE;
+            }
+        };
         let count = self.nodes.len();
         let mut nodes: Vec<Started> = Vec::new();
         for (k, args) in (1..).zip(&self.nodes) {
@@ -58,6 +70,9 @@ impl Devrel {
             for variable in crate::ops::cli::option_variables() {
                 command.env_remove(variable);
             }
+            // The one cookie, in the environment rather than on the command line, where
+            // anyone on the machine could read it (`ps`).
+            command.env("RING_COOKIE", cookie.secret());
             let started = command
                 .spawn()
                 .map_err(|e| e.to_string())
@@ -69,7 +84,7 @@ impl Devrel {
                 Ok(node) => nodes.push(node),
                 Err(error) => {
                     eprintln!("error: dev{k} did not start: {error}");
-                    stop_all(nodes).await;
+                    stop_all(nodes, &cookie).await;
                     return ExitCode::FAILURE;
                 }
             }
@@ -99,7 +114,7 @@ impl Devrel {
             _ = end_of_input => {}
         }
         say(&format!("stopping {count} nodes"));
-        stop_all(nodes).await;
+        stop_all(nodes, &cookie).await;
         ExitCode::SUCCESS
     }
 
@@ -127,6 +142,18 @@ impl Devrel {
             "A console on a node: cargo run -q -p {program} -- attach --node dev2{dev2}"
         ));
         say(&format!("Each keeps its data in {}.", self.data.display()));
+        match &self.cookie {
+            CookieSource::File(path) if *path == self.data.with_file_name("cookie") => {
+                say(&format!("They share the cookie in {}.", path.display()));
+            }
+            CookieSource::File(path) => say(&format!(
+                "They share the cookie in {0}: give the commands above --cookie-file {0}.",
+                path.display()
+            )),
+            CookieSource::Given(_) => say(
+                "They share the cookie given to devrel: give the commands above the same --cookie.",
+            ),
+        }
         say("");
         // One node at a time is stopped by name: a `pkill -f` of the command line would stop
         // the nodes of everyone else on the machine too.
@@ -211,10 +238,10 @@ fn first_line(child: &mut Child) -> Result<String, String> {
 }
 
 /// Asks every node to stop, and kills those that have not stopped after the grace period.
-async fn stop_all(nodes: Vec<Started>) {
+async fn stop_all(nodes: Vec<Started>, cookie: &Cookie) {
     for node in &nodes {
         if let Some(addr) = node.cluster_addr() {
-            let _ = client_request(addr, Request::Stop, Duration::from_secs(2)).await;
+            let _ = client_request(addr, cookie, Request::Stop, Duration::from_secs(2)).await;
         }
     }
     let deadline = Instant::now() + STOP_GRACE;

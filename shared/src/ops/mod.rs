@@ -1,7 +1,8 @@
 //! What people run: the command line of every exercise's binary ([`cli`]: `console`, `start`,
-//! `admin`, `devrel` …), the node's console ([`console`]), and devrel, a cluster of nodes on
-//! one machine (`devrel`).
+//! `admin`, `devrel` …), the node's console ([`console`]), devrel, a cluster of nodes on one
+//! machine (`devrel`), and where they all find the cluster's cookie (`cookie`).
 
 pub mod cli;
 pub mod console;
+mod cookie;
 mod devrel;

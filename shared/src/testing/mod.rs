@@ -39,6 +39,7 @@ pub use writer::{Acknowledged, SteadyWriter, assert_acknowledged_stored};
 
 use crate::app::App;
 use crate::error::Error;
+use crate::net::cookie::Cookie;
 use crate::net::transport::Faults;
 use crate::node::{Node, NodeConfig};
 use crate::ring::{NodeName, Partition};
@@ -96,6 +97,10 @@ impl AckCounter {
 /// How long `wait_until` waits by default: generous, for a loaded 2-core machine.
 pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(30);
 
+/// The cookie that the node processes and tools run here are given (`--cookie`): the one of
+/// [`NodeConfig::for_test`], so that every test node shares it unless a test says otherwise.
+pub const COOKIE: &str = crate::node::DEV_COOKIE;
+
 /// A directory removed when dropped.
 pub struct ScratchDir(PathBuf);
 
@@ -129,7 +134,8 @@ struct Member<A> {
     running: Option<(Node, A)>,
 }
 
-/// N nodes `dev1` … `devN` running application `A`.
+/// N nodes `dev1` … `devN` running application `A`, sharing one cookie (the one of
+/// [`NodeConfig::for_test`], unless a test's `adjust` gives some node another).
 pub struct TestCluster<A: App> {
     members: Vec<Member<A>>,
     dir: ScratchDir,
@@ -334,6 +340,12 @@ impl<A: App> TestCluster<A> {
         self.dir.path()
     }
 
+    /// The cookie of devK, which a tool must prove it knows to talk to it (see
+    /// [`crate::net::transport::client_request`]).
+    pub fn cookie(&self, k: u32) -> Cookie {
+        self.members[k as usize - 1].config.cookie.clone()
+    }
+
     /// Runs an admin command on devK, as `admin --node devK …` would.
     pub async fn admin(&self, k: u32, line: &str) -> Result<String, Error> {
         let words: Vec<&str> = line.split_whitespace().collect();
@@ -523,9 +535,9 @@ pub struct NodeProcess {
 }
 
 impl NodeProcess {
-    /// Runs `binary start --node devK --cluster-port PORT --data-dir DATA/devK EXTRA…` (port
-    /// 0: any free one), its log in `log` (or dropped), and waits for the line saying where
-    /// it listens.
+    /// Runs `binary start --node devK --cluster-port PORT --data-dir DATA/devK --cookie COOKIE
+    /// EXTRA…` (port 0: any free one; [`COOKIE`], the tests' cookie), its log in `log` (or
+    /// dropped), and waits for the line saying where it listens.
     pub fn start(
         binary: &str,
         k: u32,
@@ -552,6 +564,7 @@ impl NodeProcess {
                 "--data-dir",
                 data.join(format!("dev{k}")).to_str().expect("UTF-8 path"),
             ])
+            .args(["--cookie", COOKIE])
             .args(extra)
             .stderr(stderr);
         let mut process = NodeProcess::spawn(command);
@@ -608,9 +621,10 @@ impl Drop for NodeProcess {
     }
 }
 
-/// Runs `binary devrel N` in `dir` with every port free (`--cluster-port 0` and the others),
-/// its input piped and left open (as a terminal nobody types in), its output piped for the
-/// test to read: the lines saying where each node listens, then how to stop them.
+/// Runs `binary devrel N` in `dir` with every port free (`--cluster-port 0` and the others)
+/// and the tests' [`COOKIE`], its input piped and left open (as a terminal nobody types in),
+/// its output piped for the test to read: the lines saying where each node listens, then how
+/// to stop them.
 pub fn spawn_devrel(binary: &str, n: u32, dir: &Path) -> DevrelProcess {
     use std::process::{Command, Stdio};
     let child = Command::new(binary)
@@ -622,6 +636,8 @@ pub fn spawn_devrel(binary: &str, n: u32, dir: &Path) -> DevrelProcess {
             "0",
             "--chat-port",
             "0",
+            "--cookie",
+            COOKIE,
         ])
         .current_dir(dir)
         .stdin(Stdio::piped())
@@ -713,8 +729,8 @@ impl Drop for DevrelProcess {
 }
 
 /// Runs a tool of an exercise's binary against a node (`binary ARGS… --node devK
-/// --cluster-port PORT`), with `input` on its standard input; returns what it printed and
-/// whether it succeeded.
+/// --cluster-port PORT --cookie COOKIE`, with the tests' [`COOKIE`]), with `input` on its
+/// standard input; returns what it printed and whether it succeeded.
 pub fn run_tool(binary: &str, k: u32, port: u16, args: &[&str], input: &str) -> (String, bool) {
     use std::io::Write;
     use std::process::{Command, Stdio};
@@ -725,6 +741,8 @@ pub fn run_tool(binary: &str, k: u32, port: u16, args: &[&str], input: &str) -> 
             &format!("dev{k}"),
             "--cluster-port",
             &port.to_string(),
+            "--cookie",
+            COOKIE,
         ])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

@@ -1,8 +1,10 @@
-//! A raw connection to a node's cluster port, greeted as a command-line tool is, for tests
-//! that misbehave on purpose: send requests and never read the answers, stay idle, open more
-//! connections than a node takes.
+//! A raw connection to a node's cluster port, greeted as a command-line tool is (with the
+//! cookie proved), for tests that misbehave on purpose: send requests and never read the
+//! answers, stay idle, open more connections than a node takes.
 
-use crate::net::wire::{self, Frame, Hello, Request, Welcome};
+use crate::net::cookie::{self, Cookie};
+use crate::net::transport::{DialError, dial};
+use crate::net::wire::{self, Frame, Hello, Request};
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use std::net::SocketAddr;
@@ -17,26 +19,19 @@ pub struct RawClient {
 }
 
 impl RawClient {
-    /// Connects to `addr` and says hello; `Err` if the node refuses or closes the connection
-    /// (as one over its limit of connections is).
-    pub async fn greet(addr: SocketAddr) -> Result<RawClient, String> {
-        let stream = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
-        let mut wire = Framed::new(stream, wire::codec());
+    /// Connects to `addr` and goes through the handshake, proving it knows `cookie`; `Err` if
+    /// the node refuses or closes the connection (as one over its limit of connections is).
+    pub async fn greet(addr: SocketAddr, cookie: &Cookie) -> Result<RawClient, String> {
         let hello = Hello::Client {
             protocol: wire::PROTOCOL_VERSION,
+            nonce: cookie::nonce(),
         };
-        let hello = wire::encode(&hello).map_err(|e| e.to_string())?;
-        wire.send(Bytes::from(hello))
-            .await
-            .map_err(|e| e.to_string())?;
-        let answer = timeout(Duration::from_secs(5), wire.next())
-            .await
-            .map_err(|_| "no welcome within 5 s".to_string())?
-            .ok_or("closed before its welcome")?
-            .map_err(|e| e.to_string())?;
-        match wire::decode::<Welcome>(&answer).map_err(|e| e.to_string())? {
-            Welcome::Accepted { .. } => Ok(RawClient { wire }),
-            Welcome::Refused { reason } => Err(reason),
+        match dial(addr, hello, cookie).await {
+            Ok((wire, _)) => Ok(RawClient { wire }),
+            Err(DialError::NotReached(why)) => Err(why),
+            Err(DialError::WrongCookie(addr)) => {
+                Err(format!("the node at {addr} does not share this cookie"))
+            }
         }
     }
 

@@ -133,18 +133,19 @@ impl NodeContext {
         ring_size: u32,
         tasks: &crate::lifecycle::Lifecycle,
     ) -> Self {
-        use crate::net::transport::{Faults, Transport};
-        use crate::net::wire::{AddressBook, Hello, PROTOCOL_VERSION};
+        use crate::net::cookie::Cookie;
+        use crate::net::transport::{Faults, Identity, Transport};
+        use crate::net::wire::AddressBook;
         let name = NodeName::new("dev1@127.0.0.1");
-        let hello = Hello::Node {
-            protocol: PROTOCOL_VERSION,
+        let identity = Identity {
             name: name.clone(),
             ring_size,
             addr: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
             incarnation: 1,
         };
         let transport = Transport::new(
-            hello,
+            identity,
+            Cookie::generate(),
             AddressBook::new(),
             tasks.token().clone(),
             Faults::default(),

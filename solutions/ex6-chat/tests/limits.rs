@@ -8,10 +8,11 @@
 //! cargo test -p ex6-chat-solution --test limits -- --nocapture
 //! ```
 
+use ringcore::net::cookie::Cookie;
 use ringcore::net::transport::client_request;
 use ringcore::net::wire::{Request, Response};
 use ringcore::testing::raw::RawClient;
-use ringcore::testing::{NodeProcess, poll_until};
+use ringcore::testing::{COOKIE, NodeProcess, poll_until};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -31,13 +32,20 @@ fn mb(kb: u64) -> String {
 /// How long a ping from a well-behaved command-line tool takes, in µs (the best of 5).
 async fn ping_us(addr: SocketAddr) -> u128 {
     let mut best = u128::MAX;
+    let cookie = cookie();
     for _ in 0..5 {
         let started = Instant::now();
-        let answer = client_request(addr, Request::Ping, Duration::from_secs(5)).await;
+        let answer = client_request(addr, &cookie, Request::Ping, Duration::from_secs(5)).await;
         assert!(matches!(answer, Ok(Response::Pong { .. })), "{answer:?}");
         best = best.min(started.elapsed().as_micros());
     }
     best
+}
+
+/// The cookie of the node (the tests' cookie, which `NodeProcess::start` gives it): every
+/// client here, the misbehaving ones too, knows it; what it may take of the node is the point.
+fn cookie() -> Cookie {
+    Cookie::new(COOKIE).unwrap()
 }
 
 /// Starts a node with tight limits, so that each bites within seconds.
@@ -69,7 +77,7 @@ async fn a_client_that_never_reads_is_held_back_then_cut_off() {
 
     // Requests whose answers are a few kB each (the ring and the address book), sent as fast
     // as the node takes them, none read.
-    let mut abuser = RawClient::greet(addr).await.unwrap();
+    let mut abuser = RawClient::greet(addr, &cookie()).await.unwrap();
     let mut sent = 0u64;
     let stalled = loop {
         match abuser
@@ -137,7 +145,7 @@ async fn idle_connections_are_closed_and_the_node_takes_no_more_than_its_limit()
     let mut idle = Vec::new();
     let mut refused = 0;
     for _ in 0..500 {
-        match RawClient::greet(addr).await {
+        match RawClient::greet(addr, &cookie()).await {
             Ok(client) => idle.push(client),
             Err(_) => refused += 1,
         }
