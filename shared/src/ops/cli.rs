@@ -129,7 +129,7 @@ struct TargetArgs {
 /// Where the cluster's cookie comes from, for a node and for every tool that talks to one.
 #[derive(Args, Debug, Clone)]
 struct CookieArgs {
-    /// The cluster's secret, which its nodes and tools share [default: the file's]
+    /// The cluster's secret [default: the one in --cookie-file]
     #[arg(
         long,
         value_name = "SECRET",
@@ -141,7 +141,7 @@ struct CookieArgs {
         hide_env_values = true
     )]
     cookie: Option<Cookie>,
-    /// The file that holds the cookie [default: data/<exercise>/cookie]
+    /// Where the cookie is kept [default: data/<exercise>/cookie]
     #[arg(long, value_name = "PATH", env = "RING_COOKIE_FILE")]
     cookie_file: Option<PathBuf>,
 }
@@ -600,7 +600,7 @@ fn command(program: &Program) -> clap::Command {
                 data.display()
             )),
             "cookie_file" => arg.help(format!(
-                "The file that holds the cookie [default: {}]",
+                "Where the cookie is kept [default: {}]",
                 cookie.display()
             )),
             _ => arg,
