@@ -43,6 +43,12 @@ impl Hosts {
         format!("ring@{host}")
     }
 
+    /// The cluster's cookie, as an operator would copy it to every host: one file, made by
+    /// the first node to start, given to every node and tool with `--cookie-file`.
+    fn cookie_file(&self) -> String {
+        self.dir.path().join("cookie").to_str().unwrap().to_string()
+    }
+
     /// `start --name ring@HOST` on the shared ports, its data and log in the test's folder.
     fn start(&self, host: &str) -> NodeProcess {
         let [cluster, http, chat] = self.ports.map(|p| p.to_string());
@@ -64,6 +70,7 @@ impl Hosts {
                 &chat,
             ])
             .args(["--data-dir", data.to_str().unwrap()])
+            .args(["--cookie-file", &self.cookie_file()])
             .stderr(log);
         NodeProcess::spawn(command)
     }
@@ -73,6 +80,7 @@ impl Hosts {
         let output = Command::new(BINARY)
             .args(["admin", "--name", &self.name(host)])
             .args(["--cluster-port", &self.ports[0].to_string()])
+            .args(["--cookie-file", &self.cookie_file()])
             .args(words)
             .output()
             .unwrap();
