@@ -84,9 +84,8 @@ async fn assert_closed(stream: &mut TcpStream) {
     assert!(closed.is_ok(), "the node kept the connection open");
 }
 
-async fn assert_pings(addr: SocketAddr) {
-    let cookie = Cookie::new(ringcore::testing::COOKIE).unwrap();
-    let answer = client_request(addr, &cookie, Request::Ping, Duration::from_secs(5)).await;
+async fn assert_pings(addr: SocketAddr, cookie: &Cookie) {
+    let answer = client_request(addr, cookie, Request::Ping, Duration::from_secs(5)).await;
     assert!(matches!(answer, Ok(Response::Pong { .. })), "{answer:?}");
 }
 
@@ -100,7 +99,7 @@ async fn random_bytes_close_the_connection_and_the_node_keeps_answering() {
         .await
         .unwrap();
     assert_closed(&mut stream).await;
-    assert_pings(addr).await;
+    assert_pings(addr, &cluster.cookie(1)).await;
     cluster.stop().await;
 }
 
@@ -115,7 +114,7 @@ async fn an_oversized_frame_closes_the_connection() {
         .await
         .unwrap();
     assert_closed(&mut stream).await;
-    assert_pings(addr).await;
+    assert_pings(addr, &cluster.cookie(1)).await;
     cluster.stop().await;
 }
 
@@ -132,7 +131,7 @@ async fn garbage_after_a_good_handshake_closes_only_that_connection() {
         framed.next().await.is_none_or(|frame| frame.is_err()),
         "the connection stays open"
     );
-    assert_pings(addr).await;
+    assert_pings(addr, &cluster.cookie(1)).await;
     cluster.stop().await;
 }
 
@@ -171,7 +170,7 @@ async fn a_mismatched_handshake_is_refused_with_the_reason() {
         refusal(wrong_ring).await,
         "dev9@127.0.0.1 has a ring of 16 partitions, this node has 64"
     );
-    assert_pings(addr).await;
+    assert_pings(addr, &cluster.cookie(1)).await;
     cluster.stop().await;
 }
 

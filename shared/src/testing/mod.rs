@@ -97,8 +97,8 @@ impl AckCounter {
 /// How long `wait_until` waits by default: generous, for a loaded 2-core machine.
 pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(30);
 
-/// The cookie that the node processes and tools run here are given (`--cookie`): the one of
-/// [`NodeConfig::for_test`], so that every test node shares it unless a test says otherwise.
+/// The cookie that the node processes and tools run here are given (`--cookie`), unless a
+/// test says otherwise: the one of [`NodeConfig::for_test`].
 pub const COOKIE: &str = crate::node::DEV_COOKIE;
 
 /// A directory removed when dropped.
@@ -134,13 +134,17 @@ struct Member<A> {
     running: Option<(Node, A)>,
 }
 
-/// N nodes `dev1` … `devN` running application `A`, sharing one cookie (the one of
-/// [`NodeConfig::for_test`], unless a test's `adjust` gives some node another).
+/// N nodes `dev1` … `devN` running application `A`, sharing one cookie of their own (unless a
+/// test's `adjust` gives some node another).
 pub struct TestCluster<A: App> {
     members: Vec<Member<A>>,
     dir: ScratchDir,
     /// The network switch every node shares (see [`nemesis`]).
     faults: Faults,
+    /// The cluster's cookie, fresh for each test cluster: the clusters of tests running side
+    /// by side have nodes of the same names, and one that finds a port another test's node
+    /// had (a restart, a port the system gave again) is refused rather than joined to it.
+    cookie: Cookie,
     /// The nodes clients may send requests to.
     targets: Targets<A>,
 }
@@ -191,6 +195,7 @@ impl<A: App> TestCluster<A> {
             members: Vec::new(),
             dir: ScratchDir::new("cluster"),
             faults: Faults::new(),
+            cookie: Cookie::generate(),
             targets: Targets::new(),
         };
         for _ in 0..n {
@@ -213,6 +218,7 @@ impl<A: App> TestCluster<A> {
     fn add_member(&mut self, adjust: impl Fn(&mut NodeConfig)) -> u32 {
         let k = self.members.len() as u32 + 1;
         let mut config = NodeConfig::for_test(k, self.dir.path().join(format!("dev{k}")));
+        config.cookie = self.cookie.clone();
         adjust(&mut config);
         // After `adjust`: every node of the cluster must share the one switch.
         config.faults = self.faults.clone();
