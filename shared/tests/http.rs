@@ -303,6 +303,9 @@ fn every_request_is_in_the_access_log() {
         let scratch = ScratchDir::new("access-log");
         let (node, http) = start_node(&scratch, 1).await;
         assert_eq!(get_url(format!("http://{http}/health")).await.0, 200);
+        let logged = || async { !logs.matching("finished processing request").is_empty() };
+        let deadline = std::time::Duration::from_secs(10);
+        ringcore::testing::wait_until_within("the access log has its line", deadline, logged).await;
         node.stop().await;
     });
     let answered = logs.matching("finished processing request");

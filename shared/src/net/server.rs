@@ -30,6 +30,9 @@ use tokio::time::timeout;
 use tokio_util::codec::{Framed, LengthDelimitedCodec};
 use tokio_util::sync::CancellationToken;
 
+/// How long a stopping node waits for a caller to take an answer.
+const STOPPING_WRITE_TIMEOUT: Duration = Duration::from_secs(1);
+
 /// How long a new connection may take to say hello.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -142,27 +145,28 @@ async fn serve_requests(
         let (stop, writer_gone, caller) = (stop.clone(), writer_gone.clone(), caller.to_string());
         async move {
             let _gone = writer_gone.drop_guard();
-            loop {
-                let (frame, _permit) = tokio::select! {
-                    _ = stop.cancelled() => break,
-                    answer = answers.recv() => match answer {
-                        Some(answer) => answer,
-                        None => break,
-                    },
-                };
+            // Every answer is written, also once the node is stopping: the answer to a `stop`
+            // request is among them. The loop ends when the reader and every request under
+            // way are done (they hold the senders).
+            while let Some((frame, _permit)) = answers.recv().await {
                 let Ok(bytes) = wire::encode(&frame) else {
                     continue;
                 };
-                match timeout(limits.write_timeout, sink.send(Bytes::from(bytes))).await {
+                // A stopping node does not wait long for a caller that does not read.
+                let patience = if stop.is_cancelled() {
+                    limits.write_timeout.min(STOPPING_WRITE_TIMEOUT)
+                } else {
+                    limits.write_timeout
+                };
+                match timeout(patience, sink.send(Bytes::from(bytes))).await {
                     Ok(Ok(())) => {}
                     Ok(Err(_)) => break,
                     Err(_) => {
                         tracing::warn!(
                             %from,
                             %caller,
-                            "closing connection: it has not read its answers for {:?} \
-                             (--write-timeout)",
-                            limits.write_timeout
+                            "closing connection: it has not read its answers for {patience:?} \
+                             (--write-timeout)"
                         );
                         break;
                     }
