@@ -8,6 +8,7 @@
 //! disconnected.
 
 use super::protocol::{self, ChatCommand, PROMPT, WELCOME};
+use crate::net::limits::Bites;
 use crate::net::server::accept_until;
 use crate::node::Node;
 use crate::ring::NodeName;
@@ -21,7 +22,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
+use tokio::sync::{Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 
 /// The node mailbox that takes lines for this node's connections.
@@ -135,14 +136,40 @@ pub async fn serve<H: ChatHandler>(
         // never reuses the id of a connection other nodes still remember.
         let ids = AtomicU64::new(crate::clock::now_ms() << 16);
         let stop = node.lifecycle().token().clone();
-        accept_until(&listener, &stop, "a chat connection", |stream, _| {
+        let most = node.config().chat_max_connections;
+        let open = Arc::new(Semaphore::new(most));
+        let refused = Bites::new(Duration::from_secs(10));
+        accept_until(&listener, &stop, "a chat connection", |stream, from| {
+            let Ok(slot) = Arc::clone(&open).try_acquire_owned() else {
+                if let Some(times) = refused.bite(crate::clock::now_ms()) {
+                    tracing::warn!(
+                        node = %node.name(),
+                        %from,
+                        "refused {times} chat connection(s): {most} are open, the most this \
+                         node takes (--chat-max-connections)"
+                    );
+                }
+                tokio::spawn(turn_away(stream));
+                return;
+            };
             let conn = ids.fetch_add(1, Ordering::Relaxed);
             let (node, handler, table) = (node.clone(), handler.clone(), table.clone());
-            tokio::spawn(async move { run_connection(stream, conn, node, handler, table).await });
+            let counted = node.metrics().connection("chat");
+            tokio::spawn(async move {
+                run_connection(stream, conn, node, handler, table).await;
+                drop((slot, counted));
+            });
         })
         .await;
     });
     Ok((local, connections))
+}
+
+/// Tells a connection over the limit that the server is full, and closes it.
+async fn turn_away(mut stream: TcpStream) {
+    let notice = b"sorry, this chat server is full; try again later\n";
+    let _ = tokio::time::timeout(Duration::from_secs(1), stream.write_all(notice)).await;
+    let _ = tokio::time::timeout(Duration::from_secs(1), stream.shutdown()).await;
 }
 
 async fn run_connection<H: ChatHandler>(

@@ -68,6 +68,9 @@ pub struct NodeConfig {
     pub limits: Limits,
     /// What one client may take of the HTTP port, for an application that serves HTTP.
     pub http_limits: HttpLimits,
+    /// Chat connections taken at once, for an application that serves a chat; one more is
+    /// told the server is full.
+    pub chat_max_connections: usize,
     /// The pause between two anti-entropy exchanges of an application that runs them (the
     /// stream database: see `streams::aae`); `None`: no anti-entropy on this node.
     pub anti_entropy: Option<Duration>,
@@ -98,6 +101,7 @@ impl NodeConfig {
             faults: Faults::default(),
             limits: Limits::default(),
             http_limits: HttpLimits::default(),
+            chat_max_connections: 1024,
             // One key range a second: a node in charge of a third of 64 ranges (or half of
             // them while a node is down) goes round them all in about half a minute.
             anti_entropy: Some(Duration::from_secs(1)),

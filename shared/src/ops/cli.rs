@@ -249,6 +249,9 @@ struct Tuning {
     /// Seconds a request's headers may take to arrive over HTTP [default: 10]
     #[arg(long, value_name = "S", value_parser = clap::value_parser!(u32).range(1..), env = "RING_HTTP_HEADER_TIMEOUT")]
     http_header_timeout: Option<u32>,
+    /// Connections the chat port takes at once; one more is told it is full [default: 1024]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..), env = "RING_CHAT_MAX_CONNECTIONS")]
+    chat_max_connections: Option<u32>,
     /// Seconds an HTTP request may take until its answer, its body included [default: 30]
     #[arg(long, value_name = "S", value_parser = clap::value_parser!(u32).range(1..), env = "RING_HTTP_REQUEST_TIMEOUT")]
     http_request_timeout: Option<u32>,
@@ -426,6 +429,9 @@ impl Tuning {
         if let Some(seconds) = self.write_timeout {
             limits.write_timeout = Duration::from_secs(seconds.into());
         }
+        if let Some(n) = self.chat_max_connections {
+            config.chat_max_connections = n as usize;
+        }
         let http = &mut config.http_limits;
         if let Some(n) = self.http_max_connections {
             http.max_connections = n as usize;
@@ -451,6 +457,7 @@ impl Tuning {
             ("--idle-timeout", self.idle_timeout),
             ("--write-timeout", self.write_timeout),
             ("--http-max-connections", self.http_max_connections),
+            ("--chat-max-connections", self.chat_max_connections),
             ("--http-header-timeout", self.http_header_timeout),
             ("--http-request-timeout", self.http_request_timeout),
         ];
@@ -1384,6 +1391,7 @@ mod tests {
                 "RING_ADVERTISE",
                 "RING_ANTI_ENTROPY",
                 "RING_BIND",
+                "RING_CHAT_MAX_CONNECTIONS",
                 "RING_CHAT_PORT",
                 "RING_CLUSTER_PORT",
                 "RING_COOKIE",

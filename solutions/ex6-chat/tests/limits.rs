@@ -310,3 +310,71 @@ async fn slow_http_clients_are_cut_off() {
         "the node does not say why it closed the slow connections:\n{log}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_chat_server_says_so() {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let args = [
+        "--http-port",
+        "0",
+        "--chat-port",
+        "0",
+        "--chat-max-connections",
+        "3",
+    ];
+    let log = dir.path().join("dev1.log");
+    let node = NodeProcess::start(BINARY, 1, dir.path(), 0, &args, Some(&log));
+    let chat = node.places["chat"];
+    // The first line a connection reads: the welcome, or the notice that the server is full.
+    async fn first_line(addr: SocketAddr) -> (String, BufReader<tokio::net::TcpStream>) {
+        let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let mut reader = BufReader::new(stream);
+        let mut line = String::new();
+        let read = tokio::time::timeout(Duration::from_secs(10), reader.read_line(&mut line));
+        read.await.expect("a first line").unwrap();
+        (line, reader)
+    }
+    let mut taken = Vec::new();
+    for _ in 0..3 {
+        let (line, connection) = first_line(chat).await;
+        assert!(line.starts_with("connected!"), "{line:?}");
+        taken.push(connection);
+    }
+    let (line, mut turned_away) = first_line(chat).await;
+    assert_eq!(line, "sorry, this chat server is full; try again later\n");
+    let mut rest = String::new();
+    let closed = turned_away.read_line(&mut rest);
+    assert_eq!(
+        tokio::time::timeout(Duration::from_secs(10), closed)
+            .await
+            .unwrap()
+            .unwrap(),
+        0
+    );
+    // One leaves: a new one is taken.
+    drop(taken.pop());
+    poll_until(
+        "the chat takes a connection again",
+        Duration::from_secs(10),
+        || {
+            let stream = std::net::TcpStream::connect(chat).map_err(|e| e.to_string())?;
+            stream
+                .set_read_timeout(Some(Duration::from_secs(5)))
+                .unwrap();
+            let mut line = String::new();
+            std::io::BufRead::read_line(&mut std::io::BufReader::new(stream), &mut line)
+                .map_err(|e| e.to_string())?;
+            if line.starts_with("connected!") {
+                Ok(())
+            } else {
+                Err(line)
+            }
+        },
+    );
+    let log = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        log.contains("3 are open, the most this node takes (--chat-max-connections)"),
+        "{log}"
+    );
+}
