@@ -341,3 +341,71 @@ fn nodes_and_tools_in_one_folder_share_the_cookie_and_a_wrong_one_is_refused() {
     );
     assert!(!help.contains("topsecret"), "{help}");
 }
+
+/// `start --config FILE --print-config` with `env` in the environment: what it prints.
+fn print_config(file: &Path, env: &[(&str, &str)], flags: &[&str]) -> (i32, String, String) {
+    let mut command = binary();
+    command.args([
+        "start",
+        "--config",
+        file.to_str().unwrap(),
+        "--print-config",
+    ]);
+    command.args(flags).envs(env.iter().copied());
+    let output = command.output().expect("the binary runs");
+    (
+        output.status.code().expect("an exit code"),
+        String::from_utf8(output.stdout).expect("UTF-8"),
+        String::from_utf8(output.stderr).expect("UTF-8"),
+    )
+}
+
+#[test]
+fn settings_come_from_flags_then_variables_then_the_file_then_defaults() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("ring.toml");
+    std::fs::write(
+        &file,
+        "name = \"ring@127.0.0.5\"\nhttp_port = 9001\nchat-port = 9101\nmax_connections = 5\n\
+         cookie_file = \"/etc/ring/cookie\"\n",
+    )
+    .unwrap();
+    let (code, settings, _) = print_config(&file, &[], &[]);
+    assert_eq!(code, 0);
+    for line in [
+        "name = \"ring@127.0.0.5\"",
+        "bind = \"127.0.0.5\"",
+        "cluster_port = 10017",
+        "http_port = 9001",
+        "chat_port = 9101",
+        "max_connections = 5",
+        "cookie_file = \"/etc/ring/cookie\"",
+        "max_in_flight = 64",
+    ] {
+        assert!(
+            settings.lines().any(|l| l == line),
+            "no '{line}' in:\n{settings}"
+        );
+    }
+    // The environment wins over the file, and a flag over both.
+    let (_, settings, _) = print_config(&file, &[("RING_HTTP_PORT", "9002")], &[]);
+    assert!(settings.contains("http_port = 9002\n"), "{settings}");
+    let flag = ["--http-port", "9003"];
+    let (_, settings, _) = print_config(&file, &[("RING_HTTP_PORT", "9002")], &flag);
+    assert!(settings.contains("http_port = 9003\n"), "{settings}");
+
+    // What it prints starts a node the same way.
+    let printed = dir.path().join("printed.toml");
+    std::fs::write(&printed, &settings).unwrap();
+    let (code, again, errors) = print_config(&printed, &[], &[]);
+    assert_eq!((code, again.as_str()), (0, settings.as_str()), "{errors}");
+
+    // A setting no command has is refused, naming the file.
+    std::fs::write(&file, "htp_port = 9001\n").unwrap();
+    let (code, _, errors) = print_config(&file, &[], &[]);
+    assert_eq!(code, 2);
+    assert!(
+        errors.contains("ring.toml: unknown setting 'htp_port'"),
+        "{errors}"
+    );
+}

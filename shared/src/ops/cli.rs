@@ -33,6 +33,7 @@ use crate::net::host_ip;
 use crate::net::transport::{ClientError, client_request};
 use crate::net::wire::{Request, Response};
 use crate::node::{Node, NodeConfig};
+use crate::ops::config_file;
 use crate::ops::console::{self, Console, Outcome, repl};
 use crate::ops::cookie::CookieSource;
 use crate::ops::devrel::Devrel;
@@ -124,6 +125,9 @@ struct TargetArgs {
     cluster_port: Option<u16>,
     #[command(flatten)]
     cookie: CookieArgs,
+    /// Settings from a TOML file, long options as `http_port = 8081` (flags, RING_* win)
+    #[arg(long, value_name = "FILE", env = "RING_CONFIG")]
+    config: Option<PathBuf>,
 }
 
 /// Where the cluster's cookie comes from, for a node and for every tool that talks to one.
@@ -160,6 +164,9 @@ struct NodeArgs {
     /// The application's chat port, if it has a chat [default: 4040 + K − 1]
     #[arg(long, value_name = "PORT", env = "RING_CHAT_PORT")]
     chat_port: Option<u16>,
+    /// Print the settings this node would run with (a configuration file) and exit
+    #[arg(long)]
+    print_config: bool,
     /// Listen on this address (e.g. 0.0.0.0) instead of the host of the node's name
     #[arg(long, value_name = "IP", env = "RING_BIND")]
     bind: Option<IpAddr>,
@@ -377,6 +384,17 @@ fn cookie_file(program: &Program, data_dir: Option<&Path>) -> PathBuf {
 }
 
 impl NodeArgs {
+    /// What this command line runs: `run` with the node's configuration, or, with
+    /// `--print-config`, the printing of it.
+    fn invocation(&self, program: &Program, run: fn(NodeConfig) -> Invocation) -> Invocation {
+        let config = self.config(program);
+        if self.print_config {
+            let cookie = self.cookie(program);
+            return Invocation::PrintConfig(config_file::settings(&config, &cookie));
+        }
+        run(config)
+    }
+
     fn config(&self, program: &Program) -> NodeConfig {
         let mut config = self.target.config(program);
         if let Some(dir) = &self.data_dir {
@@ -591,6 +609,8 @@ enum Invocation {
     Stop(NodeConfig),
     Admin(NodeConfig, Vec<String>),
     Devrel(Devrel),
+    /// `--print-config`: the settings, as a configuration file.
+    PrintConfig(String),
 }
 
 /// The command line of `program`, with its name where clap would put `ringcore`'s.
@@ -613,6 +633,9 @@ fn command(program: &Program) -> clap::Command {
             _ => arg,
         }
     })
+    // A later flag wins over an earlier one: a configuration file's settings go first.
+    .args_override_self(true)
+    .mut_subcommands(|command| command.args_override_self(true))
     .bin_name(program.name())
     .display_name(program.name())
 }
@@ -665,21 +688,25 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString>,
 {
-    let argv =
-        std::iter::once(OsString::from(program.name())).chain(args.into_iter().map(Into::into));
+    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    let from_file = config_file::options_from_file(&command, &args).map_err(|message| {
+        clap::Error::raw(ErrorKind::ValueValidation, format!("{message}\n")).format(&mut command)
+    })?;
+    let args = config_file::insert_options(&args, &command, from_file);
+    let argv = std::iter::once(OsString::from(program.name())).chain(args);
     let matches = command.try_get_matches_from_mut(argv)?;
     let cli = Cli::from_arg_matches(&matches).map_err(|e| e.format(&mut command))?;
     let (invocation, cookie) = match cli.command {
         None => (
-            Invocation::Console(cli.console.config(program)),
+            cli.console.invocation(program, Invocation::Console),
             cli.console.cookie(program),
         ),
         Some(Command::Console(args)) => (
-            Invocation::Console(args.config(program)),
+            args.invocation(program, Invocation::Console),
             args.cookie(program),
         ),
         Some(Command::Start(args)) => (
-            Invocation::Start(args.config(program)),
+            args.invocation(program, Invocation::Start),
             args.cookie(program),
         ),
         Some(Command::Attach(args)) => (
@@ -753,6 +780,10 @@ async fn run<A: App>(command_line: CommandLine) -> ExitCode {
         Invocation::Stop(config) => stop(config, &cookie).await,
         Invocation::Admin(config, words) => admin(config, &cookie, words).await,
         Invocation::Devrel(devrel) => devrel.run().await,
+        Invocation::PrintConfig(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
     }
 }
 
@@ -767,7 +798,7 @@ impl Invocation {
             | Invocation::Ping(config)
             | Invocation::Stop(config)
             | Invocation::Admin(config, _) => (config, source.for_tool()),
-            Invocation::Devrel(_) => return Ok(()),
+            Invocation::Devrel(_) | Invocation::PrintConfig(_) => return Ok(()),
         };
         config.cookie = cookie?;
         Ok(())
@@ -1149,6 +1180,38 @@ mod tests {
     }
 
     #[test]
+    fn a_node_and_its_tools_share_a_configuration_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("ring.toml");
+        std::fs::write(
+            &file,
+            "name = \"ring@127.0.0.6\"\nhttp_port = 9001\nring_size = 16\n",
+        )
+        .unwrap();
+        let path = file.display();
+        let node = node_config(&format!("start --config {path}"));
+        assert_eq!(node.listen.to_string(), "127.0.0.6:10017");
+        assert_eq!(node.http.to_string(), "127.0.0.6:9001");
+        assert_eq!(node.ring_size, 16);
+        // admin takes the name; the node's own settings are not its business.
+        let line = format!("admin --config={path} member-status");
+        let Invocation::Admin(tool, words) = parse_line("ex1-ping", &line).unwrap() else {
+            panic!("not admin");
+        };
+        assert_eq!(tool.listen.to_string(), "127.0.0.6:10017");
+        assert_eq!(words, ["member-status"]);
+        // A flag wins over the file.
+        let node = node_config(&format!("start --config {path} --ring-size 32"));
+        assert_eq!(node.ring_size, 32);
+        let missing = parse_line("ex1-ping", "start --config /no/such/ring.toml").unwrap_err();
+        assert!(
+            missing
+                .to_string()
+                .contains("cannot read the configuration file /no/such/ring.toml")
+        );
+    }
+
+    #[test]
     fn handoff_rate_is_in_megabytes_per_second() {
         assert_eq!(node_config("start").handoff_rate, None);
         let limited = node_config("start --handoff-rate 2");
@@ -1394,6 +1457,7 @@ mod tests {
                 "RING_CHAT_MAX_CONNECTIONS",
                 "RING_CHAT_PORT",
                 "RING_CLUSTER_PORT",
+                "RING_CONFIG",
                 "RING_COOKIE",
                 "RING_COOKIE_FILE",
                 "RING_DATA_DIR",

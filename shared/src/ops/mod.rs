@@ -3,6 +3,7 @@
 //! machine (`devrel`), and where they all find the cluster's cookie (`cookie`).
 
 pub mod cli;
+mod config_file;
 pub mod console;
 mod cookie;
 mod devrel;

@@ -1,8 +1,9 @@
 //! A cluster of nodes on separate hosts, as an operator runs one: three node processes named
 //! `ring@127.0.0.2`, `ring@127.0.0.3` and `ring@127.0.0.4` (three loopback addresses stand for
-//! three hosts), each listening on the host of its name, all on the **same** port numbers —
-//! joined with `admin --name …`, settled, serving HTTP and chat on every host; one is killed
-//! and restarted, and comes back into the cluster by itself.
+//! three hosts), each listening on the host of its name, all on the **same** port numbers,
+//! each started from a configuration file of its own, as the README shows — joined with
+//! `admin cluster join`, settled, serving HTTP and chat on every host; one is killed and
+//! restarted, and comes back into the cluster by itself.
 
 use ringcore::testing::{NodeProcess, poll_until};
 use std::io::{BufRead, BufReader};
@@ -49,10 +50,25 @@ impl Hosts {
         self.dir.path().join("cookie").to_str().unwrap().to_string()
     }
 
-    /// `start --name ring@HOST` on the shared ports, its data and log in the test's folder.
-    fn start(&self, host: &str) -> NodeProcess {
-        let [cluster, http, chat] = self.ports.map(|p| p.to_string());
+    /// The host's configuration file, as an operator writes one per host: its name, its data
+    /// directory, the shared ports and cookie file.
+    fn config(&self, host: &str) -> String {
+        let [cluster, http, chat] = self.ports;
         let data = self.dir.path().join(host);
+        let file = self.dir.path().join(format!("{host}.toml"));
+        let settings = format!(
+            "name = \"{}\"\ndata_dir = {:?}\ncookie_file = {:?}\ncluster_port = {cluster}\n\
+             http_port = {http}\nchat_port = {chat}\n",
+            self.name(host),
+            data.to_str().unwrap(),
+            self.cookie_file(),
+        );
+        std::fs::write(&file, settings).unwrap();
+        file.to_str().unwrap().to_string()
+    }
+
+    /// `start --config HOST.toml`, its log in the test's folder.
+    fn start(&self, host: &str) -> NodeProcess {
         let log = std::fs::File::options()
             .create(true)
             .append(true)
@@ -60,27 +76,16 @@ impl Hosts {
             .unwrap();
         let mut command = Command::new(BINARY);
         command
-            .args(["start", "--name", &self.name(host)])
-            .args([
-                "--cluster-port",
-                &cluster,
-                "--http-port",
-                &http,
-                "--chat-port",
-                &chat,
-            ])
-            .args(["--data-dir", data.to_str().unwrap()])
-            .args(["--cookie-file", &self.cookie_file()])
+            .args(["start", "--config", &self.config(host)])
             .stderr(log);
         NodeProcess::spawn(command)
     }
 
-    /// `admin --name ring@HOST WORDS…`: its output, and whether it succeeded.
+    /// `admin --config HOST.toml WORDS…` (the node's own file: the tool takes the name,
+    /// the port and the cookie from it): its output, and whether it succeeded.
     fn admin(&self, host: &str, words: &[&str]) -> (String, bool) {
         let output = Command::new(BINARY)
-            .args(["admin", "--name", &self.name(host)])
-            .args(["--cluster-port", &self.ports[0].to_string()])
-            .args(["--cookie-file", &self.cookie_file()])
+            .args(["admin", "--config", &self.config(host)])
             .args(words)
             .output()
             .unwrap();
