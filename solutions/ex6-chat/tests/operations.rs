@@ -1,6 +1,7 @@
-//! A node process stopped by a signal stops cleanly: SIGTERM (as a service manager sends it)
-//! lets a live feed end with its last chunk, rather than cutting the connection, and the
-//! process exits 0.
+//! What an operator sees of a node process: stopped by a signal, it stops cleanly (SIGTERM, as
+//! a service manager sends it, lets a live feed end with its last chunk rather than cutting
+//! the connection, and the process exits 0); with `RUST_LOG=…,tower_http=debug`, its log has a
+//! line per HTTP request answered.
 
 use ringcore::testing::{NodeProcess, poll_until};
 use std::io::{Read, Write};
@@ -66,4 +67,40 @@ fn sigterm_ends_a_live_feed_with_its_last_chunk_and_exits_0() {
     assert!(status.success(), "the node exited with {status}");
     let log = std::fs::read_to_string(&log).unwrap();
     assert!(log.contains("node stopped"), "{log}");
+}
+
+#[test]
+fn every_http_request_is_in_the_access_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("dev1.log");
+    let mut command = std::process::Command::new(BINARY);
+    command
+        .args(["start", "--node", "dev1", "--cluster-port", "0"])
+        .args([
+            "--http-port",
+            "0",
+            "--chat-port",
+            "0",
+            "--cookie",
+            ringcore::testing::COOKIE,
+        ])
+        .args(["--data-dir", dir.path().join("dev1").to_str().unwrap()])
+        .env("RUST_LOG", "info,tower_http=debug")
+        .stderr(std::fs::File::create(&log).unwrap());
+    let node = NodeProcess::spawn(command);
+    let health = format!("http://{}/health", node.places["http"]);
+    ureq::get(&health).call().expect("GET /health");
+    poll_until(
+        "the access log has the request",
+        Duration::from_secs(20),
+        || {
+            let text = std::fs::read_to_string(&log).map_err(|e| e.to_string())?;
+            let answered = text.lines().any(|line| {
+                line.contains("finished processing request")
+                    && line.contains("uri=/health")
+                    && line.contains("status=200")
+            });
+            if answered { Ok(()) } else { Err(text) }
+        },
+    );
 }
