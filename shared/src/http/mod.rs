@@ -9,6 +9,7 @@
 //! | `GET /msgs/{user}`, `GET /msgs` | a user's topics, the users (coverage queries) |
 //! | `PUT /api/store/{key}` JSON, `GET /api/store/{key}` | the workshop's key/value store |
 //! | `GET /stats`, `GET /health` | per-vnode counters; the node's view of the cluster |
+//! | `GET /metrics`, `GET /ready` | this node's counters (Prometheus text); whether it should take traffic (added to every router by [`serve`], see `ops.rs`) |
 //!
 //! Every route takes `n`, `w`, `r` query parameters (defaults 3, 2, 2). Errors are JSON
 //! `{"type": …, "reason": …}` with the status that fits ([`ApiError`]); no input takes the

@@ -321,11 +321,6 @@ impl Node {
         self.inner.context.deliver(to, mailbox, payload).await
     }
 
-    /// A handle that vnodes (whose callbacks cannot wait) use to send messages.
-    pub fn mailer(&self) -> crate::vnode::Mailer {
-        crate::vnode::Mailer::new(self.inner.context.clone())
-    }
-
     /// The console that `attach` talks to.
     pub fn set_console(&self, console: Arc<dyn RemoteConsole>) {
         *self.inner.console.lock().expect("console") = Some(console);

@@ -49,13 +49,17 @@ fn cookie() -> Cookie {
     Cookie::new(COOKIE).unwrap()
 }
 
-/// Starts a node with tight limits, so that each bites within seconds.
+/// Starts node dev1 in `dir`, every port free, with `limits` (flags), its log in
+/// `dir/dev1.log`.
+fn node_with(dir: &std::path::Path, limits: &[&str]) -> NodeProcess {
+    let mut args = vec!["--http-port", "0", "--chat-port", "0"];
+    args.extend_from_slice(limits);
+    NodeProcess::start(BINARY, 1, dir, 0, &args, Some(&dir.join("dev1.log")))
+}
+
+/// Starts a node with tight limits on its cluster port, so that each bites within seconds.
 fn node(dir: &std::path::Path) -> NodeProcess {
     let limits = [
-        "--http-port",
-        "0",
-        "--chat-port",
-        "0",
         "--max-connections",
         "300",
         "--idle-timeout",
@@ -65,7 +69,7 @@ fn node(dir: &std::path::Path) -> NodeProcess {
         "--max-in-flight",
         "16",
     ];
-    NodeProcess::start(BINARY, 1, dir, 0, &limits, Some(&dir.join("dev1.log")))
+    node_with(dir, &limits)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -236,24 +240,8 @@ async fn trickle(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_http_clients_are_cut_off() {
     let dir = tempfile::tempdir().unwrap();
-    let args = [
-        "--http-port",
-        "0",
-        "--chat-port",
-        "0",
-        "--http-header-timeout",
-        "2",
-        "--http-request-timeout",
-        "3",
-    ];
-    let node = NodeProcess::start(
-        BINARY,
-        1,
-        dir.path(),
-        0,
-        &args,
-        Some(&dir.path().join("dev1.log")),
-    );
+    let limits = ["--http-header-timeout", "2", "--http-request-timeout", "3"];
+    let node = node_with(dir.path(), &limits);
     let http = node.places["http"];
     let health = format!("http://{http}/health");
     let get_ms = move || {
@@ -315,16 +303,8 @@ async fn slow_http_clients_are_cut_off() {
 async fn a_full_chat_server_says_so() {
     use tokio::io::{AsyncBufReadExt, BufReader};
     let dir = tempfile::tempdir().unwrap();
-    let args = [
-        "--http-port",
-        "0",
-        "--chat-port",
-        "0",
-        "--chat-max-connections",
-        "3",
-    ];
     let log = dir.path().join("dev1.log");
-    let node = NodeProcess::start(BINARY, 1, dir.path(), 0, &args, Some(&log));
+    let node = node_with(dir.path(), &["--chat-max-connections", "3"]);
     let chat = node.places["chat"];
     // The first line a connection reads: the welcome, or the notice that the server is full.
     async fn first_line(addr: SocketAddr) -> (String, BufReader<tokio::net::TcpStream>) {
