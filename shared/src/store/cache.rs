@@ -7,7 +7,9 @@
 //! Invariant: the cache always holds exactly the `capacity` newest entries of
 //! the stream, by sequence number then dot (or all of them, if the stream is
 //! shorter). Entries can arrive out of order through replication, so an
-//! entry older than everything cached is simply not cached.
+//! entry older than everything cached is simply not cached. Eviction keeps
+//! the invariant too: it removes the oldest entries of the stream, so if it
+//! takes any cached one, it takes every entry not cached as well.
 
 use std::collections::VecDeque;
 
@@ -51,6 +53,13 @@ impl RecentEntries {
         let id = entry.id();
         let position = self.entries.partition_point(|e| e.id() < id);
         self.entries.insert(position, entry.clone());
+    }
+
+    /// Forgets the entries numbered below `floor` (evicted).
+    pub(super) fn drop_below(&mut self, floor: u64) {
+        while self.entries.front().is_some_and(|e| e.seq < floor) {
+            self.entries.pop_front();
+        }
     }
 
     pub(super) fn get(&self, id: EntryId) -> Option<&Entry> {
@@ -107,6 +116,18 @@ mod tests {
             cache.insert(&entry(seq));
         }
         assert_eq!(seqs(&cache), [8, 9, 10]);
+    }
+
+    #[test]
+    fn dropping_below_a_floor_keeps_the_newest() {
+        let mut cache = RecentEntries::new(3);
+        for seq in 1..=5 {
+            cache.insert(&entry(seq));
+        }
+        cache.drop_below(5);
+        assert_eq!(seqs(&cache), [5]);
+        cache.drop_below(9);
+        assert_eq!(cache.len(), 0);
     }
 
     #[test]

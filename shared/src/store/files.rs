@@ -15,6 +15,10 @@
 //! Directories that gained entries (the partition directory, the log
 //! directory, new segment files) are remembered and fsynced on
 //! [`Files::sync_all`], so the new names survive a power loss too.
+//!
+//! Segments other than the tail may be removed (eviction, see
+//! `eviction.rs`), so segment numbers can have gaps; nothing here depends on
+//! them following each other.
 
 use std::collections::{BTreeSet, HashMap};
 use std::fs::{self, File, OpenOptions};
@@ -90,6 +94,31 @@ impl Files {
 
     pub(super) fn open_count(&self) -> usize {
         usize::from(self.tail.is_some()) + self.readers.len()
+    }
+
+    /// The number of the segment receiving appends, if there is one yet.
+    pub(super) fn tail_number(&self) -> Option<u64> {
+        self.tail.as_ref().map(|tail| tail.number)
+    }
+
+    /// Deletes segment `number`, which must not be the tail, closing its read handle first.
+    /// The deletion is made durable by the next [`sync_all`](Self::sync_all).
+    pub(super) fn remove_segment(&mut self, number: u64) -> io::Result<()> {
+        let path = segment::path(&self.log_dir, number);
+        if self.tail_number() == Some(number) {
+            return Err(io::Error::other(format!(
+                "refusing to remove {}: it receives appends",
+                path.display()
+            )));
+        }
+        self.readers.remove(&number);
+        match fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(err) if err.kind() == io::ErrorKind::NotFound => {}
+            Err(err) => return Err(annotate(err, "cannot remove segment", &path)),
+        }
+        self.unsynced_dirs.insert(self.log_dir.clone());
+        Ok(())
     }
 
     /// Called by recovery for every segment found, in order: new segments
@@ -364,6 +393,28 @@ mod tests {
         files.sync_all().unwrap();
         assert!(files.unsynced_dirs.is_empty());
         assert!(!files.tail.as_ref().unwrap().dirty);
+    }
+
+    #[test]
+    fn removing_a_segment_closes_it_and_leaves_a_gap() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut files = Files::new(dir.path().join("log"), 4);
+        let positions: Vec<RecordPos> = (0..3u8)
+            .map(|i| files.append(&[i; 40], &config(48)).unwrap())
+            .collect();
+        files
+            .read_at(1, positions[0].offset, &mut [0u8; 40])
+            .unwrap();
+        assert_eq!(files.open_count(), 2);
+        let err = files.remove_segment(3).unwrap_err();
+        assert!(err.to_string().contains("receives appends"), "{err}");
+        files.remove_segment(1).unwrap();
+        assert_eq!(files.open_count(), 1);
+        assert!(!segment::path(files.log_dir(), 1).exists());
+        let mut buf = [0u8; 40];
+        files.read_at(2, positions[1].offset, &mut buf).unwrap();
+        assert_eq!(buf, [1; 40]);
+        assert_eq!(files.append(&[9; 40], &config(48)).unwrap().segment, 4);
     }
 
     #[test]

@@ -29,6 +29,15 @@
 //! A partition with no data has no directory: it is created (and locked) by
 //! the first write.
 //!
+//! # Eviction
+//!
+//! Each stream has a floor: entries numbered below it are evicted, gone for
+//! good, and nothing in the store serves them or stores them again. Floors
+//! are raised directly ([`PartitionStore::raise_floor`], a DELETE) or by an
+//! [`EvictionPolicy`] ([`PartitionStore::apply_policy`]); they are kept in
+//! the log as *mark* records, and a segment file left with nothing live is
+//! removed whole. See `eviction.rs`.
+//!
 //! # Durability policy
 //!
 //! * [`Durability::Buffered`] (the default): every append is handed to the
@@ -73,12 +82,14 @@
 //! corrupting it.
 
 mod cache;
+mod eviction;
 mod files;
 mod record;
 mod recovery;
 mod report;
 mod segment;
 mod stream;
+mod usage;
 
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions, TryLockError};
@@ -89,8 +100,10 @@ use std::path::{Path, PathBuf};
 use self::files::{Files, annotate};
 use self::record::MAX_NAME_BYTES;
 use self::stream::{Stream, StreamName};
+use self::usage::SegmentUsage;
 use crate::ring::hash::KeyHash;
 
+pub use self::eviction::{Evicted, EvictionPolicy};
 pub use self::record::MAX_PAYLOAD_BYTES;
 pub use self::report::{Damage, RecoveryProblem, RecoveryReport, Repair};
 
@@ -245,9 +258,14 @@ pub struct PartitionStore {
     dir: PathBuf,
     config: StoreConfig,
     /// Every stream known, by bucket then stream name. A stream whose first
-    /// write failed is kept, empty, but never listed.
+    /// write failed is kept, empty, but never listed; so is one whose
+    /// entries were all evicted, which keeps its floor.
     buckets: Buckets,
     files: Files,
+    /// What each segment still holds that matters (for eviction).
+    usage: SegmentUsage,
+    /// Evicted since the store was opened.
+    evicted: Evicted,
     report: RecoveryReport,
     /// Held open (and locked) while the store owns the directory.
     lock: Option<File>,
@@ -261,12 +279,19 @@ impl PartitionStore {
     pub fn open(dir: impl AsRef<Path>, config: StoreConfig) -> io::Result<Self> {
         let dir = dir.as_ref().to_path_buf();
         let mut files = Files::new(dir.join(LOG_DIR), config.max_open_files);
+        let mut usage = SegmentUsage::default();
         let mut report = RecoveryReport::default();
         // A partition with no data has no directory: it is created (and locked) by the first
         // write, so that vnodes started only to be asked questions leave no trace on disk.
         let (lock, buckets) = if dir.exists() {
             let lock = lock_dir(&dir)?;
-            let buckets = recovery::recover(&dir, config.cache_entries, &mut files, &mut report)?;
+            let buckets = recovery::recover(
+                &dir,
+                config.cache_entries,
+                &mut files,
+                &mut usage,
+                &mut report,
+            )?;
             (Some(lock), buckets)
         } else {
             // Creating the directory adds an entry to its parent, which is
@@ -280,6 +305,8 @@ impl PartitionStore {
             config,
             buckets,
             files,
+            usage,
+            evicted: Evicted::default(),
             report,
             lock,
             next_dot: Dot {
@@ -289,6 +316,12 @@ impl PartitionStore {
         };
         store.report.streams = store.stream_count();
         store.report.entries = store.entry_count();
+        // Remove the segments that the floors found leave with nothing live: a
+        // crash may have come between a floor's mark and the removal it allowed.
+        // Only space is at stake, not what the store serves, so a failure (a
+        // full disk, say) does not keep the partition from opening: the removal
+        // is tried again when a floor next rises.
+        let _ = store.remove_dead_segments();
         Ok(store)
     }
 
@@ -321,7 +354,8 @@ impl PartitionStore {
 
     /// Like [`append`](Self::append), but the sequence number is at least
     /// `at_least`: a coordinating replica that learnt of higher numbers on
-    /// other replicas skips past them.
+    /// other replicas skips past them. It is also at least the stream's
+    /// floor, so numbering goes on after a DELETE.
     pub fn append_at_least(
         &mut self,
         bucket: &str,
@@ -332,12 +366,14 @@ impl PartitionStore {
         check_write(bucket, stream, &payload)?;
         self.ensure_locked()?;
         let (files, config, next_dot) = (&mut self.files, &self.config, &mut self.next_dot);
+        let usage = &mut self.usage;
         with_stream(
             &mut self.buckets,
             bucket,
             stream,
             config.cache_entries,
             |target| {
+                // `last_seq` is at least the floor minus one.
                 let next = match target.last_seq() {
                     None => 1,
                     Some(last) => last.checked_add(1).ok_or_else(|| {
@@ -354,6 +390,8 @@ impl PartitionStore {
                 };
                 // The entry becomes visible to reads only once its bytes are in the log.
                 let pos = files.append(&record::encode_record(bucket, stream, &entry), config)?;
+                usage.record_added(pos.segment);
+                usage.entry_live(pos.segment);
                 target.add(&entry, pos);
                 next_dot.counter += 1;
                 Ok(entry)
@@ -371,6 +409,9 @@ impl PartitionStore {
     /// by dot). Entries may arrive out of order or with gaps; reads return
     /// them in order, and the next [`append`](Self::append) uses the highest
     /// `seq` plus one. Returns `Ok(true)` when stored. `seq` 0 is refused.
+    ///
+    /// An entry below the stream's floor is evicted: nothing is stored and
+    /// `Ok(false)` is returned, so no merge ever brings an evicted entry back.
     pub fn put_entry(&mut self, bucket: &str, stream: &str, entry: &Entry) -> io::Result<bool> {
         if entry.seq == 0 {
             return Err(invalid_input(
@@ -379,17 +420,19 @@ impl PartitionStore {
         }
         check_write(bucket, stream, &entry.payload)?;
         self.ensure_locked()?;
-        let (files, config) = (&mut self.files, &self.config);
+        let (files, config, usage) = (&mut self.files, &self.config, &mut self.usage);
         with_stream(
             &mut self.buckets,
             bucket,
             stream,
             config.cache_entries,
             |target| {
-                if target.contains(entry.id()) {
+                if entry.seq < target.floor() || target.contains(entry.id()) {
                     return Ok(false);
                 }
                 let pos = files.append(&record::encode_record(bucket, stream, entry), config)?;
+                usage.record_added(pos.segment);
+                usage.entry_live(pos.segment);
                 target.add(entry, pos);
                 Ok(true)
             },
@@ -428,7 +471,9 @@ impl PartitionStore {
         }
     }
 
-    /// The highest sequence number of the stream, if it has any entry.
+    /// The highest sequence number taken in the stream: that of its newest
+    /// entry, or, when its floor is above every entry (a DELETE), the floor
+    /// minus one. `None` for a stream with neither entries nor a floor.
     pub fn last_seq(&self, bucket: &str, stream: &str) -> Option<u64> {
         find(&self.buckets, bucket, stream)?.last_seq()
     }
@@ -498,8 +543,11 @@ impl PartitionStore {
         self.streams().map(|(_, _, s)| s.len()).sum()
     }
 
+    /// True when the store holds no entry and no floor. A floor is data too:
+    /// handoff, which moves a partition unless it is empty, must move floors
+    /// so that the new owner keeps the evicted entries out.
     pub fn is_empty(&self) -> bool {
-        self.entry_count() == 0
+        self.entry_count() == 0 && self.floors().next().is_none()
     }
 
     /// Visits every entry of every stream: buckets and streams in sorted
@@ -555,6 +603,7 @@ impl PartitionStore {
     /// later write creates the directory again.
     pub fn delete(&mut self) -> io::Result<()> {
         self.files.forget_all();
+        self.usage.clear();
         self.buckets.clear();
         self.lock = None; // unlock before removing the lock file
         match fs::remove_dir_all(&self.dir) {

@@ -5,14 +5,16 @@
 //! number, zero-padded so that sorting names sorts numbers:
 //! `00000000000000000001.seg`, `00000000000000000002.seg`, ... Only the
 //! newest (highest-numbered) segment is ever appended to; older ones are
-//! immutable once the log has rolled past them.
+//! immutable once the log has rolled past them, until eviction removes a
+//! whole one (see `eviction.rs`). The numbers may therefore have gaps:
+//! nothing but their order matters.
 
 use std::fs::File;
 use std::io::{self, BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use super::files::annotate;
-use super::record::{self, FRAME_LEN, HeaderCheck, RecordRef, SEGMENT_HEADER_LEN};
+use super::record::{self, FRAME_LEN, HeaderCheck, Record, SEGMENT_HEADER_LEN};
 use super::report::Damage;
 
 const EXTENSION: &str = ".seg";
@@ -41,7 +43,7 @@ pub(super) fn parse_file_name(name: &str) -> Option<u64> {
 /// A record found while scanning a segment.
 #[derive(Debug)]
 pub(super) struct ScannedRecord<'a> {
-    pub(super) record: RecordRef<'a>,
+    pub(super) record: Record<'a>,
     /// Byte offset of the record (its frame) in the file.
     pub(super) offset: u64,
     /// Total bytes of the record, frame included.
@@ -56,6 +58,8 @@ pub(super) struct ScanOutcome {
     pub(super) valid_len: u64,
     /// Size of the file.
     pub(super) file_len: u64,
+    /// The format version in the header (0 if the header is bad).
+    pub(super) version: u32,
     /// Why scanning stopped before the end of the file, if it did.
     pub(super) damage: Option<Damage>,
 }
@@ -81,12 +85,13 @@ pub(super) fn scan(
 
     let mut header = [0u8; SEGMENT_HEADER_LEN as usize];
     let got = read_up_to(&mut reader, &mut header).map_err(read_error)?;
-    match record::check_segment_header(&header[..got]) {
-        HeaderCheck::Valid => {}
+    let version = match record::check_segment_header(&header[..got]) {
+        HeaderCheck::Valid { version } => version,
         HeaderCheck::Damaged(damage) => {
             return Ok(ScanOutcome {
                 valid_len: 0,
                 file_len,
+                version: 0,
                 damage: Some(damage),
             });
         }
@@ -94,10 +99,11 @@ pub(super) fn scan(
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,
                 format!(
-                    "segment {} has format version {version}, this code reads version {}{}",
+                    "segment {} has format version {version}, this code reads versions {} to {}{}",
                     path.display(),
+                    record::OLDEST_READABLE_VERSION,
                     record::FORMAT_VERSION,
-                    if version < record::FORMAT_VERSION {
+                    if version < record::OLDEST_READABLE_VERSION {
                         " (it was written by an older version of the workshop: remove the \
                          node's data directory to start afresh)"
                     } else {
@@ -106,7 +112,7 @@ pub(super) fn scan(
                 ),
             ));
         }
-    }
+    };
 
     let mut offset = SEGMENT_HEADER_LEN;
     let mut body = Vec::new();
@@ -117,10 +123,11 @@ pub(super) fn scan(
             FRAME_LEN => {}
             _ => break Some(Damage::ShortRecord),
         }
-        let (body_len, crc) = match record::parse_frame(&frame) {
+        let frame = match record::parse_frame(&frame) {
             Ok(parsed) => parsed,
             Err(damage) => break Some(damage),
         };
+        let body_len = frame.body_len;
         let record_len = (FRAME_LEN + body_len) as u64;
         if offset + record_len > file_len {
             // Checked before allocating: the length may be garbage.
@@ -130,7 +137,7 @@ pub(super) fn scan(
         if read_up_to(&mut reader, &mut body).map_err(read_error)? < body_len {
             break Some(Damage::ShortRecord);
         }
-        match record::decode_body(&body, crc) {
+        match record::decode_body(frame, &body) {
             Ok(record) => on_record(ScannedRecord {
                 record,
                 offset,
@@ -143,6 +150,7 @@ pub(super) fn scan(
     Ok(ScanOutcome {
         valid_len: offset,
         file_len,
+        version,
         damage,
     })
 }
@@ -196,8 +204,9 @@ mod tests {
 
     fn scan_all(path: &Path) -> (Vec<(String, Entry)>, ScanOutcome) {
         let mut found = Vec::new();
-        let outcome = scan(path, &mut |r| {
-            found.push((r.record.stream.to_owned(), r.record.to_entry()))
+        let outcome = scan(path, &mut |r| match r.record {
+            Record::Entry(e) => found.push((e.stream.to_owned(), e.to_entry())),
+            Record::Mark(m) => panic!("no marks written here, found {m:?}"),
         })
         .unwrap();
         (found, outcome)
@@ -236,6 +245,7 @@ mod tests {
             ScanOutcome {
                 valid_len: ends[4],
                 file_len: ends[4],
+                version: record::FORMAT_VERSION,
                 damage: None
             }
         );

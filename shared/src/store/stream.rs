@@ -1,12 +1,18 @@
-//! One stream: its in-memory index and its cache. Its records live in the
-//! partition log, mixed with those of every other stream of the partition.
+//! One stream: its in-memory index, its cache and its floor. Its records live
+//! in the partition log, mixed with those of every other stream of the
+//! partition.
 //!
 //! The index maps every entry of the stream (its sequence number and dot) to
-//! the place of its record in the log (segment number, byte offset, length),
-//! so `read_from` goes straight to the wanted records instead of scanning the
-//! log. It costs about 48 bytes of memory per entry, a trade-off that keeps
-//! the code simple; a sparse index would be the next step for partitions of
-//! hundreds of millions of entries.
+//! the place of its record in the log (segment number, byte offset, length)
+//! and its timestamp, so `read_from` goes straight to the wanted records
+//! instead of scanning the log, and eviction by age needs no read. It costs
+//! about 56 bytes of memory per entry, a trade-off that keeps the code
+//! simple; a sparse index would be the next step for partitions of hundreds
+//! of millions of entries.
+//!
+//! The *floor* is the stream's low-water mark (see `eviction.rs`): every
+//! entry numbered below it is gone for good. The index, the summary and the
+//! cache only ever hold entries at or above it.
 //!
 //! The stream also keeps a [`StreamSummary`] up to date as entries arrive:
 //! their count and the sum of a hash of each identity. A sum does not depend
@@ -16,18 +22,21 @@
 //! created, so that anti-entropy can sort streams into key ranges and
 //! segments without hashing every name again at every exchange.
 //!
-//! The index is a vector sorted by sequence number rather than a tree: a
-//! partition holds many small streams, and a vector of one entry costs one
-//! small allocation where a tree node costs several hundred bytes. Entries
-//! almost always arrive in order (appends), which is a push at the end; one
-//! that arrives late (replication, read repair, handoff) is inserted in its
-//! place, moving the newer ones.
+//! The index is a double-ended queue sorted by sequence number rather than a
+//! tree: a partition holds many small streams, and a queue of one entry costs
+//! one small allocation where a tree node costs several hundred bytes.
+//! Entries almost always arrive in order (appends), which is a push at the
+//! back; one that arrives late (replication, read repair, handoff) is
+//! inserted in its place, moving the newer ones. Eviction takes entries off
+//! the front, which costs nothing for the entries kept.
 
+use std::collections::VecDeque;
 use std::io;
 
 use super::cache::RecentEntries;
+use super::eviction::Evicted;
 use super::files::{Files, RecordPos};
-use super::record;
+use super::record::{self, Record};
 use super::{Entry, EntryId, StreamSummary};
 use crate::ring::hash::{KeyHash, chash_key};
 
@@ -42,25 +51,53 @@ pub(super) struct StreamName<'a> {
     pub(super) stream: &'a str,
 }
 
+impl StreamName<'_> {
+    /// Bytes of an entry record of this stream that are not payload.
+    pub(super) fn record_overhead(&self) -> u64 {
+        record::record_len(self.bucket, self.stream, 0) as u64
+    }
+}
+
+/// One entry of the index.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Indexed {
+    pub(super) id: EntryId,
+    pub(super) pos: RecordPos,
+    pub(super) ts_ms: u64,
+}
+
+impl Indexed {
+    /// Payload bytes of the entry, given its stream's [`StreamName::record_overhead`].
+    pub(super) fn payload_len(&self, overhead: u64) -> u64 {
+        u64::from(self.pos.len).saturating_sub(overhead)
+    }
+}
+
 #[derive(Debug)]
 pub(super) struct Stream {
     /// Sorted by identity (sequence number, then dot), each entry once.
-    index: Vec<(EntryId, RecordPos)>,
+    index: VecDeque<Indexed>,
     recent: RecentEntries,
     /// Sum of `identity_hash` over the index.
     hash: u64,
     /// `chash_key(bucket, stream)`: where the stream's key lies on the ring.
     key_hash: KeyHash,
+    /// Entries numbered below this are evicted; 1 when none ever was.
+    floor: u64,
+    /// The segment holding the mark record of the current floor, if one was written.
+    mark_segment: Option<u64>,
 }
 
 impl Stream {
     /// The stream `name`, with no entries yet.
     pub(super) fn new(name: StreamName<'_>, cache_entries: usize) -> Self {
         Stream {
-            index: Vec::new(),
+            index: VecDeque::new(),
             recent: RecentEntries::new(cache_entries),
             hash: 0,
             key_hash: chash_key(name.bucket.as_bytes(), name.stream.as_bytes()),
+            floor: 1,
+            mark_segment: None,
         }
     }
 
@@ -77,15 +114,82 @@ impl Stream {
     }
 
     pub(super) fn contains(&self, id: EntryId) -> bool {
-        match self.index.last() {
-            Some(&(last, _)) if id < last => self.index.binary_search_by_key(&id, |e| e.0).is_ok(),
-            Some(&(last, _)) => id == last,
+        match self.index.back() {
+            Some(last) if id < last.id => self.index.binary_search_by_key(&id, |e| e.id).is_ok(),
+            Some(last) => id == last.id,
             None => false,
         }
     }
 
+    /// The highest sequence number taken: that of the newest entry, or the one
+    /// just below the floor when every entry is evicted (so that numbering
+    /// goes on after a DELETE). `None` for a stream with neither.
     pub(super) fn last_seq(&self) -> Option<u64> {
-        self.index.last().map(|&(id, _)| id.seq)
+        match self.index.back() {
+            // Entries are never below the floor, so this is at least `floor - 1`.
+            Some(last) => Some(last.id.seq),
+            None if self.floor > 1 => Some(self.floor - 1),
+            None => None,
+        }
+    }
+
+    pub(super) fn floor(&self) -> u64 {
+        self.floor
+    }
+
+    /// The entries held, oldest first (for the eviction policies).
+    pub(super) fn index(&self) -> &VecDeque<Indexed> {
+        &self.index
+    }
+
+    /// Raises the floor to `floor` if that is higher; returns whether it was.
+    /// The entries below stay until [`evict_below_floor`](Self::evict_below_floor):
+    /// recovery raises floors as it meets marks and evicts once at the end.
+    pub(super) fn raise_floor(&mut self, floor: u64) -> bool {
+        if floor <= self.floor {
+            return false;
+        }
+        self.floor = floor;
+        true
+    }
+
+    pub(super) fn mark_segment(&self) -> Option<u64> {
+        self.mark_segment
+    }
+
+    /// Notes that the mark of the current floor now lives in `segment`;
+    /// returns where the previous one lived.
+    pub(super) fn set_mark_segment(&mut self, segment: u64) -> Option<u64> {
+        self.mark_segment.replace(segment)
+    }
+
+    /// Drops every entry below the floor from the index, the summary and the
+    /// cache, calling `dropped` with the segment of each one's record.
+    pub(super) fn evict_below_floor(
+        &mut self,
+        name: StreamName<'_>,
+        dropped: &mut dyn FnMut(u64),
+    ) -> Evicted {
+        let cut = self.position_of(self.floor);
+        if cut == 0 {
+            return Evicted::default();
+        }
+        let overhead = name.record_overhead();
+        let mut evicted = Evicted::default();
+        for gone in self.index.drain(..cut) {
+            self.hash = self.hash.wrapping_sub(identity_hash(gone.id));
+            evicted.entries += 1;
+            evicted.bytes += gone.payload_len(overhead);
+            dropped(gone.pos.segment);
+        }
+        self.recent.drop_below(self.floor);
+        // Give the memory back once most of it is unused (with room to grow
+        // again, so that a stream trimmed at every append does not reallocate
+        // at every append).
+        if self.index.len() < self.index.capacity() / 4 {
+            self.index.shrink_to(self.index.len() * 2);
+        }
+        evicted
     }
 
     pub(super) fn summary(&self) -> StreamSummary {
@@ -96,24 +200,30 @@ impl Stream {
     }
 
     pub(super) fn ids(&self) -> Vec<EntryId> {
-        self.index.iter().map(|&(id, _)| id).collect()
+        self.index.iter().map(|e| e.id).collect()
     }
 
     /// Where the entries with `seq >= from` start in the index.
     fn position_of(&self, from: u64) -> usize {
-        self.index.partition_point(|&(id, _)| id.seq < from)
+        self.index.partition_point(|e| e.id.seq < from)
     }
 
     /// Indexes an entry whose record is at `pos` in the log (just written,
-    /// or found by recovery). The caller checked that the entry is new.
+    /// or found by recovery). The caller checked that the entry is new and
+    /// not below the floor.
     pub(super) fn add(&mut self, entry: &Entry, pos: RecordPos) {
         let id = entry.id();
-        match self.index.last() {
-            Some(&(last, _)) if id < last => {
-                let at = self.index.partition_point(|&(known, _)| known < id);
-                self.index.insert(at, (id, pos));
+        let indexed = Indexed {
+            id,
+            pos,
+            ts_ms: entry.ts_ms,
+        };
+        match self.index.back() {
+            Some(last) if id < last.id => {
+                let at = self.index.partition_point(|known| known.id < id);
+                self.index.insert(at, indexed);
             }
-            _ => self.index.push((id, pos)),
+            _ => self.index.push_back(indexed),
         }
         self.hash = self.hash.wrapping_add(identity_hash(id));
         self.recent.insert(entry);
@@ -132,8 +242,8 @@ impl Stream {
         let start = self.position_of(from);
         let mut end = start.saturating_add(limit).min(self.index.len());
         if end > start {
-            let last_seq = self.index[end - 1].0.seq;
-            while end < self.index.len() && self.index[end].0.seq == last_seq {
+            let last_seq = self.index[end - 1].id.seq;
+            while end < self.index.len() && self.index[end].id.seq == last_seq {
                 end += 1;
             }
         }
@@ -152,7 +262,7 @@ impl Stream {
         sorted.dedup();
         let mut out = Vec::with_capacity(sorted.len());
         for id in sorted {
-            if let Ok(at) = self.index.binary_search_by_key(&id, |e| e.0) {
+            if let Ok(at) = self.index.binary_search_by_key(&id, |e| e.id) {
                 out.extend(self.read_range(name, at, at + 1, files)?);
             }
         }
@@ -169,7 +279,7 @@ impl Stream {
     ) -> io::Result<Vec<Entry>> {
         let mut out = Vec::with_capacity(end - start);
         let mut run = Run::default();
-        for &(id, pos) in &self.index[start..end] {
+        for &Indexed { id, pos, .. } in self.index.range(start..end) {
             if let Some(cached) = self.recent.get(id) {
                 // Cached entries are the newest ones, so everything from here
                 // on is cached: finish the pending disk read first.
@@ -277,7 +387,11 @@ fn decode_checked(
             format!("{what} at offset {} of {}", pos.offset, path.display()),
         )
     };
-    let found = record::decode_record(bytes).map_err(|damage| corrupt(format!("{damage}")))?;
+    let found = match record::decode_record(bytes) {
+        Ok(Record::Entry(found)) => found,
+        Ok(Record::Mark(_)) => return Err(corrupt("a mark where an entry was expected".into())),
+        Err(damage) => return Err(corrupt(format!("{damage}"))),
+    };
     if (found.bucket, found.stream, found.seq, found.dot)
         != (name.bucket, name.stream, id.seq, id.dot)
     {
