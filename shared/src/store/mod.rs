@@ -741,4 +741,6 @@ fn invalid_input(message: String) -> io::Error {
 }
 
 #[cfg(test)]
+mod eviction_tests;
+#[cfg(test)]
 mod tests;

@@ -8,37 +8,37 @@ use std::path::{Path, PathBuf};
 
 use super::*;
 
-fn open(dir: &Path) -> PartitionStore {
+pub(super) fn open(dir: &Path) -> PartitionStore {
     PartitionStore::open(dir, StoreConfig::default()).unwrap()
 }
 
-fn open_with(dir: &Path, config: &StoreConfig) -> PartitionStore {
+pub(super) fn open_with(dir: &Path, config: &StoreConfig) -> PartitionStore {
     PartitionStore::open(dir, config.clone()).unwrap()
 }
 
-fn small_segments() -> StoreConfig {
+pub(super) fn small_segments() -> StoreConfig {
     StoreConfig {
         segment_bytes: 200,
         ..StoreConfig::default()
     }
 }
 
-fn payload(i: u64) -> Vec<u8> {
+pub(super) fn payload(i: u64) -> Vec<u8> {
     format!("message number {i}").into_bytes()
 }
 
-fn seqs(entries: &[Entry]) -> Vec<u64> {
+pub(super) fn seqs(entries: &[Entry]) -> Vec<u64> {
     entries.iter().map(|e| e.seq).collect()
 }
 
-fn append_n(store: &mut PartitionStore, bucket: &str, stream: &str, n: u64) {
+pub(super) fn append_n(store: &mut PartitionStore, bucket: &str, stream: &str, n: u64) {
     for i in 1..=n {
         store.append(bucket, stream, &payload(i)).unwrap();
     }
 }
 
 /// Every segment file under `dir`, sorted by path.
-fn segment_files(dir: &Path) -> Vec<PathBuf> {
+pub(super) fn segment_files(dir: &Path) -> Vec<PathBuf> {
     let mut found = Vec::new();
     let mut pending = vec![dir.to_path_buf()];
     while let Some(dir) = pending.pop() {
@@ -55,11 +55,11 @@ fn segment_files(dir: &Path) -> Vec<PathBuf> {
     found
 }
 
-fn file_len(path: &Path) -> u64 {
+pub(super) fn file_len(path: &Path) -> u64 {
     fs::metadata(path).unwrap().len()
 }
 
-fn truncate_to(path: &Path, len: u64) {
+pub(super) fn truncate_to(path: &Path, len: u64) {
     fs::OpenOptions::new()
         .write(true)
         .open(path)
@@ -915,7 +915,7 @@ fn a_store_can_move_to_another_thread() {
 }
 
 /// A dot of a store that is not the one under test.
-fn dot(counter: u64) -> Dot {
+pub(super) fn dot(counter: u64) -> Dot {
     Dot {
         actor: 0x5eed,
         counter,
