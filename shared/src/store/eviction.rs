@@ -183,14 +183,6 @@ impl PartitionStore {
         };
         let overhead = StreamName { bucket, stream }.record_overhead();
         let floor = policy.floor_for(found.index(), overhead, now_ms);
-        // A floor that evicts nothing is not worth a mark in the log.
-        let evicts = found
-            .index()
-            .front()
-            .is_some_and(|oldest| floor > oldest.id.seq);
-        if !evicts {
-            return Ok(Evicted::default());
-        }
         self.raise_floor(bucket, stream, floor)
     }
 
