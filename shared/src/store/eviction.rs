@@ -35,6 +35,13 @@
 //!   with a fast clock) holds them back until it is old too. This rule may
 //!   empty the stream.
 //!
+//! `max_bytes` and `max_age_s` set the floor just above the newest entry
+//! they evict, not at the oldest entry they keep, and leave it alone when
+//! they evict nothing: an entry this replica missed, numbered in between,
+//! is still taken when it arrives (and judged by the rule the next time).
+//! `keep_last` has no such gap: an entry below the `n`-th newest is not
+//! among the newest `n`, whenever it arrives.
+//!
 //! Costs: an empty policy costs nothing; `keep_last` looks at one entry of
 //! the index; `max_age_s` looks at the entries it evicts and one more;
 //! `max_bytes` at the entries it keeps and one more number.
@@ -244,10 +251,10 @@ fn keep_last_floor(index: &VecDeque<Indexed>, n: u64) -> u64 {
 }
 
 /// The floor that keeps the newest entries whose payloads add up to at most `max_bytes`,
-/// by whole sequence numbers, the newest number always.
+/// by whole sequence numbers, the newest number always: just above the newest number that
+/// does not fit.
 fn max_bytes_floor(index: &VecDeque<Indexed>, overhead: u64, max_bytes: u64) -> u64 {
     let mut kept_bytes = 0u64;
-    let mut floor = 1;
     let mut end = index.len();
     // Walk back one sequence number (all its entries) at a time.
     while let Some(newest_left) = end.checked_sub(1) {
@@ -261,23 +268,26 @@ fn max_bytes_floor(index: &VecDeque<Indexed>, overhead: u64, max_bytes: u64) -> 
         let is_newest = end == index.len();
         kept_bytes = kept_bytes.saturating_add(group_bytes);
         if !is_newest && kept_bytes > max_bytes {
-            break;
+            return seq.saturating_add(1);
         }
-        floor = seq;
         end = start;
     }
-    floor
+    1
 }
 
 /// The floor that evicts the entries older than `max_age_s` at `now_ms`, oldest first, up
-/// to the first that is not.
+/// to the first that is not: just above the newest one evicted.
 fn max_age_floor(index: &VecDeque<Indexed>, max_age_s: u64, now_ms: u64) -> u64 {
     let cutoff = now_ms.saturating_sub(max_age_s.saturating_mul(1000));
     // Looks at the entries evicted, and one more: no dearer than evicting them.
-    match index.iter().find(|e| e.ts_ms >= cutoff) {
-        Some(young) => young.id.seq,
-        None => index
-            .back()
-            .map_or(1, |newest| newest.id.seq.saturating_add(1)),
+    let young = index.iter().position(|e| e.ts_ms >= cutoff);
+    let Some(evicted) = young.unwrap_or(index.len()).checked_sub(1) else {
+        return 1;
+    };
+    let above_evicted = index[evicted].id.seq.saturating_add(1);
+    match young {
+        // An old entry sharing its number with a young one is kept with it.
+        Some(young) => above_evicted.min(index[young].id.seq),
+        None => above_evicted,
     }
 }

@@ -194,6 +194,51 @@ fn max_age_stops_at_the_first_entry_young_enough() {
 }
 
 #[test]
+fn max_age_keeps_an_old_entry_sharing_its_number_with_a_young_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = open(dir.path());
+    store.put_entry("b", "s", &entry(1, 1, 1_000, 5)).unwrap();
+    store.put_entry("b", "s", &entry(2, 1, 1_000, 5)).unwrap();
+    store.put_entry("b", "s", &entry(2, 2, 9_000, 5)).unwrap();
+    store.apply_policy("b", "s", &max_age_s(5), 10_000).unwrap();
+    assert_eq!(seqs(&all(&mut store, "b", "s")), [2, 2]);
+}
+
+/// A replica that missed entries (numbered between those it evicts and those it keeps)
+/// still takes them when they arrive: the floor goes just above what was evicted.
+#[test]
+fn entries_missed_in_between_are_still_taken() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = open(dir.path());
+    store.put_entry("b", "s", &entry(1, 1, 1_000, 10)).unwrap();
+    store.put_entry("b", "s", &entry(5, 1, 9_000, 10)).unwrap();
+    store.apply_policy("b", "s", &max_age_s(5), 10_000).unwrap();
+    assert_eq!(store.floor("b", "s"), 2);
+    assert!(store.put_entry("b", "s", &entry(3, 1, 9_000, 10)).unwrap());
+    store.apply_policy("b", "s", &max_age_s(5), 10_000).unwrap();
+    assert_eq!(seqs(&all(&mut store, "b", "s")), [3, 5], "young: kept");
+
+    // Nothing evicted: the floor stays where it was.
+    store.put_entry("b", "t", &entry(4, 1, 9_000, 10)).unwrap();
+    store.apply_policy("b", "t", &max_age_s(5), 10_000).unwrap();
+    store.apply_policy("b", "t", &max_bytes(100), 0).unwrap();
+    assert_eq!(store.floor("b", "t"), 1);
+    assert!(store.put_entry("b", "t", &entry(2, 1, 9_000, 10)).unwrap());
+
+    store.put_entry("b", "u", &entry(1, 1, 0, 10)).unwrap();
+    store.put_entry("b", "u", &entry(5, 1, 0, 10)).unwrap();
+    store.apply_policy("b", "u", &max_bytes(10), 0).unwrap();
+    assert_eq!(store.floor("b", "u"), 2);
+    assert!(store.put_entry("b", "u", &entry(3, 1, 0, 10)).unwrap());
+    store.apply_policy("b", "u", &max_bytes(10), 0).unwrap();
+    assert_eq!(
+        seqs(&all(&mut store, "b", "u")),
+        [5],
+        "past the limit: evicted"
+    );
+}
+
+#[test]
 fn several_rules_evict_what_any_of_them_evicts() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = open(dir.path());
