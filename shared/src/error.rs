@@ -139,6 +139,9 @@ pub enum StartError {
     /// The data directory has a ring file the node cannot read.
     #[error("cannot read the saved ring: {0}")]
     SavedRing(#[source] io::Error),
+    /// The data directory has a cluster metadata file the node cannot read.
+    #[error("cannot read the cluster metadata: {0}")]
+    Metadata(#[source] io::Error),
     /// The data directory holds a ring of another size than the one asked for.
     #[error(
         "{} holds a ring of {saved} partitions, not {asked}: start with --ring-size {saved} or another data directory",
@@ -281,6 +284,10 @@ mod tests {
         assert_eq!(
             StartError::SavedRing(io::Error::other("truncated")).to_string(),
             "cannot read the saved ring: truncated"
+        );
+        assert_eq!(
+            StartError::Metadata(io::Error::other("data/dev1/metadata.json: EOF")).to_string(),
+            "cannot read the cluster metadata: data/dev1/metadata.json: EOF"
         );
         assert_eq!(
             StartError::RingSizeMismatch {

@@ -16,7 +16,7 @@
 //! | [`error`], [`clock`], [`logs`], [`holes`], [`lifecycle`], [`metrics`] | the words every room shares: errors, time, where log lines go, the exercise's holes, a node's background tasks, its counters |
 //! | [`store`] | the stream database's files: segments, recovery, the cache |
 //! | [`net`] | how nodes talk: the messages ([`net::wire`]), the connections ([`net::transport`]), the listener ([`net::server`]), the cluster's cookie each end proves it knows ([`net::cookie`]) |
-//! | [`cluster`] | how the members agree on the ring: the ring state a node holds and saves, gossip, liveness, the claimant |
+//! | [`cluster`] | how the members agree on the ring: the ring state a node holds and saves, gossip, liveness, the claimant; and the cluster metadata ([`cluster::metadata`]), a small map every node holds a copy of |
 //! | [`vnode`] | the [`Vnode`] behaviour and its machinery: the vnodes hosted on a node, each one's task, remote calls, replies, quorums, coverage |
 //! | [`handoff`] | moving a partition's data to the node that should hold it |
 //! | [`node`] | [`Node`]: starts and stops the handles above and answers what arrives over the wire; [`VnodeMaster`], an application's handle on its vnodes; the admin commands |
@@ -35,6 +35,7 @@
 //! | `riak_core_claim`, `riak_core_claimant` | [`ring::claim`], [`cluster::claimant`] |
 //! | `riak_core_gossip`, `riak_core_ring_manager` | [`cluster::gossip`], [`cluster::RingState`] |
 //! | `riak_core_node_watcher` | [`cluster::liveness`] |
+//! | `riak_core_metadata`, `_metadata_manager`, `riak_core_broadcast` | [`cluster::metadata`] |
 //! | `riak_core_vnode` behaviour | [`Vnode`] |
 //! | `riak_core_vnode_master` | [`VnodeMaster`] |
 //! | `riak_core_coverage_fsm` | [`ring::coverage`] and [`VnodeMaster::coverage`] |

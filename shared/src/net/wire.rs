@@ -27,7 +27,8 @@ use std::net::SocketAddr;
 use tokio_util::codec::LengthDelimitedCodec;
 
 /// Bumped whenever a message changes shape; nodes of different versions refuse each other.
-pub const PROTOCOL_VERSION: u32 = 2;
+/// (3: the cluster metadata's messages.)
+pub const PROTOCOL_VERSION: u32 = 3;
 
 /// The largest frame a node accepts. A longer one closes the connection.
 pub const MAX_FRAME_BYTES: usize = 16 * 1024 * 1024;
@@ -180,6 +181,9 @@ pub enum Request {
     },
     /// Stop the node (used by `devrel` to shut its nodes down cleanly).
     Stop,
+    /// The cluster metadata: a change to take in, or a step of an exchange (see
+    /// [`crate::cluster::metadata`]).
+    Metadata(MetadataRequest),
 }
 
 /// The steps of one handoff, from the sending node. `id` numbers the sender's transfers.
@@ -236,6 +240,51 @@ pub enum ClaimantRequest {
     },
 }
 
+/// One entry of the cluster metadata, as it travels between nodes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MetadataEntry {
+    pub prefix: String,
+    pub key: String,
+    pub version: MetadataVersion,
+    /// The value as JSON text (postcard cannot carry a `serde_json::Value` itself); `None`
+    /// for a deleted key (a tombstone).
+    pub value: Option<String>,
+}
+
+/// The version of a metadata entry: of two entries for one key, the higher version wins on
+/// every node. Compared field by field, in this order.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct MetadataVersion {
+    /// When it was written (wall clock, milliseconds since the epoch).
+    pub time_ms: u64,
+    /// The node that wrote it.
+    pub node: NodeName,
+    /// That node's count of the metadata puts it has made.
+    pub counter: u64,
+}
+
+/// What one node asks another about the cluster metadata.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum MetadataRequest {
+    /// Entries just written on the sender: take them in, and answer [`Response::Done`] once
+    /// they are saved and every read here sees them.
+    Push(Vec<MetadataEntry>),
+    /// The digest of the sender's whole map; answered [`MetadataAnswer::Same`] or
+    /// [`MetadataAnswer::Differs`].
+    Digest(u64),
+    /// Every entry of the sender: take them in, and answer [`MetadataAnswer::Entries`] with
+    /// yours that the sender lacks or holds an older version of.
+    Exchange(Vec<MetadataEntry>),
+}
+
+/// The answers to [`MetadataRequest::Digest`] and [`MetadataRequest::Exchange`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum MetadataAnswer {
+    Same,
+    Differs,
+    Entries(Vec<MetadataEntry>),
+}
+
 /// The answers.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum Response {
@@ -256,6 +305,7 @@ pub enum Response {
     /// A handoff was not started: every handoff slot of the receiving node is taken; the
     /// sender asks again later (riak's handoff concurrency limit).
     Busy,
+    Metadata(MetadataAnswer),
 }
 
 /// Lists of byte strings, encoded as byte strings rather than as lists of numbers (which

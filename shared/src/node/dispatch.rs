@@ -1,6 +1,6 @@
 //! What a node answers over the wire: each [`Request`] from another node or a command-line
 //! tool goes to the handle that owns it — the vnode hosts, the ring state, the claimant, the
-//! admin commands, the console, the handoff receiver, the mailboxes.
+//! admin commands, the console, the handoff receiver, the mailboxes, the cluster metadata.
 
 use crate::error::Error;
 use crate::net::server::Answer;
@@ -71,5 +71,6 @@ pub(super) async fn answer(node: &Node, request: Request) -> Result<Response, Er
             node.request_stop();
             Ok(Response::Done)
         }
+        Request::Metadata(request) => node.metadata().answer(request).await,
     }
 }

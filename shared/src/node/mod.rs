@@ -4,13 +4,15 @@
 //! handles, each given only to the work that needs it:
 //!
 //! - the view of the cluster ([`RingState`]), which gossip, liveness and the claimant keep;
+//! - the cluster metadata ([`Metadata`]), which its own exchange keeps;
 //! - the claimant's door ([`Claimant`]);
 //! - what the vnode machinery sees of the node (`NodeContext`) and the vnode hosts;
 //! - the handoff manager ([`crate::handoff`]);
 //! - its background tasks ([`Lifecycle`]).
 //!
-//! [`Node::start`] makes them and starts the listener, gossip, liveness and handoff; what
-//! arrives over the wire is answered by `dispatch`; [`Node::stop`] ends it all.
+//! [`Node::start`] makes them and starts the listener, gossip, liveness, the metadata
+//! exchange and handoff; what arrives over the wire is answered by `dispatch`; [`Node::stop`]
+//! ends it all.
 
 pub mod admin;
 mod config;
@@ -20,7 +22,7 @@ mod vnode_master;
 pub use config::{DEFAULT_REQUEST_TIMEOUT, DEV_COOKIE, NodeConfig, dev_cluster_port};
 pub use vnode_master::VnodeMaster;
 
-use crate::cluster::{self, Claimant, RingState};
+use crate::cluster::{self, Claimant, Metadata, RingState};
 use crate::error::{Error, StartError};
 use crate::handoff;
 use crate::lifecycle::Lifecycle;
@@ -69,8 +71,9 @@ pub trait RemoteConsole: Send + Sync {
 }
 
 impl Node {
-    /// Starts a node: loads its ring from the data directory (or makes a fresh one-node
-    /// ring), listens for other nodes, and starts gossip, liveness checks and transfers.
+    /// Starts a node: loads its ring and its cluster metadata from the data directory (or
+    /// makes a fresh one-node ring and an empty map), listens for other nodes, and starts
+    /// gossip, liveness checks, the metadata exchange and transfers.
     pub async fn start(config: NodeConfig) -> Result<Node, StartError> {
         check_ring_size(config.ring_size)?;
         let saved = cluster::load_saved_ring(&config.data_dir).map_err(StartError::SavedRing)?;
@@ -129,8 +132,10 @@ impl Node {
             lifecycle.clone(),
             config.gossip_interval,
         );
+        let metadata =
+            Metadata::open(state.clone(), config.request_timeout).map_err(StartError::Metadata)?;
         let claimant = Claimant::new(state.clone(), config.request_timeout);
-        let context = NodeContext::new(state.clone(), config.request_timeout);
+        let context = NodeContext::new(state.clone(), config.request_timeout, metadata);
         let hosts = Hosts::default();
         let handoff = handoff::Manager::new(
             context.clone(),
@@ -175,6 +180,7 @@ impl Node {
             node.inner.state.clone(),
             node.config().heartbeat,
         ));
+        node.spawn(cluster::metadata::run(node.metadata().clone()));
         node.spawn(handoff::run(node.inner.handoff.clone()));
         tracing::info!(node = %node.name(), %addr, ring_size = node.ring().size(), "node started");
         Ok(node)
@@ -225,6 +231,12 @@ impl Node {
     /// The node as its vnode machinery sees it.
     pub(crate) fn context(&self) -> &NodeContext {
         &self.inner.context
+    }
+
+    /// The cluster metadata: a small map every node holds a copy of, read locally (see
+    /// [`crate::cluster::metadata`]).
+    pub fn metadata(&self) -> &Metadata {
+        self.inner.context.metadata()
     }
 
     /// The node's counters (see [`crate::metrics`]).

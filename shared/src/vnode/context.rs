@@ -1,9 +1,9 @@
 //! What the vnode machinery sees of the node it runs on: its name and view of the ring, the
-//! way to other nodes, request ids, mailboxes, and the holes its vnodes ran into. The node
-//! ([`crate::node::Node`]) owns one and hands clones to its vnode hosts, so that nothing in
-//! this room needs the whole node.
+//! way to other nodes, request ids, mailboxes, the cluster metadata, and the holes its vnodes
+//! ran into. The node ([`crate::node::Node`]) owns one and hands clones to its vnode hosts, so
+//! that nothing in this room needs the whole node.
 
-use crate::cluster::RingState;
+use crate::cluster::{Metadata, RingState};
 use crate::error::Error;
 use crate::metrics::Metrics;
 use crate::net::wire::{Request, Response};
@@ -26,19 +26,21 @@ struct Inner {
     request_timeout: Duration,
     next_request: AtomicU64,
     mailboxes: Mailboxes,
+    metadata: Metadata,
     metrics: Arc<Metrics>,
     /// The holes of the exercise this node's vnodes ran into (see [`NodeContext::holes_met`]).
     holes_met: Mutex<BTreeSet<String>>,
 }
 
 impl NodeContext {
-    pub(crate) fn new(state: RingState, request_timeout: Duration) -> Self {
+    pub(crate) fn new(state: RingState, request_timeout: Duration, metadata: Metadata) -> Self {
         NodeContext {
             inner: Arc::new(Inner {
                 state,
                 request_timeout,
                 next_request: AtomicU64::new(1),
                 mailboxes: Mailboxes::default(),
+                metadata,
                 metrics: Arc::new(Metrics::default()),
                 holes_met: Mutex::new(BTreeSet::new()),
             }),
@@ -89,6 +91,11 @@ impl NodeContext {
 
     pub(crate) fn mailboxes(&self) -> &Mailboxes {
         &self.inner.mailboxes
+    }
+
+    /// The node's cluster metadata.
+    pub(crate) fn metadata(&self) -> &Metadata {
+        &self.inner.metadata
     }
 
     /// Sends a message to mailbox `mailbox` on node `to` (this node included) and waits until
@@ -159,6 +166,6 @@ impl NodeContext {
             tasks.clone(),
             Duration::from_secs(1),
         );
-        NodeContext::new(state, Duration::from_secs(5))
+        NodeContext::new(state, Duration::from_secs(5), Metadata::detached())
     }
 }

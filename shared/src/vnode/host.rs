@@ -131,6 +131,7 @@ impl<V: Vnode> VnodeHost<V> {
             vnode_type: self.vnode_type,
             data_dir: self.data_dir.join(partition.id()),
             mailer: Mailer::new(self.node.clone()),
+            metadata: self.node.metadata().clone(),
         };
         self.tasks.spawn(run_vnode::<V>(ctx, self.node.clone(), rx));
         tx

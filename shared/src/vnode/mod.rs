@@ -40,6 +40,7 @@ pub(crate) mod task;
 
 pub use mailer::Mailer;
 
+use crate::cluster::Metadata;
 use crate::ring::{HandoffKind, IndexNode, NodeName, Partition};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -65,12 +66,15 @@ pub struct VnodeContext {
     pub data_dir: PathBuf,
     /// Sends messages to mailboxes on any node (see [`crate::Node::register_mailbox`]).
     pub mailer: Mailer,
+    /// The cluster metadata (users, grants, policies), as this node holds it: read it
+    /// freely, it is local and never blocks (see [`crate::cluster::metadata`]).
+    pub metadata: Metadata,
 }
 
 impl VnodeContext {
     /// The context of a vnode run on its own, outside any node (to test a vnode's callbacks
-    /// directly): its messages go nowhere, and a callback that is still a hole says so in one
-    /// line (see [`crate::holes`]).
+    /// directly): its messages go nowhere, its metadata is a map of its own, empty, and a
+    /// callback that is still a hole says so in one line (see [`crate::holes`]).
     pub fn standalone(partition: Partition, vnode_type: &'static str, data_dir: PathBuf) -> Self {
         crate::holes::report_briefly();
         VnodeContext {
@@ -79,6 +83,7 @@ impl VnodeContext {
             vnode_type,
             data_dir,
             mailer: Mailer::detached(),
+            metadata: Metadata::detached(),
         }
     }
 }
