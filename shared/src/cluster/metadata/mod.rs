@@ -178,6 +178,25 @@ impl Metadata {
     /// module's doc). An error means the change was made nowhere: the map would grow past
     /// [`MAX_BYTES`], the node is stopping, or the file cannot be written.
     pub async fn put(&self, prefix: &str, key: &str, value: Option<Value>) -> Result<(), Error> {
+        self.write(prefix, key, value, false).await
+    }
+
+    /// Sets `key` under `prefix` to `value` *as a default*, unless this node holds a value or
+    /// a tombstone for it already: its version has time 0, so that any [`put`](Self::put),
+    /// made anywhere before or after, wins over it. Nodes that start apart and each write the
+    /// same default (the first admin user, say) end up agreeing on one of them (by node name)
+    /// and never overwrite a real change with it.
+    pub async fn put_default(&self, prefix: &str, key: &str, value: Value) -> Result<(), Error> {
+        self.write(prefix, key, Some(value), true).await
+    }
+
+    async fn write(
+        &self,
+        prefix: &str,
+        key: &str,
+        value: Option<Value>,
+        default: bool,
+    ) -> Result<(), Error> {
         if self
             .cluster()
             .is_some_and(|c| c.state.lifecycle().is_stopping())
@@ -191,12 +210,14 @@ impl Metadata {
             .change(move |table| {
                 // Past the version it replaces, whatever the clock says: a put always wins
                 // over what this node held.
-                let floor = table
-                    .get(&prefix, &key)
-                    .map_or(0, |held| held.version.time_ms + 1);
+                let held = table.get(&prefix, &key);
+                if default && held.is_some() {
+                    return Ok((None, None));
+                }
+                let floor = held.map_or(0, |held| held.version.time_ms + 1);
                 let entry = MetadataEntry {
                     version: MetadataVersion {
-                        time_ms: now_ms().max(floor),
+                        time_ms: if default { 0 } else { now_ms().max(floor) },
                         node: inner.me.clone(),
                         counter: inner.puts.fetch_add(1, Ordering::Relaxed) + 1,
                     },
@@ -224,11 +245,19 @@ impl Metadata {
                         next.bytes()
                     )));
                 }
-                Ok((Some(next), entry))
+                Ok((Some(next), Some(entry)))
             })
             .await?;
-        self.push(entry).await;
+        if let Some(entry) = entry {
+            self.push(entry).await;
+        }
         Ok(())
+    }
+
+    /// The number of changes this node has installed since it started (see
+    /// [`subscribe`](Self::subscribe)): a cache built at one number is current while it holds.
+    pub fn version(&self) -> u64 {
+        *self.inner.changes.borrow()
     }
 
     /// A counter bumped on every change this node installs, its own or one it received
