@@ -17,6 +17,7 @@
 //! | [`store`] | the stream database's files: segments, recovery, the cache |
 //! | [`net`] | how nodes talk: the messages ([`net::wire`]), the connections ([`net::transport`]), the listener ([`net::server`]), the cluster's cookie each end proves it knows ([`net::cookie`]) |
 //! | [`cluster`] | how the members agree on the ring: the ring state a node holds and saves, gossip, liveness, the claimant; and the cluster metadata ([`cluster::metadata`]), a small map every node holds a copy of |
+//! | [`access`] | users, sessions and permissions: passwords kept as argon2 hashes, signed session tokens, the rule that allows a request; kept in the cluster metadata |
 //! | [`vnode`] | the [`Vnode`] behaviour and its machinery: the vnodes hosted on a node, each one's task, remote calls, replies, quorums, coverage |
 //! | [`handoff`] | moving a partition's data to the node that should hold it |
 //! | [`node`] | [`Node`]: starts and stops the handles above and answers what arrives over the wire; [`VnodeMaster`], an application's handle on its vnodes; the admin commands |
@@ -57,6 +58,8 @@ pub mod store;
 pub mod net;
 
 pub mod cluster;
+
+pub mod access;
 
 pub mod vnode;
 

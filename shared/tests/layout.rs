@@ -15,6 +15,7 @@ const LAYERS: &[&[&str]] = &[
     &["store"],
     &["net"],
     &["cluster"],
+    &["access"],
     &["vnode"],
     &["handoff"],
     &["node"],

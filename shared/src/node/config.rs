@@ -2,6 +2,7 @@
 //! pace of its background work, with the workshop's defaults (`devK`) and quicker ones for
 //! tests.
 
+use crate::access::AccessConfig;
 use crate::net::cookie::Cookie;
 use crate::net::limits::{HttpLimits, Limits};
 use crate::net::transport::Faults;
@@ -74,6 +75,9 @@ pub struct NodeConfig {
     /// The pause between two anti-entropy exchanges of an application that runs them (the
     /// stream database: see `streams::aae`); `None`: no anti-entropy on this node.
     pub anti_entropy: Option<Duration>,
+    /// Who may call the applications without logging in, the admin's first password, how
+    /// long a session lasts (see [`crate::access`]).
+    pub access: AccessConfig,
 }
 
 impl NodeConfig {
@@ -105,6 +109,7 @@ impl NodeConfig {
             // One key range a second: a node in charge of a third of 64 ranges (or half of
             // them while a node is down) goes round them all in about half a minute.
             anti_entropy: Some(Duration::from_secs(1)),
+            access: AccessConfig::default(),
         }
     }
 

@@ -22,6 +22,7 @@ mod vnode_master;
 pub use config::{DEFAULT_REQUEST_TIMEOUT, DEV_COOKIE, NodeConfig, dev_cluster_port};
 pub use vnode_master::VnodeMaster;
 
+use crate::access::Access;
 use crate::cluster::{self, Claimant, Metadata, RingState};
 use crate::error::{Error, StartError};
 use crate::handoff;
@@ -57,6 +58,8 @@ struct NodeInner {
     context: NodeContext,
     hosts: Hosts,
     handoff: handoff::Manager,
+    /// Its users and grants: who may call its applications.
+    access: Access,
     lifecycle: Lifecycle,
     console: Mutex<Option<Arc<dyn RemoteConsole>>>,
     /// Node-wide state of the applications, by name (see [`Node::singleton`]).
@@ -135,6 +138,7 @@ impl Node {
         let metadata =
             Metadata::open(state.clone(), config.request_timeout).map_err(StartError::Metadata)?;
         let claimant = Claimant::new(state.clone(), config.request_timeout);
+        let access = Access::new(metadata.clone(), &config.cookie, config.access.clone());
         let context = NodeContext::new(state.clone(), config.request_timeout, metadata);
         let hosts = Hosts::default();
         let handoff = handoff::Manager::new(
@@ -154,6 +158,7 @@ impl Node {
                 context,
                 hosts,
                 handoff,
+                access,
                 config,
                 addr,
                 state,
@@ -231,6 +236,12 @@ impl Node {
     /// The node as its vnode machinery sees it.
     pub(crate) fn context(&self) -> &NodeContext {
         &self.inner.context
+    }
+
+    /// Its users and grants, and the rule that decides what a caller may do (see
+    /// [`crate::access`]).
+    pub fn access(&self) -> &Access {
+        &self.inner.access
     }
 
     /// The cluster metadata: a small map every node holds a copy of, read locally (see

@@ -27,6 +27,7 @@
 //! anyone passing it, and an operator copies the file to the other hosts, as with Erlang's
 //! `.erlang.cookie`.
 
+use crate::access::Anonymous;
 use crate::app::App;
 use crate::net::cookie::Cookie;
 use crate::net::host_ip;
@@ -262,6 +263,20 @@ struct Tuning {
     /// Seconds an HTTP request may take until its answer, its body included [default: 30]
     #[arg(long, value_name = "S", value_parser = clap::value_parser!(u32).range(1..), env = "RING_HTTP_REQUEST_TIMEOUT")]
     http_request_timeout: Option<u32>,
+    /// What callers without a session token may do to data: all, or none [default: all]
+    #[arg(long, value_name = "all|none", env = "RING_ANONYMOUS")]
+    anonymous: Option<Anonymous>,
+    /// The admin's password at the cluster's first start [default: made from the cookie]
+    #[arg(
+        long,
+        value_name = "PASSWORD",
+        env = "RING_ADMIN_PASSWORD",
+        hide_env_values = true
+    )]
+    admin_password: Option<String>,
+    /// Seconds a session token is accepted after logging in [default: 86400]
+    #[arg(long, value_name = "S", value_parser = clap::value_parser!(u32).range(1..), env = "RING_SESSION_TTL")]
+    session_ttl: Option<u32>,
 }
 
 /// `--node devK` → K.
@@ -293,10 +308,7 @@ fn admin_about() -> String {
             first_words.push(word);
         }
     }
-    format!(
-        "Run an admin command on a running node: {} …",
-        first_words.join(", ")
-    )
+    format!("Run an admin command: {} …", first_words.join(", "))
 }
 
 fn admin_after_help() -> String {
@@ -460,6 +472,16 @@ impl Tuning {
         if let Some(seconds) = self.http_request_timeout {
             http.request_timeout = Duration::from_secs(seconds.into());
         }
+        let access = &mut config.access;
+        if let Some(anonymous) = self.anonymous {
+            access.anonymous = anonymous;
+        }
+        if let Some(password) = &self.admin_password {
+            access.admin_password = Some(password.clone());
+        }
+        if let Some(seconds) = self.session_ttl {
+            access.session_ttl = Duration::from_secs(seconds.into());
+        }
     }
 
     /// The same options, as a devrel passes them on to each node.
@@ -478,12 +500,18 @@ impl Tuning {
             ("--chat-max-connections", self.chat_max_connections),
             ("--http-header-timeout", self.http_header_timeout),
             ("--http-request-timeout", self.http_request_timeout),
+            ("--session-ttl", self.session_ttl),
         ];
         for (option, value) in options {
             if let Some(value) = value {
                 args.extend([option.to_string(), value.to_string()]);
             }
         }
+        if let Some(anonymous) = self.anonymous {
+            args.extend(["--anonymous".to_string(), anonymous.to_string()]);
+        }
+        // The admin password is not passed on: each node reads RING_ADMIN_PASSWORD from the
+        // environment it inherits, and a command line is visible to every user of the machine.
         args
     }
 }
@@ -1451,7 +1479,9 @@ mod tests {
         assert_eq!(
             variables,
             [
+                "RING_ADMIN_PASSWORD",
                 "RING_ADVERTISE",
+                "RING_ANONYMOUS",
                 "RING_ANTI_ENTROPY",
                 "RING_BIND",
                 "RING_CHAT_MAX_CONNECTIONS",
@@ -1472,6 +1502,7 @@ mod tests {
                 "RING_NAME",
                 "RING_NODE",
                 "RING_RING_SIZE",
+                "RING_SESSION_TTL",
                 "RING_WRITE_TIMEOUT",
             ]
         );

@@ -164,5 +164,11 @@ pub(super) fn settings(config: &NodeConfig, cookie: &CookieSource) -> String {
         "chat_max_connections = {}",
         config.chat_max_connections
     ));
+    let access = &config.access;
+    lines.push(format!("anonymous = \"{}\"", access.anonymous));
+    lines.push(format!("session_ttl = {}", seconds(access.session_ttl)));
+    if access.admin_password.is_some() {
+        lines.push("# admin_password: given (not shown)".into());
+    }
     lines.join("\n") + "\n"
 }
