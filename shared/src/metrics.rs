@@ -220,7 +220,7 @@ impl Default for Metrics {
 
 /// The operations counted, whose metrics are looked up once, when the node starts: counting a
 /// request is then an atomic add and a histogram's observation, with no label to hash.
-pub const OPS: [&str; 4] = ["post", "read", "last", "list"];
+pub const OPS: [&str; 5] = ["post", "read", "last", "list", "delete"];
 
 /// The metrics of one operation, ready to count.
 #[derive(Clone)]

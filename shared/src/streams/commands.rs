@@ -1,7 +1,8 @@
 //! The stream database's console commands, for applications that offer them as they are:
-//! `store`, `fetch`, `post`, `get`, `list-streams`, `list-buckets`, `stats`, `populate`
-//! (the tutorial's demo data) and `aae-status`. Every command takes optional `n=`, `w=`,
-//! `r=` settings.
+//! `store`, `fetch`, `post`, `get`, `delete`, `list-streams`, `list-buckets`, `stats`,
+//! `populate` (the tutorial's demo data), `aae-status`, and the eviction policies
+//! (`eviction`, `eviction-set`, `eviction-clear`). Every command takes optional `n=`, `w=`,
+//! `r=` settings. (Users and grants are admin commands: `security …`.)
 //!
 //! The `show_*` functions print results the same way in every exercise.
 
@@ -10,6 +11,7 @@ use super::service::{Listing, Nwr, ReadResult, ShowEntry, Streams, StreamsVnode,
 use crate::app::CommandHelp;
 use crate::error::Error;
 use crate::node::admin::tables::{banner, rule};
+use crate::store::EvictionPolicy;
 use crate::vnode::coordinator::QuorumWaiter;
 use std::time::Duration;
 
@@ -35,6 +37,10 @@ pub const COMMANDS: &[CommandHelp] = &[
         help: "entries from FROM (at most LIMIT), or the newest LIMIT (default 1)",
     },
     CommandHelp {
+        usage: "delete BUCKET STREAM [n= w=]",
+        help: "empty a stream on every replica, for good (its numbers go on)",
+    },
+    CommandHelp {
         usage: "list-streams BUCKET",
         help: "the streams of a bucket, each once (a coverage query)",
     },
@@ -53,6 +59,18 @@ pub const COMMANDS: &[CommandHelp] = &[
     CommandHelp {
         usage: "aae-status",
         help: "anti-entropy on this node: each key range in its charge, last exchange, repairs",
+    },
+    CommandHelp {
+        usage: "eviction BUCKET [STREAM]",
+        help: "the eviction policy set on a bucket or a stream",
+    },
+    CommandHelp {
+        usage: "eviction-set BUCKET [STREAM] [keep_last=N] [max_bytes=X] [max_age_s=T]",
+        help: "keep only the newest N entries, X bytes, entries younger than T seconds",
+    },
+    CommandHelp {
+        usage: "eviction-clear BUCKET [STREAM]",
+        help: "remove a policy (what was evicted stays evicted)",
     },
 ];
 
@@ -100,6 +118,30 @@ async fn run_command<Q: QuorumWaiter, V: StreamsVnode>(
             };
             Ok(show_entries(&read))
         }
+        ("delete", [bucket, stream]) => {
+            let floor = db.delete(bucket, stream, nwr).await?;
+            Ok(format!(
+                "deleted {bucket}/{stream}: its next entry will be #{floor} or more"
+            ))
+        }
+        ("eviction", [bucket, stream @ ..]) if stream.len() <= 1 => {
+            let stream = stream.first().copied();
+            Ok(show_policy(bucket, stream, db.eviction(bucket, stream)))
+        }
+        ("eviction-set", [bucket, rest @ ..]) => {
+            let (stream, rules) = match rest.split_first() {
+                Some((first, rules)) if !first.contains('=') => (Some(*first), rules),
+                _ => (None, rest),
+            };
+            let policy = policy_of(rules)?;
+            db.set_eviction(bucket, stream, Some(policy)).await?;
+            Ok(show_policy(bucket, stream, Some(policy)))
+        }
+        ("eviction-clear", [bucket, stream @ ..]) if stream.len() <= 1 => {
+            let stream = stream.first().copied();
+            db.set_eviction(bucket, stream, None).await?;
+            Ok(show_policy(bucket, stream, None))
+        }
         ("list-streams", [bucket]) => Ok(show_listing(
             &db.list_streams(bucket, nwr).await?,
             "no streams",
@@ -135,10 +177,64 @@ async fn run_command<Q: QuorumWaiter, V: StreamsVnode>(
     }
 }
 
+/// `keep_last=N max_bytes=X max_age_s=T`, at least one.
+fn policy_of(rules: &[&str]) -> Result<EvictionPolicy, Error> {
+    let mut policy = EvictionPolicy::default();
+    for rule in rules {
+        let (name, value) = rule
+            .split_once('=')
+            .ok_or_else(|| Error::bad_request(format!("'{rule}' is not NAME=NUMBER")))?;
+        let slot = match name {
+            "keep_last" => &mut policy.keep_last,
+            "max_bytes" => &mut policy.max_bytes,
+            "max_age_s" => &mut policy.max_age_s,
+            _ => {
+                return Err(Error::bad_request(format!(
+                    "unknown rule '{name}' (keep_last, max_bytes, max_age_s)"
+                )));
+            }
+        };
+        *slot = Some(number(value)?);
+    }
+    if policy.is_empty() {
+        return Err(Error::bad_request(
+            "name at least one rule: keep_last=N, max_bytes=X or max_age_s=T",
+        ));
+    }
+    if policy.keep_last == Some(0) {
+        return Err(Error::bad_request(
+            "keep_last must be at least 1 (delete the stream to empty it)",
+        ));
+    }
+    Ok(policy)
+}
+
+/// `eviction on user1/stream1: keep_last=3 max_age_s=60`, or `… : none`.
+fn show_policy(bucket: &str, stream: Option<&str>, policy: Option<EvictionPolicy>) -> String {
+    let place = match stream {
+        Some(stream) => format!("{bucket}/{stream}"),
+        None => bucket.to_string(),
+    };
+    let policy = policy.unwrap_or_default();
+    let rules: Vec<String> = [
+        ("keep_last", policy.keep_last),
+        ("max_bytes", policy.max_bytes),
+        ("max_age_s", policy.max_age_s),
+    ]
+    .into_iter()
+    .filter_map(|(name, value)| value.map(|v| format!("{name}={v}")))
+    .collect();
+    if rules.is_empty() {
+        format!("eviction on {place}: none")
+    } else {
+        format!("eviction on {place}: {}", rules.join(" "))
+    }
+}
+
 async fn show_stats<Q: QuorumWaiter, V: StreamsVnode>(db: &Streams<Q, V>) -> Result<String, Error> {
     let stats = db.stats().await?;
     let mut lines = Vec::new();
-    let (mut writes, mut reads, mut entries) = (0, 0, 0);
+    let (mut writes, mut reads, mut entries, mut evicted) = (0, 0, 0, 0);
     for (vnode, s) in stats
         .iter()
         .filter(|(_, s)| s.writes + s.reads + s.entries > 0)
@@ -148,10 +244,14 @@ async fn show_stats<Q: QuorumWaiter, V: StreamsVnode>(db: &Streams<Q, V>) -> Res
             vnode.partition, vnode.node, s.writes, s.reads, s.entries
         ));
         (writes, reads, entries) = (writes + s.writes, reads + s.reads, entries + s.entries);
+        evicted += s.evicted_entries;
     }
-    lines.push(format!(
-        "total: writes={writes} reads={reads} entries={entries}"
-    ));
+    let evicted_bytes: u64 = stats.iter().map(|(_, s)| s.evicted_bytes).sum();
+    let mut total = format!("total: writes={writes} reads={reads} entries={entries}");
+    if evicted > 0 {
+        total += &format!(" evicted={evicted} ({evicted_bytes} bytes)");
+    }
+    lines.push(total);
     Ok(lines.join("\n"))
 }
 

@@ -4,16 +4,18 @@
 //! - [`vnode`]: the stream vnode, over the [`crate::store`] of its partition;
 //! - [`service`]: the database's service functions — post, read, last, listings, stats — with N/W/R;
 //! - [`aae`]: active anti-entropy, which makes replicas converge in the background;
+//! - [`eviction`]: eviction policies per bucket and stream, kept in the cluster metadata;
 //! - [`commands`]: its console commands, for applications that offer them as they are.
 
 pub mod aae;
 pub mod commands;
+pub mod eviction;
 mod listing;
 pub mod service;
 pub mod vnode;
 
 pub use service::{Listing, Nwr, ReadResult, ShowEntry, Streams, StreamsVnode, Written};
 pub use vnode::{
-    HandoffEntry, StreamCommand, StreamCoverage, StreamCoverageReply, StreamReply, StreamState,
-    StreamVnode, VnodeStats,
+    HandoffEntry, PageWindow, StreamCommand, StreamCoverage, StreamCoverageReply, StreamHandoff,
+    StreamReply, StreamState, StreamVnode, VnodeStats,
 };

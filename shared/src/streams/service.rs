@@ -46,13 +46,28 @@
 //! A page never ends in the middle of a sequence number held by several entries, so paging
 //! on with `from` = the last number + 1 skips none.
 //!
+//! Each replica answers with its *floor* too: the lowest number it keeps of the stream (see
+//! [`super::eviction`]). The read returns nothing below the highest floor it heard, and sends
+//! that floor to the replicas that are behind (entries evicted or deleted on one replica are
+//! never taken, from another, for entries that one lacks).
+//!
+//! # A delete
+//!
+//! Asks W replicas for the stream's last sequence number (as a write's step 1 does, so it
+//! hears of every acknowledged entry), then has every replica evict everything up to it
+//! (`Trim`), acknowledged by W. The stream's numbering goes on after it; replicas that missed
+//! the delete get the floor from a read, from anti-entropy or from handoff.
+//!
 //! [`PartitionStore::put_entry`]: crate::store::PartitionStore::put_entry
 
 use super::aae::{self, AntiEntropy};
+use super::eviction;
 use super::listing::merge_names;
 use super::vnode::{
-    StreamCommand, StreamCoverage, StreamCoverageReply, StreamReply, StreamVnode, VnodeStats,
+    PageWindow, StreamCommand, StreamCoverage, StreamCoverageReply, StreamReply, StreamVnode,
+    VnodeStats,
 };
+use crate::access::Access;
 use crate::error::Error;
 use crate::metrics::Op;
 use crate::node::Node;
@@ -60,6 +75,7 @@ use crate::node::VnodeMaster;
 use crate::ring::IndexNode;
 use crate::ring::apl::Preflist;
 use crate::ring::hash::chash_key;
+use crate::store::EvictionPolicy;
 use crate::store::{Entry, EntryId};
 use crate::vnode::Vnode;
 use crate::vnode::coordinator::{Answer, Quorum, QuorumWaiter};
@@ -69,6 +85,16 @@ use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+/// The buckets the system keeps its own data in (the workshop's key/value store, the chat's
+/// rooms): left out of the bucket listings of the HTTP API (the console, an operator's, shows
+/// them), and reached only with the permissions they need like any other. (Users, grants and settings live in the cluster metadata, in no bucket.)
+pub const SYSTEM_BUCKETS: &[&str] = &[super::commands::KV_BUCKET, "chat"];
+
+/// Whether a bucket is one of the [`SYSTEM_BUCKETS`].
+pub fn is_system_bucket(bucket: &str) -> bool {
+    SYSTEM_BUCKETS.contains(&bucket)
+}
 
 /// The vnode type the stream database registers.
 pub const VNODE_TYPE: &str = "stream_vnode";
@@ -253,6 +279,11 @@ impl<Q: QuorumWaiter, V: StreamsVnode> Streams<Q, V> {
         &self.vnodes
     }
 
+    /// Who may do what on this database (the node's users and grants).
+    pub fn access(&self) -> &Access {
+        self.vnodes.node().access()
+    }
+
     /// This node's anti-entropy: what it did (`aae-status`).
     pub fn anti_entropy(&self) -> &AntiEntropy {
         &self.anti_entropy
@@ -396,13 +427,7 @@ impl<Q: QuorumWaiter, V: StreamsVnode> Streams<Q, V> {
         limit: usize,
         nwr: Nwr,
     ) -> Result<ReadResult, Error> {
-        let command = StreamCommand::Read {
-            bucket: bucket.into(),
-            stream: stream.into(),
-            from,
-            limit,
-        };
-        let read = self.read_with(bucket, stream, command, Window::First(limit), nwr);
+        let read = self.read_with(bucket, stream, Window::First { from, limit }, nwr);
         self.metered("read", read).await
     }
 
@@ -414,12 +439,7 @@ impl<Q: QuorumWaiter, V: StreamsVnode> Streams<Q, V> {
         n: usize,
         nwr: Nwr,
     ) -> Result<ReadResult, Error> {
-        let command = StreamCommand::Last {
-            bucket: bucket.into(),
-            stream: stream.into(),
-            n,
-        };
-        let read = self.read_with(bucket, stream, command, Window::Last(n), nwr);
+        let read = self.read_with(bucket, stream, Window::Last(n), nwr);
         self.metered("last", read).await
     }
 
@@ -427,17 +447,21 @@ impl<Q: QuorumWaiter, V: StreamsVnode> Streams<Q, V> {
         &self,
         bucket: &str,
         stream: &str,
-        command: StreamCommand,
         window: Window,
         nwr: Nwr,
     ) -> Result<ReadResult, Error> {
         nwr.check()?;
+        let command = StreamCommand::Page {
+            bucket: bucket.into(),
+            stream: stream.into(),
+            window: window.asked(),
+        };
         let replicas = self.replicas(bucket, stream, nwr.n, nwr.r, "read")?;
         let mut answers = self.ask(&replicas, command, nwr.r, "read").await?;
         if answers.len() == 1 {
             // One replica asked (R=1): nothing to merge, nothing to repair.
             let answer = answers.pop().expect("one answer");
-            let StreamReply::Entries(mut entries) = answer.reply else {
+            let StreamReply::Page { mut entries, .. } = answer.reply else {
                 return Err(unexpected(answer.reply));
             };
             window.trim(&mut entries);
@@ -450,16 +474,34 @@ impl<Q: QuorumWaiter, V: StreamsVnode> Streams<Q, V> {
         }
         let mut union: BTreeMap<EntryId, Entry> = BTreeMap::new();
         let mut seen: Vec<(IndexNode, Held)> = Vec::new();
+        let mut floors: Vec<(IndexNode, u64)> = Vec::new();
         for answer in answers {
-            let StreamReply::Entries(entries) = answer.reply else {
+            let StreamReply::Page { entries, floor } = answer.reply else {
                 return Err(unexpected(answer.reply));
             };
-            seen.push((answer.from, Held::new(&entries, window)));
+            seen.push((answer.from.clone(), Held::new(&entries, window)));
+            floors.push((answer.from, floor));
             for entry in entries {
                 union.entry(entry.id()).or_insert(entry);
             }
         }
-        let mut entries: Vec<Entry> = union.into_values().collect();
+        // What one replica evicted is gone, however many others still hold it: those are
+        // told to evict it too, and it is neither returned nor repaired.
+        let floor = floors.iter().map(|(_, f)| *f).max().unwrap_or(1);
+        let behind: Vec<IndexNode> = floors
+            .into_iter()
+            .filter(|(_, f)| *f < floor)
+            .map(|(replica, _)| replica)
+            .collect();
+        if !behind.is_empty() {
+            let trim = StreamCommand::Trim {
+                bucket: bucket.into(),
+                stream: stream.into(),
+                floor,
+            };
+            self.vnodes.tell(&behind, trim);
+        }
+        let mut entries: Vec<Entry> = union.into_values().filter(|e| e.seq >= floor).collect();
         window.trim(&mut entries);
         let lacking: Vec<(&IndexNode, Vec<&Entry>)> = seen
             .iter()
@@ -573,10 +615,78 @@ impl<Q: QuorumWaiter, V: StreamsVnode> Streams<Q, V> {
         self.vnodes.coverage(request, n, self.wait()).await
     }
 
-    /// Every bucket, each once.
+    /// Every bucket, each once, the system's included (the HTTP API leaves those out of the
+    /// listings it gives users: see [`SYSTEM_BUCKETS`]).
     pub async fn list_buckets(&self, nwr: Nwr) -> Result<Listing, Error> {
         let list = async { merge_names(self.coverage(StreamCoverage::ListBuckets, nwr.n).await) };
         self.metered("list", list).await
+    }
+
+    /// Empties a stream on every replica, for good (see "A delete" in the module docs);
+    /// returns its new floor: the number the next entry will have at least.
+    pub async fn delete(&self, bucket: &str, stream: &str, nwr: Nwr) -> Result<u64, Error> {
+        let delete = async {
+            nwr.check()?;
+            let replicas = self.replicas(bucket, stream, nwr.n, nwr.w, "delete")?;
+            let last_seq = StreamCommand::LastSeq {
+                bucket: bucket.into(),
+                stream: stream.into(),
+            };
+            let answers = self
+                .ask(
+                    &replicas,
+                    last_seq,
+                    nwr.w,
+                    "delete (asking for the last sequence number)",
+                )
+                .await?;
+            let last = answers
+                .iter()
+                .filter_map(|a| match a.reply {
+                    StreamReply::LastSeq(seq) => Some(seq),
+                    _ => None,
+                })
+                .max()
+                .unwrap_or(0);
+            let trim = StreamCommand::Trim {
+                bucket: bucket.into(),
+                stream: stream.into(),
+                floor: last + 1,
+            };
+            self.ask(&replicas, trim, nwr.w, "delete (evicting on the replicas)")
+                .await?;
+            Ok(last + 1)
+        };
+        self.metered("delete", delete).await
+    }
+
+    /// Asks one vnode (the primary of a key drawn from the clock) whether it is there;
+    /// returns its partition.
+    pub async fn ping(&self) -> Result<crate::ring::Partition, Error> {
+        let key = crate::clock::now_ms().to_string();
+        let replicas = self.replicas("ping", &key, 1, 1, "ping")?;
+        let ask = StreamCommand::LastSeq {
+            bucket: "ping".into(),
+            stream: key,
+        };
+        self.vnodes.sync_command(&replicas[0], ask).await?;
+        Ok(replicas[0].partition)
+    }
+
+    /// The eviction policy set on exactly this bucket (`stream` None) or stream.
+    pub fn eviction(&self, bucket: &str, stream: Option<&str>) -> Option<EvictionPolicy> {
+        eviction::policy(self.vnodes.node().metadata(), bucket, stream)
+    }
+
+    /// Sets (or, with `None`, removes) the eviction policy of a bucket or stream, on every
+    /// node; every replica applies it from then on.
+    pub async fn set_eviction(
+        &self,
+        bucket: &str,
+        stream: Option<&str>,
+        policy: Option<EvictionPolicy>,
+    ) -> Result<(), Error> {
+        eviction::set_policy(self.vnodes.node().metadata(), bucket, stream, policy).await
     }
 
     /// Every stream of a bucket, each once.
@@ -612,17 +722,25 @@ impl<Q: QuorumWaiter, V: StreamsVnode> Streams<Q, V> {
 #[derive(Debug, Clone, Copy)]
 enum Window {
     /// The first `limit` entries from a number on (and the rest of the last number's).
-    First(usize),
+    First { from: u64, limit: usize },
     /// The newest `n` entries.
     Last(usize),
 }
 
 impl Window {
+    /// What each replica is asked for.
+    fn asked(self) -> PageWindow {
+        match self {
+            Window::First { from, limit } => PageWindow::From { from, limit },
+            Window::Last(n) => PageWindow::Newest(n),
+        }
+    }
+
     /// Cuts the union of the replicas' answers to what was asked.
     fn trim(self, entries: &mut Vec<Entry>) {
         match self {
-            Window::First(0) => entries.clear(),
-            Window::First(limit) if limit < entries.len() => {
+            Window::First { limit: 0, .. } => entries.clear(),
+            Window::First { limit, .. } if limit < entries.len() => {
                 // Keep whole sequence numbers: concurrent entries are never split by a page.
                 let last_seq = entries[limit - 1].seq;
                 let end = entries[limit..]
@@ -631,7 +749,7 @@ impl Window {
                     .map_or(entries.len(), |extra| limit + extra);
                 entries.truncate(end);
             }
-            Window::First(_) => {}
+            Window::First { .. } => {}
             Window::Last(n) => {
                 let extra = entries.len().saturating_sub(n);
                 entries.drain(..extra);
@@ -656,7 +774,7 @@ impl Held {
         let mut ids: Vec<EntryId> = entries.iter().map(Entry::id).collect();
         ids.sort_unstable(); // already in order from a store; cheap to make sure
         let (from, to) = match window {
-            Window::First(limit) if entries.len() >= limit => (None, ids.last().copied()),
+            Window::First { limit, .. } if entries.len() >= limit => (None, ids.last().copied()),
             Window::Last(n) if entries.len() >= n => (ids.first().copied(), None),
             _ => (None, None),
         };
@@ -737,13 +855,13 @@ mod tests {
             entry(3, 1),
         ];
         let mut page = all.clone();
-        Window::First(2).trim(&mut page);
+        Window::First { from: 0, limit: 2 }.trim(&mut page);
         assert_eq!(ids(&page), [(1, 1), (2, 1), (2, 2), (2, 3)]);
         let mut page = all.clone();
-        Window::First(1).trim(&mut page);
+        Window::First { from: 0, limit: 1 }.trim(&mut page);
         assert_eq!(ids(&page), [(1, 1)]);
         let mut page = all.clone();
-        Window::First(0).trim(&mut page);
+        Window::First { from: 0, limit: 0 }.trim(&mut page);
         assert!(page.is_empty());
         let mut newest = all.clone();
         Window::Last(2).trim(&mut newest);
@@ -768,7 +886,10 @@ mod tests {
     #[test]
     fn a_replica_lacks_only_what_its_answer_covered() {
         // Asked for 2 from the start, it returned a full page: it may hold more after #2.
-        let full = Held::new(&[entry(1, 1), entry(2, 1)], Window::First(2));
+        let full = Held::new(
+            &[entry(1, 1), entry(2, 1)],
+            Window::First { from: 0, limit: 2 },
+        );
         assert!(
             full.lacks(entry(1, 9).id()),
             "a concurrent #1 it did not return"
@@ -779,7 +900,7 @@ mod tests {
             "past its page: unknown, not lacking"
         );
         // A short answer covers the whole rest of the stream.
-        let short = Held::new(&[entry(1, 1)], Window::First(5));
+        let short = Held::new(&[entry(1, 1)], Window::First { from: 0, limit: 5 });
         assert!(short.lacks(entry(7, 1).id()));
         // The newest 2: it may hold older entries than its first.
         let newest = Held::new(&[entry(4, 1), entry(5, 1)], Window::Last(2));

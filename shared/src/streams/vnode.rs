@@ -3,10 +3,17 @@
 //! [`StreamState`] is the data and the commands on it; [`StreamVnode`] is the finished vnode
 //! (the state plus its handoff callbacks). An exercise can wrap `StreamState` in a vnode of
 //! its own and write the handoff callbacks itself: it answers anti-entropy's questions too.
+//!
+//! Each replica applies its streams' eviction policies itself (see [`super::eviction`]): a
+//! stream's *floor* is the lowest sequence number it still keeps, and the answers that tell
+//! other replicas what a stream holds (`Page`, `Ids`) carry it, so that a reader or an
+//! anti-entropy exchange never takes an evicted entry from a replica that has not evicted it
+//! yet for one that was lost.
 
 use super::aae::{NamedSummary, RangeDigest, summaries_in};
+use super::eviction::Policies;
 use crate::ring::Partition;
-use crate::store::{Entry, EntryId, PartitionStore, StoreConfig};
+use crate::store::{Entry, EntryId, Evicted, PartitionStore, StoreConfig};
 use crate::vnode::{Vnode, VnodeContext};
 use serde::{Deserialize, Serialize};
 use std::io;
@@ -48,13 +55,28 @@ pub enum StreamCommand {
         stream: String,
         n: usize,
     },
+    /// A read as the stream database's coordinator asks it: the entries of `window`, and the
+    /// stream's floor here (answered with `Page`).
+    Page {
+        bucket: String,
+        stream: String,
+        window: PageWindow,
+    },
+    /// Evict every entry numbered below `floor`, for good (a DELETE of the stream, or a floor
+    /// another replica reached). Answered with `Trimmed`.
+    Trim {
+        bucket: String,
+        stream: String,
+        floor: u64,
+    },
     /// Anti-entropy, level 1: the digest of what this vnode holds of key range `range` (the
     /// streams whose first primary is that partition). See [`super::aae`].
     RangeDigest { range: Partition },
     /// Anti-entropy, level 2: the streams of key range `range` that fall in these segments,
     /// with their summaries.
     RangeSummaries { range: Partition, segments: Vec<u8> },
-    /// Anti-entropy, the leaves: the identities of every entry of the stream, in order.
+    /// Anti-entropy, the leaves: the identities of every entry of the stream, in order, and
+    /// its floor.
     Ids { bucket: String, stream: String },
     /// The entries of the stream with these identities, in order; those not held are left
     /// out (anti-entropy fetches what a replica lacks with it).
@@ -72,6 +94,15 @@ pub enum StreamCommand {
     },
 }
 
+/// Which entries a `Page` asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PageWindow {
+    /// From sequence number `from`, at most `limit` (and the rest of the last number's).
+    From { from: u64, limit: usize },
+    /// The newest `n`.
+    Newest(usize),
+}
+
 /// A stream vnode's answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum StreamReply {
@@ -85,7 +116,21 @@ pub enum StreamReply {
     Failed(String),
     RangeDigest(RangeDigest),
     Summaries(Vec<NamedSummary>),
-    Ids(Vec<EntryId>),
+    Ids {
+        floor: u64,
+        ids: Vec<EntryId>,
+    },
+    /// The entries of a `Page`, and the stream's floor on this replica: entries numbered
+    /// below it were evicted here, whatever other replicas still hold.
+    Page {
+        entries: Vec<Entry>,
+        floor: u64,
+    },
+    /// The stream's floor after a `Trim`, and what it evicted.
+    Trimmed {
+        floor: u64,
+        evicted: Evicted,
+    },
     /// How many of a `PutMany`'s entries were new here.
     StoredMany {
         new: u64,
@@ -118,6 +163,11 @@ pub struct VnodeStats {
     /// Streams and entries held.
     pub streams: u64,
     pub entries: u64,
+    /// Entries evicted (by a policy or a delete) since the vnode started, and their bytes.
+    #[serde(default)]
+    pub evicted_entries: u64,
+    #[serde(default)]
+    pub evicted_bytes: u64,
 }
 
 /// One item handed off: a stream entry with its place.
@@ -128,9 +178,22 @@ pub struct HandoffEntry {
     pub entry: Entry,
 }
 
+/// One item a stream vnode hands off: an entry, or a stream's floor (so that a stream
+/// deleted or evicted on a fallback stays so on the owner it hands over to).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StreamHandoff {
+    Entry(HandoffEntry),
+    Floor {
+        bucket: String,
+        stream: String,
+        floor: u64,
+    },
+}
+
 /// The streams of one partition and the counters of what was done with them.
 pub struct StreamState {
     store: PartitionStore,
+    policies: Policies,
     writes: u64,
     reads: u64,
 }
@@ -144,11 +207,15 @@ impl StreamState {
         if !report.is_clean() {
             tracing::warn!(partition = %ctx.partition, problems = ?report.problems, "store recovered with repairs");
         }
-        Ok(StreamState {
+        let mut state = StreamState {
             store,
+            policies: Policies::new(ctx.metadata.clone()),
             writes: 0,
             reads: 0,
-        })
+        };
+        // Policies set while this replica was away apply now.
+        state.sweep();
+        Ok(state)
     }
 
     /// The partition's store, for handoff callbacks.
@@ -163,6 +230,48 @@ impl StreamState {
     }
 
     fn run(&mut self, command: StreamCommand) -> io::Result<StreamReply> {
+        if self.policies.refresh() {
+            // A policy changed: every stream it may touch is trimmed now, not on its next write.
+            self.sweep();
+        }
+        let reply = self.answer(command)?;
+        Ok(reply)
+    }
+
+    /// Applies the stream's policy now (cheap when it has none); a failure to remove files is
+    /// logged, never fails the request (the floor was raised before the files went).
+    fn evict(&mut self, bucket: &str, stream: &str) {
+        if self.policies.is_empty() || !self.policies.may_apply_to(bucket) {
+            return;
+        }
+        let policy = self.policies.for_stream(bucket, stream);
+        if policy.is_empty() {
+            return;
+        }
+        if let Err(error) = self
+            .store
+            .apply_policy(bucket, stream, &policy, crate::clock::now_ms())
+        {
+            tracing::warn!(%bucket, %stream, %error, "cannot apply the eviction policy");
+        }
+    }
+
+    /// Applies the policies to every stream that has one.
+    fn sweep(&mut self) {
+        if self.policies.is_empty() {
+            return;
+        }
+        for bucket in self.store.list_buckets() {
+            if !self.policies.may_apply_to(&bucket) {
+                continue;
+            }
+            for stream in self.store.list_streams(&bucket) {
+                self.evict(&bucket, &stream);
+            }
+        }
+    }
+
+    fn answer(&mut self, command: StreamCommand) -> io::Result<StreamReply> {
         Ok(match command {
             StreamCommand::Append {
                 bucket,
@@ -174,6 +283,7 @@ impl StreamState {
                     .store
                     .append_at_least(&bucket, &stream, payload, at_least)?;
                 self.writes += 1;
+                self.evict(&bucket, &stream);
                 StreamReply::Appended(entry)
             }
             StreamCommand::Put {
@@ -183,6 +293,9 @@ impl StreamState {
             } => {
                 let new = self.store.put_entry(&bucket, &stream, &entry)?;
                 self.writes += u64::from(new);
+                if new {
+                    self.evict(&bucket, &stream);
+                }
                 StreamReply::Stored { new }
             }
             StreamCommand::LastSeq { bucket, stream } => {
@@ -195,22 +308,52 @@ impl StreamState {
                 limit,
             } => {
                 self.reads += 1;
+                self.evict(&bucket, &stream);
                 StreamReply::Entries(self.store.read_from(&bucket, &stream, from, limit)?)
             }
             StreamCommand::Last { bucket, stream, n } => {
                 self.reads += 1;
+                self.evict(&bucket, &stream);
                 StreamReply::Entries(self.store.last(&bucket, &stream, n)?)
+            }
+            StreamCommand::Page {
+                bucket,
+                stream,
+                window,
+            } => {
+                self.reads += 1;
+                self.evict(&bucket, &stream);
+                let entries = match window {
+                    PageWindow::From { from, limit } => {
+                        self.store.read_from(&bucket, &stream, from, limit)?
+                    }
+                    PageWindow::Newest(n) => self.store.last(&bucket, &stream, n)?,
+                };
+                let floor = self.store.floor(&bucket, &stream);
+                StreamReply::Page { entries, floor }
+            }
+            StreamCommand::Trim {
+                bucket,
+                stream,
+                floor,
+            } => {
+                let evicted = self.store.raise_floor(&bucket, &stream, floor)?;
+                let floor = self.store.floor(&bucket, &stream);
+                StreamReply::Trimmed { floor, evicted }
             }
             // Anti-entropy's questions are not counted as reads: the counters are the users'.
             StreamCommand::RangeDigest { range } => {
+                // The digest covers what the policies keep, as every replica's does.
+                self.sweep();
                 StreamReply::RangeDigest(RangeDigest::of_range(&self.store, range))
             }
             StreamCommand::RangeSummaries { range, segments } => {
                 StreamReply::Summaries(summaries_in(&self.store, range, &segments))
             }
-            StreamCommand::Ids { bucket, stream } => {
-                StreamReply::Ids(self.store.ids(&bucket, &stream))
-            }
+            StreamCommand::Ids { bucket, stream } => StreamReply::Ids {
+                floor: self.store.floor(&bucket, &stream),
+                ids: self.store.ids(&bucket, &stream),
+            },
             StreamCommand::Get {
                 bucket,
                 stream,
@@ -225,6 +368,7 @@ impl StreamState {
                 if let Some(error) = error {
                     return Err(error);
                 }
+                self.evict(&bucket, &stream);
                 StreamReply::StoredMany {
                     new: stored.len() as u64,
                 }
@@ -252,12 +396,40 @@ impl StreamState {
         (stored, None)
     }
 
-    /// Handles a command during a handoff: the reply, and the entry it stored (if any), which
-    /// must reach the new owner too.
+    /// Handles a command during a handoff: the reply, and the entries it stored (if any),
+    /// which must reach the new owner too. (A floor it raised is left out: see
+    /// [`handoff_command`](Self::handoff_command), which the finished vnode uses.)
     pub fn handle_handoff_command(
         &mut self,
         command: StreamCommand,
     ) -> (StreamReply, Vec<HandoffEntry>) {
+        let (reply, changed) = self.handoff_command(command);
+        let entries = changed
+            .into_iter()
+            .filter_map(|item| match item {
+                StreamHandoff::Entry(entry) => Some(entry),
+                StreamHandoff::Floor { .. } => None,
+            })
+            .collect();
+        (reply, entries)
+    }
+
+    /// Handles a command during a handoff: the reply, and what it changed that must reach the
+    /// new owner too: the entries it stored, and the floor a `Trim` raised.
+    pub fn handoff_command(&mut self, command: StreamCommand) -> (StreamReply, Vec<StreamHandoff>) {
+        if let StreamCommand::Trim { bucket, stream, .. } = &command {
+            let (bucket, stream) = (bucket.clone(), stream.clone());
+            let reply = self.handle_command(command);
+            let changed = match &reply {
+                StreamReply::Trimmed { floor, .. } => vec![StreamHandoff::Floor {
+                    bucket,
+                    stream,
+                    floor: *floor,
+                }],
+                _ => Vec::new(),
+            };
+            return (reply, changed);
+        }
         if let StreamCommand::PutMany {
             bucket,
             stream,
@@ -275,10 +447,12 @@ impl StreamState {
             };
             let changed = stored
                 .into_iter()
-                .map(|entry| HandoffEntry {
-                    bucket: bucket.clone(),
-                    stream: stream.clone(),
-                    entry,
+                .map(|entry| {
+                    StreamHandoff::Entry(HandoffEntry {
+                        bucket: bucket.clone(),
+                        stream: stream.clone(),
+                        entry,
+                    })
                 })
                 .collect();
             return (reply, changed);
@@ -305,10 +479,12 @@ impl StreamState {
             _ => None,
         };
         let changed = stored
-            .map(|(bucket, stream, entry)| HandoffEntry {
-                bucket,
-                stream,
-                entry,
+            .map(|(bucket, stream, entry)| {
+                StreamHandoff::Entry(HandoffEntry {
+                    bucket,
+                    stream,
+                    entry,
+                })
             })
             .into_iter()
             .collect();
@@ -322,13 +498,39 @@ impl StreamState {
             StreamCoverage::ListStreams { bucket } => {
                 StreamCoverageReply::Names(self.store.list_streams(&bucket))
             }
-            StreamCoverage::Stats => StreamCoverageReply::Stats(VnodeStats {
-                writes: self.writes,
-                reads: self.reads,
-                streams: self.store.stream_count() as u64,
-                entries: self.store.entry_count(),
-            }),
+            StreamCoverage::Stats => {
+                let evicted = self.store.evicted_totals();
+                StreamCoverageReply::Stats(VnodeStats {
+                    writes: self.writes,
+                    reads: self.reads,
+                    streams: self.store.stream_count() as u64,
+                    entries: self.store.entry_count(),
+                    evicted_entries: evicted.entries,
+                    evicted_bytes: evicted.bytes,
+                })
+            }
         }
+    }
+
+    /// Visits every floor, then every entry of the partition, for the finished vnode's
+    /// handoff: a stream emptied by a delete here must stay empty on the new owner, which may
+    /// still hold its old entries.
+    pub fn fold_with_floors(&mut self, visit: &mut dyn FnMut(StreamHandoff) -> ControlFlow<()>) {
+        let floors: Vec<StreamHandoff> = self
+            .store
+            .floors()
+            .map(|(bucket, stream, floor)| StreamHandoff::Floor {
+                bucket: bucket.to_string(),
+                stream: stream.to_string(),
+                floor,
+            })
+            .collect();
+        for floor in floors {
+            if visit(floor).is_break() {
+                return;
+            }
+        }
+        self.fold(&mut |entry| visit(StreamHandoff::Entry(entry)));
     }
 
     /// Visits every entry of the partition, for handoff. Panics on a read error, which fails
@@ -360,7 +562,7 @@ impl Vnode for StreamVnode {
     type Reply = StreamReply;
     type CoverageRequest = StreamCoverage;
     type CoverageReply = StreamCoverageReply;
-    type HandoffItem = HandoffEntry;
+    type HandoffItem = StreamHandoff;
 
     fn init(ctx: VnodeContext) -> Result<Self, String> {
         Ok(StreamVnode {
@@ -379,28 +581,36 @@ impl Vnode for StreamVnode {
     fn handle_handoff_command(
         &mut self,
         command: StreamCommand,
-    ) -> (StreamReply, Vec<HandoffEntry>) {
-        self.state.handle_handoff_command(command)
+    ) -> (StreamReply, Vec<StreamHandoff>) {
+        self.state.handoff_command(command)
     }
 
-    fn fold(&mut self, visit: &mut dyn FnMut(HandoffEntry) -> ControlFlow<()>) {
-        self.state.fold(visit)
+    fn fold(&mut self, visit: &mut dyn FnMut(StreamHandoff) -> ControlFlow<()>) {
+        self.state.fold_with_floors(visit)
     }
 
-    fn encode_handoff_item(item: &HandoffEntry) -> Vec<u8> {
-        postcard::to_allocvec(item).expect("a handoff entry always encodes")
+    fn encode_handoff_item(item: &StreamHandoff) -> Vec<u8> {
+        postcard::to_allocvec(item).expect("a handoff item always encodes")
     }
 
     fn handle_handoff_data(&mut self, data: &[u8]) -> Result<(), String> {
-        let item: HandoffEntry =
+        let item: StreamHandoff =
             postcard::from_bytes(data).map_err(|e| format!("bad handoff item: {e}"))?;
-        // The same merge as replication: by identity, so an entry already present is skipped
-        // and one that shares its number with another is kept beside it.
-        self.state
-            .store()
-            .put_entry(&item.bucket, &item.stream, &item.entry)
-            .map(|_| ())
-            .map_err(|e| e.to_string())
+        let store = self.state.store();
+        let stored = match item {
+            // The same merge as replication: by identity, so an entry already present is
+            // skipped, one that shares its number with another is kept beside it, and one
+            // below the stream's floor here stays evicted.
+            StreamHandoff::Entry(item) => store
+                .put_entry(&item.bucket, &item.stream, &item.entry)
+                .map(|_| ()),
+            StreamHandoff::Floor {
+                bucket,
+                stream,
+                floor,
+            } => store.raise_floor(&bucket, &stream, floor).map(|_| ()),
+        };
+        stored.map_err(|e| e.to_string())
     }
 
     fn is_empty(&mut self) -> bool {

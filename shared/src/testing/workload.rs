@@ -148,10 +148,10 @@ impl<A: App, Q: QuorumWaiter, V: StreamsVnode> Workload<A, Q, V> {
             });
             let held: Vec<_> = join_all(reads).await;
             let first = match held.first() {
-                Some(Ok(StreamReply::Ids(ids))) => ids,
+                Some(Ok(StreamReply::Ids { ids, .. })) => ids,
                 _ => return false,
             };
-            let same = |reply: &Result<StreamReply, _>| matches!(reply, Ok(StreamReply::Ids(ids)) if ids == first);
+            let same = |reply: &Result<StreamReply, _>| matches!(reply, Ok(StreamReply::Ids { ids, .. }) if ids == first);
             if replicas.len() < self.nwr.n || !held.iter().all(same) {
                 return false;
             }

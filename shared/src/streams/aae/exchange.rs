@@ -2,7 +2,8 @@
 //! only where those differ, the streams of the differing segments; only for the differing
 //! streams, their entries' identities. Each replica is then sent every entry it lacks,
 //! fetched from a replica that holds it, in batches (`Get`, then `PutMany`: each entry merged
-//! by identity, as every copy is).
+//! by identity, as every copy is). Before that, the replicas of a differing stream agree on
+//! its floor: the highest wins (`Trim`), so an evicted or deleted entry is never copied back.
 //!
 //! The node running the exchange asks the replicas one question at a time and waits for each
 //! answer, so an exchange never has more than one request per replica in flight: foreground
@@ -160,11 +161,25 @@ impl<V: StreamsVnode> Exchange<'_, V> {
             stream: stream.into(),
         };
         let mut held: Vec<BTreeSet<EntryId>> = Vec::new();
+        let mut floors = Vec::new();
         for (replica, answer) in self.replicas.iter().zip(self.ask_each(command).await?) {
-            let StreamReply::Ids(ids) = answer else {
+            let StreamReply::Ids { floor, ids } = answer else {
                 return Err(unexpected(replica, &answer));
             };
             held.push(ids.into_iter().collect());
+            floors.push(floor);
+        }
+        // Floors first: a replica that evicted (or deleted) the stream further than another
+        // has the final word on what is gone. The others evict up to it, and nothing below it
+        // is copied anywhere.
+        let floor = floors.iter().copied().max().unwrap_or(1);
+        for (i, replica_floor) in floors.iter().enumerate() {
+            if *replica_floor < floor {
+                self.trim(i, bucket, stream, floor).await?;
+            }
+        }
+        for ids in &mut held {
+            ids.retain(|id| id.seq >= floor);
         }
         for (holder, ids) in lacking_by_holder(&held) {
             for batch in ids.chunks(GET_BATCH) {
@@ -191,6 +206,20 @@ impl<V: StreamsVnode> Exchange<'_, V> {
             }
         }
         Ok(())
+    }
+
+    /// Raises replica `to`'s floor of a stream to `floor`.
+    async fn trim(&self, to: usize, bucket: &str, stream: &str, floor: u64) -> Result<(), String> {
+        let command = StreamCommand::Trim {
+            bucket: bucket.into(),
+            stream: stream.into(),
+            floor,
+        };
+        let replica = &self.replicas[to];
+        match self.ask(replica, command).await? {
+            StreamReply::Trimmed { .. } => Ok(()),
+            other => Err(unexpected(replica, &other)),
+        }
     }
 
     /// The entries with these identities, from replica `from`.
