@@ -2,7 +2,7 @@
 
 use crate::error::Error;
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 /// An error answer of the HTTP API.
@@ -47,6 +47,11 @@ impl IntoResponse for ApiError {
             kind: self.kind,
             reason: &self.reason,
         });
+        if self.status == StatusCode::UNAUTHORIZED {
+            // RFC 9110: a 401 says how to authenticate. Iorio said `jwt`; a bearer token it is.
+            let challenge = [(header::WWW_AUTHENTICATE, r#"Bearer realm="ringcore""#)];
+            return (self.status, challenge, body).into_response();
+        }
         (self.status, body).into_response()
     }
 }

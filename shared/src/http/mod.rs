@@ -10,23 +10,39 @@
 //! | `PUT /api/store/{key}` JSON, `GET /api/store/{key}` | the workshop's key/value store |
 //! | `GET /stats`, `GET /health` | per-vnode counters; the node's view of the cluster |
 //! | `GET /metrics`, `GET /ready` | this node's counters (Prometheus text); whether it should take traffic (added to every router by [`serve`], see `ops.rs`) |
+//! | `/streams/…`, `/buckets/`, `/ping` | Iorio DB's stream routes (`iorio.rs`) |
+//! | `/sessions`, `/users/…`, `/access/…` | users, sessions and grants (`access.rs`) |
+//! | `/eviction/{bucket}[/{stream}]` | eviction policies (`eviction.rs`) |
 //!
 //! Every route takes `n`, `w`, `r` query parameters (defaults 3, 2, 2). Errors are JSON
 //! `{"type": …, "reason": …}` with the status that fits ([`ApiError`]); no input takes the
 //! node down or leaves half an entry behind.
 //!
+//! Every route that touches a stream checks the caller's permission on it ([`crate::access`]):
+//! `get` to read or follow it, `put` to append, `delete` to empty it, `list` to list a
+//! bucket's streams; a refused request is 401 `no-perm` with `WWW-Authenticate`. The caller is
+//! whoever the session token says ([`token_of`]: `X-Session`, `Authorization: Bearer` or
+//! `?jwt=`); without one, the anonymous caller. Browsers may call from any origin (CORS,
+//! answered in [`serve`]).
+//!
 //! The building blocks ([`ApiError`], [`EntryJson`], [`Params`], [`json_body`], [`feed`]) are
 //! public so that an exercise can write its own routes with them.
 
+mod access;
+mod auth;
 mod body_limit;
 mod error;
+mod eviction;
 pub mod feed;
+mod iorio;
 mod json;
 mod ops;
 mod routes;
 mod serve;
 
+pub use auth::{allowed, caller, token_of};
 pub use error::ApiError;
+pub use iorio::entries_json;
 pub use json::{EntryJson, Params, json_body, msg_of};
 pub use routes::router;
 pub use serve::serve;

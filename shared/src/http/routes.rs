@@ -1,8 +1,11 @@
 //! The routes of the stream database's HTTP API (see the module docs of [`crate::http`]).
 
+use super::auth::{allowed, open_to};
 use super::feed::entries_after;
 use super::{ApiError, EntryJson, Params, json_body, msg_of};
+use crate::access::{Permission, Resource};
 use crate::streams::commands::KV_BUCKET;
+use crate::streams::service::is_system_bucket;
 use crate::streams::{Streams, StreamsVnode};
 use crate::vnode::coordinator::QuorumWaiter;
 use axum::body::Bytes;
@@ -19,8 +22,10 @@ use std::convert::Infallible;
 
 type QueryMap = Query<HashMap<String, String>>;
 
-/// The whole API over a stream database.
+/// The whole API over a stream database: flaviodb's and the workshop's routes here, Iorio's
+/// (`iorio.rs`), users, sessions and grants (`access.rs`), eviction policies (`eviction.rs`).
 pub fn router<Q: QuorumWaiter, V: StreamsVnode>(db: Streams<Q, V>) -> Router {
+    let node = db.vnodes().node().clone();
     Router::new()
         .route("/msgs", get(list_users::<Q, V>))
         .route("/msgs/{user}", get(list_topics::<Q, V>))
@@ -32,9 +37,12 @@ pub fn router<Q: QuorumWaiter, V: StreamsVnode>(db: Streams<Q, V>) -> Router {
         .route("/api/store/{key}", get(fetch::<Q, V>).put(store::<Q, V>))
         .route("/stats", get(stats::<Q, V>))
         .route("/health", get(health::<Q, V>))
+        .with_state(db.clone())
+        .merge(super::iorio::routes(db.clone()))
+        .merge(super::eviction::routes(db))
+        .merge(super::access::routes(&node))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .with_state(db)
 }
 
 async fn post_msg<Q: QuorumWaiter, V: StreamsVnode>(
@@ -44,6 +52,8 @@ async fn post_msg<Q: QuorumWaiter, V: StreamsVnode>(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
+    let resource = Resource::of(&user, Some(&topic));
+    allowed(db.access(), &headers, &query, &resource, Permission::Put)?;
     let params = Params::parse(&query)?;
     let msg = msg_of(&json_body(&headers, &body)?)?;
     let written = db.post(&user, &topic, msg.into_bytes(), params.nwr).await?;
@@ -54,7 +64,10 @@ async fn read_msgs<Q: QuorumWaiter, V: StreamsVnode>(
     State(db): State<Streams<Q, V>>,
     Path((user, topic)): Path<(String, String)>,
     Query(query): QueryMap,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    let resource = Resource::of(&user, Some(&topic));
+    allowed(db.access(), &headers, &query, &resource, Permission::Get)?;
     let params = Params::parse(&query)?;
     let read = match params.from {
         Some(from) => {
@@ -82,7 +95,10 @@ async fn listen<Q: QuorumWaiter, V: StreamsVnode>(
     State(db): State<Streams<Q, V>>,
     Path((user, topic)): Path<(String, String)>,
     Query(query): QueryMap,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    let resource = Resource::of(&user, Some(&topic));
+    allowed(db.access(), &headers, &query, &resource, Permission::Get)?;
     let params = Params::parse(&query)?;
     // Without `from`, only entries posted from now on.
     let after = match params.from {
@@ -111,17 +127,30 @@ async fn list_topics<Q: QuorumWaiter, V: StreamsVnode>(
     State(db): State<Streams<Q, V>>,
     Path(user): Path<String>,
     Query(query): QueryMap,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    let resource = Resource::of(&user, None);
+    allowed(db.access(), &headers, &query, &resource, Permission::List)?;
     let params = Params::parse(&query)?;
     Ok(listing(db.list_streams(&user, params.nwr).await?))
 }
 
+/// The users (buckets) the caller may list, the system's left out.
 async fn list_users<Q: QuorumWaiter, V: StreamsVnode>(
     State(db): State<Streams<Q, V>>,
     Query(query): QueryMap,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    let caller = open_to(db.access(), &headers, &query)?;
     let params = Params::parse(&query)?;
-    Ok(listing(db.list_buckets(params.nwr).await?))
+    let mut buckets = db.list_buckets(params.nwr).await?;
+    buckets.names.retain(|bucket| {
+        !is_system_bucket(bucket)
+            && db
+                .access()
+                .allows(&caller, &Resource::of(bucket, None), Permission::List)
+    });
+    Ok(listing(buckets))
 }
 
 /// A listing; a partial one says so in a header rather than pretending to be complete.
@@ -140,6 +169,8 @@ async fn store<Q: QuorumWaiter, V: StreamsVnode>(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
+    let resource = Resource::of(KV_BUCKET, Some(&key));
+    allowed(db.access(), &headers, &query, &resource, Permission::Put)?;
     let params = Params::parse(&query)?;
     let value = json_body(&headers, &body)?;
     let payload = serde_json::to_vec(&value).expect("a JSON value always encodes");
@@ -152,7 +183,10 @@ async fn fetch<Q: QuorumWaiter, V: StreamsVnode>(
     State(db): State<Streams<Q, V>>,
     Path(key): Path<String>,
     Query(query): QueryMap,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    let resource = Resource::of(KV_BUCKET, Some(&key));
+    allowed(db.access(), &headers, &query, &resource, Permission::Get)?;
     let params = Params::parse(&query)?;
     let read = db.last(KV_BUCKET, &key, 1, params.nwr).await?;
     let entry = read
@@ -168,36 +202,44 @@ async fn fetch<Q: QuorumWaiter, V: StreamsVnode>(
 
 async fn stats<Q: QuorumWaiter, V: StreamsVnode>(
     State(db): State<Streams<Q, V>>,
+    Query(query): QueryMap,
+    headers: HeaderMap,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    open_to(db.access(), &headers, &query)?;
     let stats = db.stats().await?;
     let vnodes: Vec<serde_json::Value> = stats
         .iter()
         .map(|(vnode, s)| {
             json!({"partition": vnode.partition.id(), "node": vnode.node.as_str(),
-                   "writes": s.writes, "reads": s.reads, "streams": s.streams, "entries": s.entries})
+                   "writes": s.writes, "reads": s.reads, "streams": s.streams, "entries": s.entries,
+                   "evicted_entries": s.evicted_entries, "evicted_bytes": s.evicted_bytes})
         })
         .collect();
     let sum =
         |f: fn(&crate::streams::VnodeStats) -> u64| stats.iter().map(|(_, s)| f(s)).sum::<u64>();
     Ok(Json(json!({
         "vnodes": vnodes,
-        "total": {"writes": sum(|s| s.writes), "reads": sum(|s| s.reads), "entries": sum(|s| s.entries)},
+        "total": {"writes": sum(|s| s.writes), "reads": sum(|s| s.reads), "entries": sum(|s| s.entries),
+                  "evicted_entries": sum(|s| s.evicted_entries), "evicted_bytes": sum(|s| s.evicted_bytes)},
     })))
 }
 
 async fn health<Q: QuorumWaiter, V: StreamsVnode>(
     State(db): State<Streams<Q, V>>,
-) -> Json<serde_json::Value> {
+    Query(query): QueryMap,
+    headers: HeaderMap,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    open_to(db.access(), &headers, &query)?;
     let node = db.vnodes().node();
     let ring = node.ring();
     let down: Vec<String> = node.down_nodes().iter().map(|n| n.to_string()).collect();
-    Json(json!({
+    Ok(Json(json!({
         "status": "ok",
         "node": node.name().as_str(),
         "ring_version": ring.version(),
         "members": ring.members().keys().map(|m| m.as_str()).collect::<Vec<_>>(),
         "down": down,
-    }))
+    })))
 }
 
 async fn not_found(method: Method, uri: Uri) -> ApiError {

@@ -22,6 +22,7 @@ use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
+use tower_http::cors::{Any, CorsLayer};
 use tower_http::trace::TraceLayer;
 
 /// Serves `router` on `addr` until the node stops; returns the address it listens on. A
@@ -32,6 +33,7 @@ pub async fn serve(node: &Node, addr: SocketAddr, router: Router) -> std::io::Re
         .await
         .map_err(|e| std::io::Error::new(e.kind(), format!("cannot serve HTTP on {addr}: {e}")))?;
     let local = listener.local_addr()?;
+    admit_admin(node).await;
     let limits = node.config().http_limits;
     // The limits wrap every route, an exercise's own included: the body limit first, and
     // around it the request's deadline, which so covers a body sent slowly.
@@ -42,6 +44,10 @@ pub async fn serve(node: &Node, addr: SocketAddr, router: Router) -> std::io::Re
             limits.request_timeout,
             within_deadline,
         ))
+        // Browsers may call the API from pages of any origin: a preflight (`OPTIONS` with
+        // `Access-Control-Request-Method`) is answered here, before any route; the token goes
+        // in a header, never in a cookie, so no credentials mode is needed.
+        .layer(cors())
         // The access log: a span per request and a line when it is answered (status and
         // latency), at debug level: `RUST_LOG=tower_http=debug` shows them.
         .layer(TraceLayer::new_for_http());
@@ -133,5 +139,47 @@ async fn within_deadline(
             format!("the request was not complete within {deadline:?} (--http-request-timeout)"),
         )
         .into_response(),
+    }
+}
+
+/// What browsers may do from other origins: every method of the API, the session headers,
+/// and read the headers the API answers with.
+fn cors() -> CorsLayer {
+    use axum::http::{HeaderName, Method, header};
+    CorsLayer::new()
+        .allow_origin(Any)
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::DELETE,
+            Method::OPTIONS,
+        ])
+        .allow_headers([
+            header::CONTENT_TYPE,
+            header::AUTHORIZATION,
+            HeaderName::from_static("x-session"),
+            HeaderName::from_static("last-event-id"),
+        ])
+        .expose_headers([
+            header::LOCATION,
+            header::WWW_AUTHENTICATE,
+            HeaderName::from_static("x-partial-result"),
+            HeaderName::from_static("x-concurrent-entries"),
+        ])
+        .max_age(Duration::from_secs(600))
+}
+
+/// Makes the cluster's `admin` user if there is none yet (the API's users need one to start
+/// from), and says its password in the log when nobody configured it.
+async fn admit_admin(node: &Node) {
+    match node.access().bootstrap().await {
+        Ok(Some(password)) => tracing::info!(
+            node = %node.name(),
+            "made the admin user, with the password {password} (derived from the cluster's \
+             cookie; --admin-password or RING_ADMIN_PASSWORD sets another at a first start)"
+        ),
+        Ok(None) => {}
+        Err(error) => tracing::warn!(node = %node.name(), %error, "cannot make the admin user"),
     }
 }
