@@ -1,10 +1,12 @@
 //! The admin commands (riak_core_console / `riak-admin`): `member-status`, `ring-status`,
-//! `transfers` and `cluster join|leave|force-remove|plan|commit|clear`.
+//! `transfers`, `cluster join|leave|force-remove|plan|commit|clear`, and `security …` (users
+//! and grants, see [`security`]).
 //!
 //! [`run`] evaluates one command on a node and returns the text to print; the same function
 //! serves the node's console, `admin` from the command line, and `attach`. The tables are laid
 //! out by [`tables`], exactly as riak lays them out.
 
+pub mod security;
 pub mod tables;
 
 use crate::error::Error;
@@ -47,13 +49,17 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ("cluster plan", "show what the staged changes would do"),
     ("cluster commit", "apply the plan shown by 'cluster plan'"),
     ("cluster clear", "drop the staged changes"),
+    (
+        "security …",
+        "users and grants (add-user, del-user, grant, revoke, print-users …)",
+    ),
 ];
 
 /// Whether `command` is one of the admin commands.
 pub fn is_admin_command(command: &str) -> bool {
     matches!(
         command,
-        "member-status" | "ring-status" | "transfers" | "cluster"
+        "member-status" | "ring-status" | "transfers" | "cluster" | "security"
     )
 }
 
@@ -83,6 +89,7 @@ async fn run_command(node: &Node, words: &[&str]) -> Result<String, Error> {
             node.claimant().call(ClaimantRequest::Clear).await?;
             Ok("Cleared staged cluster changes".to_string())
         }
+        ["security", rest @ ..] => security::run(node.access(), rest).await,
         _ => Err(Error::bad_request(usage())),
     }
 }
