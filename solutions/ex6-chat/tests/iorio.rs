@@ -373,3 +373,73 @@ async fn browsers_may_call_from_another_origin() {
     assert!(reply.2.contains("x-session"), "{}", reply.2);
     cluster.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_manages_users_and_grants_as_riak_admin_security_does() {
+    let cluster = cluster(Anonymous::None).await;
+    let admin = |line: &'static str| {
+        let cluster = &cluster;
+        async move { cluster.admin(1, line).await }
+    };
+    assert_eq!(
+        admin("security add-user carol password=pw groups=ops")
+            .await
+            .unwrap(),
+        "User 'carol' added"
+    );
+    let users = admin("security print-users").await.unwrap();
+    assert!(
+        users.contains("admin") && users.contains("carol"),
+        "{users}"
+    );
+    assert!(
+        users
+            .lines()
+            .any(|l| l.starts_with("carol") && l.ends_with("ops")),
+        "{users}"
+    );
+    // Made through node 1's console: logs in on node 3.
+    let carol = Client::of(&cluster, 3);
+    let carol = carol.with_token(&carol.login("carol", "pw").await);
+    assert_eq!(carol.get("/streams/logs/a").await.status, 401);
+    assert_eq!(
+        admin("security grant get,put on logs to group/ops")
+            .await
+            .unwrap(),
+        "Granted get,put on logs to group/ops"
+    );
+    assert_eq!(carol.post("/streams/logs/a", json!(1)).await.status, 201);
+    assert_eq!(carol.get("/streams/logs/a").await.status, 200);
+    let grants = admin("security print-grants logs").await.unwrap();
+    assert!(
+        grants
+            .lines()
+            .any(|l| l.starts_with("group/ops") && l.ends_with("get,put")),
+        "{grants}"
+    );
+    admin("security revoke put on logs from group/ops")
+        .await
+        .unwrap();
+    assert_eq!(carol.post("/streams/logs/a", json!(2)).await.status, 401);
+    assert_eq!(carol.get("/streams/logs/a").await.status, 200);
+    let refused = admin("security grant fly on logs to carol")
+        .await
+        .unwrap_err();
+    assert!(
+        refused.to_string().contains("unknown permission 'fly'"),
+        "{refused}"
+    );
+    let refused = admin("security add-user x:y password=p").await.unwrap_err();
+    assert!(
+        refused.to_string().contains("illegal user name"),
+        "{refused}"
+    );
+    let usage = admin("security").await.unwrap_err().to_string();
+    assert!(usage.contains("security print-grants"), "{usage}");
+    assert_eq!(
+        admin("security del-user carol").await.unwrap(),
+        "User 'carol' removed"
+    );
+    assert_eq!(carol.get("/sessions").await.status, 401);
+    cluster.stop().await;
+}

@@ -104,3 +104,59 @@ fn every_http_request_is_in_the_access_log() {
         },
     );
 }
+
+/// The `admin` user's password as its first start logged it, if it did.
+fn logged_admin_password(log: &std::path::Path) -> Option<String> {
+    let text = std::fs::read_to_string(log).ok()?;
+    let line = text.lines().find(|l| l.contains("made the admin user"))?;
+    let rest = line.split("with the password ").nth(1)?;
+    Some(rest.split_whitespace().next()?.to_string())
+}
+
+#[test]
+fn a_first_start_logs_the_admin_password_once_and_closed_access_refuses_anonymous() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = [
+        "--http-port",
+        "0",
+        "--chat-port",
+        "0",
+        "--anonymous",
+        "none",
+    ];
+    let first_log = dir.path().join("first.log");
+    let mut node = NodeProcess::start(BINARY, 1, dir.path(), 0, &args, Some(&first_log));
+    let http = node.places["http"];
+    let password = poll_until(
+        "the first start logs the admin's password",
+        Duration::from_secs(20),
+        || logged_admin_password(&first_log).ok_or_else(|| "not yet".to_string()),
+    );
+    assert_eq!(password.len(), 24, "{password}");
+    let refused = ureq::get(&format!("http://{http}/msgs"))
+        .config()
+        .http_status_as_error(false)
+        .build()
+        .call()
+        .unwrap();
+    assert_eq!(refused.status(), 401, "anonymous access is closed");
+    let login = ureq::post(&format!("http://{http}/sessions"))
+        .header("content-type", "application/json")
+        .send(format!(r#"{{"username":"admin","password":"{password}"}}"#))
+        .expect("the logged password opens a session");
+    assert_eq!(login.status(), 201);
+    node.child.kill().unwrap();
+    node.child.wait().unwrap();
+
+    // The next start finds the admin user in its files: nothing made, nothing logged.
+    let second_log = dir.path().join("second.log");
+    let mut again = NodeProcess::start(BINARY, 1, dir.path(), 0, &args, Some(&second_log));
+    let http = again.places["http"];
+    ureq::post(&format!("http://{http}/sessions"))
+        .header("content-type", "application/json")
+        .send(format!(r#"{{"username":"admin","password":"{password}"}}"#))
+        .expect("the same password after a restart");
+    assert_eq!(logged_admin_password(&second_log), None);
+    again.child.kill().unwrap();
+    again.child.wait().unwrap();
+}
