@@ -109,8 +109,8 @@ impl fmt::Debug for AccessConfig {
 /// Why a caller was refused, or a user or grant change was.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AccessError {
-    /// The caller may not do this.
-    #[error("{0} may not do this")]
+    /// The caller may not do this; the text says who and what.
+    #[error("{0}")]
     NoPerm(String),
     /// Wrong user name or password.
     #[error("wrong user name or password")]
@@ -247,11 +247,19 @@ impl Access {
         if self.allows(caller, resource, permission) {
             return Ok(());
         }
-        Err(AccessError::NoPerm(if caller.anonymous {
-            "an anonymous caller".to_string()
+        let who = if caller.anonymous {
+            "an anonymous caller (no session token)".to_string()
         } else {
             format!("user '{}'", caller.name)
-        }))
+        };
+        let what = match resource {
+            Resource::Any => "the whole cluster".to_string(),
+            Resource::Bucket(bucket) => format!("bucket {bucket}"),
+            Resource::Stream(bucket, stream) => format!("{bucket}/{stream}"),
+        };
+        Err(AccessError::NoPerm(format!(
+            "{who} has no '{permission}' permission on {what}"
+        )))
     }
 
     /// A user's record.

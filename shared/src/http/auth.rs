@@ -86,7 +86,10 @@ pub fn open_to(
 ) -> Result<Caller, ApiError> {
     let caller = caller(access, headers, query)?;
     if caller.anonymous && access.config().anonymous == crate::access::Anonymous::None {
-        return Err(AccessError::NoPerm("an anonymous caller".into()).into());
+        return Err(AccessError::NoPerm(
+            "an anonymous caller (no session token) may do nothing on this node".into(),
+        )
+        .into());
     }
     Ok(caller)
 }
