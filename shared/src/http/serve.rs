@@ -44,10 +44,8 @@ pub async fn serve(node: &Node, addr: SocketAddr, router: Router) -> std::io::Re
             limits.request_timeout,
             within_deadline,
         ))
-        // Browsers may call the API from pages of any origin: a preflight (`OPTIONS` with
-        // `Access-Control-Request-Method`) is answered here, before any route; the token goes
-        // in a header, never in a cookie, so no credentials mode is needed.
-        .layer(cors())
+        // Browsers may call the API from pages of any origin: see `cors_for_browsers`.
+        .layer(axum::middleware::from_fn(cors_for_browsers))
         // The access log: a span per request and a line when it is answered (status and
         // latency), at debug level: `RUST_LOG=tower_http=debug` shows them.
         .layer(TraceLayer::new_for_http());
@@ -139,6 +137,29 @@ async fn within_deadline(
             format!("the request was not complete within {deadline:?} (--http-request-timeout)"),
         )
         .into_response(),
+    }
+}
+
+/// CORS, for the requests of browsers: those with an `Origin` header (a browser sends it with
+/// every cross-origin request, and with its preflight, `OPTIONS` with
+/// `Access-Control-Request-Method`, which is answered here before any route). Other clients
+/// (curl, programs) get none of its headers, which would only lengthen every answer. The
+/// session token goes in a header, never in a cookie, so no credentials mode is needed.
+async fn cors_for_browsers(request: Request, next: Next) -> Response {
+    if !request.headers().contains_key(axum::http::header::ORIGIN) {
+        return next.run(request).await;
+    }
+    static CORS: std::sync::OnceLock<CorsLayer> = std::sync::OnceLock::new();
+    let mut service = tower_layer::Layer::layer(CORS.get_or_init(cors), next);
+    use tower_service::Service;
+    let ready = std::future::poll_fn(|cx| service.poll_ready(cx)).await;
+    let answered = match ready {
+        Ok(()) => service.call(request).await,
+        Err(never) => match never {},
+    };
+    match answered {
+        Ok(response) => response,
+        Err(never) => match never {},
     }
 }
 

@@ -390,8 +390,7 @@ impl PartitionStore {
                 };
                 // The entry becomes visible to reads only once its bytes are in the log.
                 let pos = files.append(&record::encode_record(bucket, stream, &entry), config)?;
-                usage.record_added(pos.segment);
-                usage.entry_live(pos.segment);
+                usage.entry_added(pos.segment);
                 target.add(&entry, pos);
                 next_dot.counter += 1;
                 Ok(entry)
@@ -431,8 +430,7 @@ impl PartitionStore {
                     return Ok(false);
                 }
                 let pos = files.append(&record::encode_record(bucket, stream, entry), config)?;
-                usage.record_added(pos.segment);
-                usage.entry_live(pos.segment);
+                usage.entry_added(pos.segment);
                 target.add(entry, pos);
                 Ok(true)
             },

@@ -39,6 +39,14 @@ impl SegmentUsage {
         self.segments.entry(segment).or_default().records += 1;
     }
 
+    /// An entry was written to `segment` and indexed: one more record, and live (one
+    /// lookup, on every append).
+    pub(super) fn entry_added(&mut self, segment: u64) {
+        let usage = self.segments.entry(segment).or_default();
+        usage.records += 1;
+        usage.live_entries += 1;
+    }
+
     /// An entry of `segment` was indexed: it is live.
     pub(super) fn entry_live(&mut self, segment: u64) {
         self.segments.entry(segment).or_default().live_entries += 1;

@@ -88,6 +88,9 @@ struct Inner {
     puts: AtomicU64,
     /// Bumped on every change installed.
     changes: watch::Sender<u64>,
+    /// The same count, read without a lock: vnodes and the access check look at it on every
+    /// request, from every core at once.
+    changed: AtomicU64,
     /// The cluster a node's map spreads to; `None` for a detached map.
     cluster: Option<Cluster>,
 }
@@ -151,6 +154,7 @@ impl Metadata {
                 writer: Mutex::new(()),
                 puts: AtomicU64::new(puts),
                 changes: watch::Sender::new(0),
+                changed: AtomicU64::new(0),
                 cluster,
             }),
         }
@@ -257,7 +261,7 @@ impl Metadata {
     /// The number of changes this node has installed since it started (see
     /// [`subscribe`](Self::subscribe)): a cache built at one number is current while it holds.
     pub fn version(&self) -> u64 {
-        *self.inner.changes.borrow()
+        self.inner.changed.load(Ordering::Acquire)
     }
 
     /// A counter bumped on every change this node installs, its own or one it received
@@ -420,6 +424,7 @@ impl Inner {
             }
             let digest = table.digest();
             self.held.store(Arc::new(Held { table, digest }));
+            self.changed.fetch_add(1, Ordering::Release);
             self.changes.send_modify(|version| *version += 1);
         }
         Ok(answer)
