@@ -11,7 +11,7 @@
 //! | `GET /access/{bucket}/`, `GET /access/{bucket}/{stream}` | `{"users":[{"name","grants"}],"groups":[…]}` | `grant` there |
 //! | `POST` the same `{"action":"grant"\|"revoke","role"\|"username"\|"group":…,"permission":…}` | `{"ok":true}` | `grant` there |
 
-use super::auth::{allowed, caller};
+use super::auth::{Place, allowed, caller};
 use super::{ApiError, json_body};
 use crate::access::grants::EVERYONE_GROUP;
 use crate::access::{Access, AccessError, Grant, Permission, Resource, Subject};
@@ -41,11 +41,11 @@ pub fn routes(node: &Node) -> Router {
             get(list_users).post(add_user).put(change_password),
         )
         .route("/users/{name}", put(change_password_of).delete(remove_user))
-        .route("/access/{bucket}", get(bucket_grants).post(grant_bucket))
-        .route("/access/{bucket}/", get(bucket_grants).post(grant_bucket))
+        .route("/access/{bucket}", get(show_grants).post(change_grant))
+        .route("/access/{bucket}/", get(show_grants).post(change_grant))
         .route(
             "/access/{bucket}/{stream}",
-            get(stream_grants).post(grant_stream),
+            get(show_grants).post(change_grant),
         )
         .with_state(access)
 }
@@ -205,31 +205,14 @@ async fn remove_user(
     Ok(Json(json!({"ok": true})))
 }
 
-async fn bucket_grants(
+async fn show_grants(
     State(access): State<Access>,
-    Path(bucket): Path<String>,
+    Path(place): Path<Place>,
     Query(query): QueryMap,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    show_grants(&access, &headers, &query, Resource::Bucket(bucket))
-}
-
-async fn stream_grants(
-    State(access): State<Access>,
-    Path((bucket, stream)): Path<(String, String)>,
-    Query(query): QueryMap,
-    headers: HeaderMap,
-) -> Result<Json<Value>, ApiError> {
-    show_grants(&access, &headers, &query, Resource::Stream(bucket, stream))
-}
-
-fn show_grants(
-    access: &Access,
-    headers: &HeaderMap,
-    query: &HashMap<String, String>,
-    resource: Resource,
-) -> Result<Json<Value>, ApiError> {
-    allowed(access, headers, query, &resource, Permission::Grant)?;
+    let resource = place.resource();
+    allowed(&access, &headers, &query, &resource, Permission::Grant)?;
     let (mut users, mut groups) = (Vec::new(), Vec::new());
     for (subject, permissions) in access.grants_on(&resource) {
         let grants: Vec<&str> = permissions.iter().map(|p| p.as_str()).collect();
@@ -241,43 +224,17 @@ fn show_grants(
     Ok(Json(json!({"users": users, "groups": groups})))
 }
 
-async fn grant_bucket(
-    State(access): State<Access>,
-    Path(bucket): Path<String>,
-    Query(query): QueryMap,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Json<Value>, ApiError> {
-    change_grant(&access, &headers, &query, Resource::Bucket(bucket), &body).await
-}
-
-async fn grant_stream(
-    State(access): State<Access>,
-    Path((bucket, stream)): Path<(String, String)>,
-    Query(query): QueryMap,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Json<Value>, ApiError> {
-    change_grant(
-        &access,
-        &headers,
-        &query,
-        Resource::Stream(bucket, stream),
-        &body,
-    )
-    .await
-}
-
 /// `{"action":"grant"|"revoke", "role"|"username"|"group": …, "permission": …}`.
 async fn change_grant(
-    access: &Access,
-    headers: &HeaderMap,
-    query: &HashMap<String, String>,
-    resource: Resource,
-    body: &[u8],
+    State(access): State<Access>,
+    Path(place): Path<Place>,
+    Query(query): QueryMap,
+    headers: HeaderMap,
+    body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    allowed(access, headers, query, &resource, Permission::Grant)?;
-    let body = json_body(headers, body)?;
+    let resource = place.resource();
+    allowed(&access, &headers, &query, &resource, Permission::Grant)?;
+    let body = json_body(&headers, &body)?;
     let allow = match field(&body, "action") {
         Some("grant") => true,
         Some("revoke") => false,
@@ -289,7 +246,7 @@ async fn change_grant(
         }
         None => return Err(invalid_field("action", "'grant' or 'revoke'")),
     };
-    let subject = subject_of(access, &body)?;
+    let subject = subject_of(&access, &body)?;
     let permission: Permission = field(&body, "permission")
         .ok_or_else(|| invalid_field("permission", "a permission name"))?
         .parse()

@@ -93,3 +93,18 @@ pub fn open_to(
     }
     Ok(caller)
 }
+
+/// The bucket, and the stream if the route names one, of a route that takes either
+/// (`/access/{bucket}/`, `/access/{bucket}/{stream}`): one handler serves both.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct Place {
+    pub bucket: String,
+    #[serde(default)]
+    pub stream: Option<String>,
+}
+
+impl Place {
+    pub fn resource(&self) -> Resource {
+        Resource::of(&self.bucket, self.stream.as_deref())
+    }
+}

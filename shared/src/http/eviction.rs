@@ -6,9 +6,9 @@
 //! | `GET` the same | `{"bucket","stream","eviction":{…}}` (`{}`: none set) | `grant` there |
 //! | `DELETE` the same | removes the policy (what was evicted stays evicted) | `grant` there |
 
-use super::auth::allowed;
+use super::auth::{Place, allowed};
 use super::{ApiError, json_body};
-use crate::access::{Permission, Resource};
+use crate::access::Permission;
 use crate::store::EvictionPolicy;
 use crate::streams::{Streams, StreamsVnode};
 use crate::vnode::coordinator::QuorumWaiter;
@@ -24,54 +24,27 @@ type QueryMap = Query<HashMap<String, String>>;
 
 /// The routes, over a stream database.
 pub fn routes<Q: QuorumWaiter, V: StreamsVnode>(db: Streams<Q, V>) -> Router {
+    let policy = || get(show::<Q, V>).put(set::<Q, V>).delete(clear::<Q, V>);
     Router::new()
-        .route(
-            "/eviction/{bucket}",
-            get(show_bucket::<Q, V>)
-                .put(set_bucket::<Q, V>)
-                .delete(clear_bucket::<Q, V>),
-        )
-        .route(
-            "/eviction/{bucket}/{stream}",
-            get(show_stream::<Q, V>)
-                .put(set_stream::<Q, V>)
-                .delete(clear_stream::<Q, V>),
-        )
+        .route("/eviction/{bucket}", policy())
+        .route("/eviction/{bucket}/{stream}", policy())
         .with_state(db)
 }
 
-async fn show_bucket<Q: QuorumWaiter, V: StreamsVnode>(
+async fn show<Q: QuorumWaiter, V: StreamsVnode>(
     State(db): State<Streams<Q, V>>,
-    Path(bucket): Path<String>,
+    Path(place): Path<Place>,
     Query(query): QueryMap,
     headers: HeaderMap,
-) -> Result<Json<Value>, ApiError> {
-    show(&db, &headers, &query, &bucket, None)
-}
-
-async fn show_stream<Q: QuorumWaiter, V: StreamsVnode>(
-    State(db): State<Streams<Q, V>>,
-    Path((bucket, stream)): Path<(String, String)>,
-    Query(query): QueryMap,
-    headers: HeaderMap,
-) -> Result<Json<Value>, ApiError> {
-    show(&db, &headers, &query, &bucket, Some(&stream))
-}
-
-fn show<Q: QuorumWaiter, V: StreamsVnode>(
-    db: &Streams<Q, V>,
-    headers: &HeaderMap,
-    query: &HashMap<String, String>,
-    bucket: &str,
-    stream: Option<&str>,
 ) -> Result<Json<Value>, ApiError> {
     allowed(
         db.access(),
-        headers,
-        query,
-        &Resource::of(bucket, stream),
+        &headers,
+        &query,
+        &place.resource(),
         Permission::Grant,
     )?;
+    let (bucket, stream) = (&place.bucket, place.stream.as_deref());
     let policy = db.eviction(bucket, stream).unwrap_or_default();
     Ok(answer(bucket, stream, policy))
 }
@@ -95,78 +68,40 @@ fn policy_json(policy: &EvictionPolicy) -> Value {
     Value::Object(rules)
 }
 
-async fn set_bucket<Q: QuorumWaiter, V: StreamsVnode>(
-    State(db): State<Streams<Q, V>>,
-    Path(bucket): Path<String>,
-    Query(query): QueryMap,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Json<Value>, ApiError> {
-    set(&db, &headers, &query, &bucket, None, &body).await
-}
-
-async fn set_stream<Q: QuorumWaiter, V: StreamsVnode>(
-    State(db): State<Streams<Q, V>>,
-    Path((bucket, stream)): Path<(String, String)>,
-    Query(query): QueryMap,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Json<Value>, ApiError> {
-    set(&db, &headers, &query, &bucket, Some(&stream), &body).await
-}
-
 async fn set<Q: QuorumWaiter, V: StreamsVnode>(
-    db: &Streams<Q, V>,
-    headers: &HeaderMap,
-    query: &HashMap<String, String>,
-    bucket: &str,
-    stream: Option<&str>,
-    body: &[u8],
+    State(db): State<Streams<Q, V>>,
+    Path(place): Path<Place>,
+    Query(query): QueryMap,
+    headers: HeaderMap,
+    body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     allowed(
         db.access(),
-        headers,
-        query,
-        &Resource::of(bucket, stream),
+        &headers,
+        &query,
+        &place.resource(),
         Permission::Grant,
     )?;
-    let policy = parse_policy(&json_body(headers, body)?)?;
+    let policy = parse_policy(&json_body(&headers, &body)?)?;
+    let (bucket, stream) = (&place.bucket, place.stream.as_deref());
     db.set_eviction(bucket, stream, Some(policy)).await?;
     Ok(answer(bucket, stream, policy))
 }
 
-async fn clear_bucket<Q: QuorumWaiter, V: StreamsVnode>(
-    State(db): State<Streams<Q, V>>,
-    Path(bucket): Path<String>,
-    Query(query): QueryMap,
-    headers: HeaderMap,
-) -> Result<Json<Value>, ApiError> {
-    clear(&db, &headers, &query, &bucket, None).await
-}
-
-async fn clear_stream<Q: QuorumWaiter, V: StreamsVnode>(
-    State(db): State<Streams<Q, V>>,
-    Path((bucket, stream)): Path<(String, String)>,
-    Query(query): QueryMap,
-    headers: HeaderMap,
-) -> Result<Json<Value>, ApiError> {
-    clear(&db, &headers, &query, &bucket, Some(&stream)).await
-}
-
 async fn clear<Q: QuorumWaiter, V: StreamsVnode>(
-    db: &Streams<Q, V>,
-    headers: &HeaderMap,
-    query: &HashMap<String, String>,
-    bucket: &str,
-    stream: Option<&str>,
+    State(db): State<Streams<Q, V>>,
+    Path(place): Path<Place>,
+    Query(query): QueryMap,
+    headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
     allowed(
         db.access(),
-        headers,
-        query,
-        &Resource::of(bucket, stream),
+        &headers,
+        &query,
+        &place.resource(),
         Permission::Grant,
     )?;
+    let (bucket, stream) = (&place.bucket, place.stream.as_deref());
     db.set_eviction(bucket, stream, None).await?;
     Ok(answer(bucket, stream, EvictionPolicy::default()))
 }
