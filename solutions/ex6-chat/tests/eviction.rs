@@ -11,16 +11,20 @@ mod common;
 
 use common::Client;
 use ex6_chat::ChatApp;
-use ringcore::apl;
 use ringcore::streams::{PageWindow, StreamCommand, StreamReply};
 use ringcore::testing::TestCluster;
+use ringcore::{apl, chash_key};
 use serde_json::json;
 use std::time::Duration;
 
 const ADMIN_PASSWORD: &str = "eviction admin";
 
 async fn cluster(anti_entropy: bool) -> TestCluster<ChatApp> {
-    TestCluster::start_joined_with(3, |config| {
+    cluster_of(3, anti_entropy).await
+}
+
+async fn cluster_of(n: u32, anti_entropy: bool) -> TestCluster<ChatApp> {
+    TestCluster::start_joined_with(n, |config| {
         config.ring_size = 16;
         config.access.admin_password = Some(ADMIN_PASSWORD.into());
         config.anti_entropy = anti_entropy.then(|| Duration::from_millis(100));
@@ -28,15 +32,18 @@ async fn cluster(anti_entropy: bool) -> TestCluster<ChatApp> {
     .await
 }
 
-/// What each replica of a stream holds, read on the replica itself: (its floor, the ids).
+/// What each primary replica of a stream holds, read on the replica itself, whoever is up:
+/// (its floor, the ids). (Not the preference list of the moment, whose fallbacks would stand
+/// in for a primary that a node still takes for down.)
 async fn replicas(
     cluster: &TestCluster<ChatApp>,
     bucket: &str,
     stream: &str,
 ) -> Vec<(u64, Vec<u64>)> {
     let db = &cluster.app(1).db;
+    let key = chash_key(bucket.as_bytes(), stream.as_bytes());
     let mut held = Vec::new();
-    for replica in apl::targets(&db.preflist(bucket, stream, 3)) {
+    for replica in cluster.node(1).ring().preflist(&key, 3) {
         let page = StreamCommand::Page {
             bucket: bucket.into(),
             stream: stream.into(),
@@ -281,5 +288,56 @@ async fn bytes_and_age_limits_apply_on_reads() {
             },
         )
         .await;
+    cluster.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delete_made_while_a_replica_was_away_reaches_it_by_handoff() {
+    // No anti-entropy and no read before the check: only the hinted handoff from the
+    // fallback that took the delete can bring it to the replica that was away. Four nodes,
+    // so that there is a node to stand in for it (a fallback is never on a node that holds
+    // another replica of the key).
+    let mut cluster = cluster_of(4, false).await;
+    let one = Client::of(&cluster, 1);
+    for i in 1..=4 {
+        assert_eq!(one.post("/streams/gone/s", json!(i)).await.status, 201);
+    }
+    let owners: Vec<_> = apl::targets(&cluster.app(1).db.preflist("gone", "s", 3));
+    let holds = |k: u32| owners.iter().any(|o| o.node == cluster.name(k));
+    let away = (2..=4).find(|k| holds(*k)).expect("a replica off dev1");
+    cluster.stop_node(away).await;
+    // Once the others see it down, a fallback stands in for its replica (sloppy quorum).
+    let away_name = cluster.name(away);
+    let others: Vec<u32> = (1..=4).filter(|k| *k != away).collect();
+    cluster
+        .wait_until("the others see the node down", || async {
+            others.iter().all(|k| !cluster.node(*k).is_up(&away_name))
+        })
+        .await;
+    let deleted = Client::of(&cluster, others[1])
+        .delete("/streams/gone/s")
+        .await;
+    assert_eq!(deleted.status, 204, "{}", deleted.body);
+    cluster.start_node(away).await;
+    cluster
+        .wait_until(
+            "every replica, the one that was away included, holds the delete",
+            || async {
+                let held = replicas(&cluster, "gone", "s").await;
+                held.len() == 3
+                    && held
+                        .iter()
+                        .all(|(floor, ids)| *floor == 5 && ids.is_empty())
+            },
+        )
+        .await;
+    for k in 1..=4 {
+        let read = ids(
+            &Client::of(&cluster, k),
+            "/streams/gone/s?from=1&limit=10&r=3",
+        )
+        .await;
+        assert!(read.is_empty(), "dev{k} reads {read:?}");
+    }
     cluster.stop().await;
 }
