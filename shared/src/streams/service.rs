@@ -62,6 +62,7 @@
 
 use super::aae::{self, AntiEntropy};
 use super::eviction;
+use super::follow::{Followed, Following};
 use super::listing::merge_names;
 use super::vnode::{
     PageWindow, StreamCommand, StreamCoverage, StreamCoverageReply, StreamReply, StreamVnode,
@@ -232,6 +233,8 @@ pub struct Streams<Q: QuorumWaiter = Quorum, V: StreamsVnode = StreamVnode> {
     vnodes: VnodeMaster<V>,
     quorum: Q,
     anti_entropy: Arc<AntiEntropy>,
+    /// The streams this node's clients follow (see [`super::follow`]).
+    followed: Followed,
 }
 
 impl<Q: QuorumWaiter, V: StreamsVnode> Clone for Streams<Q, V> {
@@ -240,6 +243,7 @@ impl<Q: QuorumWaiter, V: StreamsVnode> Clone for Streams<Q, V> {
             vnodes: self.vnodes.clone(),
             quorum: self.quorum.clone(),
             anti_entropy: Arc::clone(&self.anti_entropy),
+            followed: self.followed.clone(),
         }
     }
 }
@@ -256,11 +260,14 @@ impl<V: StreamsVnode> Streams<Quorum, V> {
     /// anti-entropy if the node's configuration asks for it (see [`super::aae`]).
     pub fn start_with(node: &Node, vnode_type: &'static str) -> Self {
         let vnodes = node.register::<V>(vnode_type);
-        Streams {
+        let mut db = Streams {
             anti_entropy: aae::start(&vnodes),
             vnodes,
             quorum: Quorum,
-        }
+            followed: Followed::default(),
+        };
+        db.followed = Followed::start(&db);
+        db
     }
 }
 
@@ -271,12 +278,24 @@ impl<Q: QuorumWaiter, V: StreamsVnode> Streams<Q, V> {
             vnodes: self.vnodes,
             quorum,
             anti_entropy: self.anti_entropy,
+            followed: self.followed,
         }
     }
 
     /// The stream vnodes, for requests of your own.
     pub fn vnodes(&self) -> &VnodeMaster<V> {
         &self.vnodes
+    }
+
+    /// Follows a stream for one client: [`Following::changed`] wakes when a replica stores a
+    /// new entry of it (see [`super::follow`]).
+    pub fn follow(&self, bucket: &str, stream: &str) -> Following {
+        self.followed.follow(self, bucket, stream)
+    }
+
+    /// The streams this node follows for its clients.
+    pub fn followed(&self) -> &Followed {
+        &self.followed
     }
 
     /// Who may do what on this database (the node's users and grants).

@@ -12,8 +12,10 @@
 
 use super::aae::{NamedSummary, RangeDigest, summaries_in};
 use super::eviction::Policies;
+use super::follow::{self, Changed, Subscribers};
 use crate::ring::Partition;
 use crate::store::{Entry, EntryId, Evicted, PartitionStore, StoreConfig};
+use crate::vnode::Mailer;
 use crate::vnode::{Vnode, VnodeContext};
 use serde::{Deserialize, Serialize};
 use std::io;
@@ -61,6 +63,14 @@ pub enum StreamCommand {
         bucket: String,
         stream: String,
         window: PageWindow,
+    },
+    /// `node` follows the stream for `lease_ms`: it is told of every new entry stored here
+    /// (see [`super::follow`]). Answered with `LastSeq`.
+    Follow {
+        bucket: String,
+        stream: String,
+        node: crate::ring::NodeName,
+        lease_ms: u64,
     },
     /// Evict every entry numbered below `floor`, for good (a DELETE of the stream, or a floor
     /// another replica reached). Answered with `Trimmed`.
@@ -194,6 +204,9 @@ pub enum StreamHandoff {
 pub struct StreamState {
     store: PartitionStore,
     policies: Policies,
+    /// The nodes that follow streams of this partition, and how to tell them.
+    subscribers: Subscribers,
+    mailer: Mailer,
     writes: u64,
     reads: u64,
 }
@@ -210,6 +223,8 @@ impl StreamState {
         let mut state = StreamState {
             store,
             policies: Policies::new(ctx.metadata.clone()),
+            subscribers: Subscribers::default(),
+            mailer: ctx.mailer.clone(),
             writes: 0,
             reads: 0,
         };
@@ -256,6 +271,23 @@ impl StreamState {
         }
     }
 
+    /// Tells the nodes that follow the stream that it has an entry numbered `seq`.
+    fn tell_followers(&mut self, bucket: &str, stream: &str, seq: u64) {
+        let nodes = self.subscribers.of(bucket, stream, crate::clock::now_ms());
+        if nodes.is_empty() {
+            return;
+        }
+        let note = Changed {
+            bucket: bucket.to_string(),
+            stream: stream.to_string(),
+            seq,
+        };
+        let note = postcard::to_allocvec(&note).expect("a note always encodes");
+        for node in nodes {
+            self.mailer.send(&node, follow::MAILBOX, note.clone());
+        }
+    }
+
     /// Applies the policies to every stream that has one.
     fn sweep(&mut self) {
         if self.policies.is_empty() {
@@ -284,6 +316,7 @@ impl StreamState {
                     .append_at_least(&bucket, &stream, payload, at_least)?;
                 self.writes += 1;
                 self.evict(&bucket, &stream);
+                self.tell_followers(&bucket, &stream, entry.seq);
                 StreamReply::Appended(entry)
             }
             StreamCommand::Put {
@@ -295,6 +328,7 @@ impl StreamState {
                 self.writes += u64::from(new);
                 if new {
                     self.evict(&bucket, &stream);
+                    self.tell_followers(&bucket, &stream, entry.seq);
                 }
                 StreamReply::Stored { new }
             }
@@ -331,6 +365,16 @@ impl StreamState {
                 };
                 let floor = self.store.floor(&bucket, &stream);
                 StreamReply::Page { entries, floor }
+            }
+            StreamCommand::Follow {
+                bucket,
+                stream,
+                node,
+                lease_ms,
+            } => {
+                let until = crate::clock::now_ms() + lease_ms;
+                self.subscribers.follow(&bucket, &stream, node, until);
+                StreamReply::LastSeq(self.store.last_seq(&bucket, &stream).unwrap_or(0))
             }
             StreamCommand::Trim {
                 bucket,
@@ -393,6 +437,9 @@ impl StreamState {
             }
         }
         self.writes += stored.len() as u64;
+        if let Some(newest) = stored.iter().map(|e| e.seq).max() {
+            self.tell_followers(bucket, stream, newest);
+        }
         (stored, None)
     }
 

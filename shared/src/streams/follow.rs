@@ -1,0 +1,242 @@
+//! Following streams: a node learns that a stream changed because the replicas that stored the
+//! change told it, not because it asked (riak_core's vnodes send to processes; here, to a node
+//! mailbox).
+//!
+//! - A node with clients following a stream (a live feed, a listen request) *follows* it:
+//!   it asks the stream's replicas, fallbacks included, to tell it of every new entry, for a
+//!   lease of [`LEASE`], renewed every [`RENEW`] while anyone follows. One subscription per
+//!   stream and node, however many of its clients follow the stream.
+//! - A replica that stores a new entry of a followed stream (an append, a copy, a repair, a
+//!   handoff) sends each follower node a [`Changed`] note with its number. Notes are small and
+//!   may be lost (a node restarts, a vnode moves): they only wake the followers, who then read
+//!   the stream from where they were, so a lost note delays nothing beyond the next one or the
+//!   next renewal (whose answer carries the replica's last number, and wakes them if it is
+//!   new). Nothing is missed or delivered twice: what is delivered is always read from the
+//!   stream, in its order (see `http::feed`).
+//! - A follower that stops following lets its lease run out: replicas forget it.
+
+use super::service::{Streams, StreamsVnode};
+use super::vnode::{StreamCommand, StreamReply};
+use crate::ring::NodeName;
+use crate::vnode::coordinator::QuorumWaiter;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// The node mailbox that takes [`Changed`] notes.
+pub const MAILBOX: &str = "stream_changes";
+/// How long a replica keeps telling a follower that did not renew.
+pub const LEASE: Duration = Duration::from_secs(30);
+/// How often a follower renews its subscriptions.
+pub const RENEW: Duration = Duration::from_secs(10);
+
+/// A replica's note to a follower: stream `bucket/stream` has an entry numbered `seq`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Changed {
+    pub bucket: String,
+    pub stream: String,
+    pub seq: u64,
+}
+
+type StreamKey = (String, String);
+
+/// The streams this node follows, each with the clients that follow it.
+#[derive(Clone, Default)]
+pub struct Followed {
+    streams: Arc<Mutex<HashMap<StreamKey, Followers>>>,
+}
+
+struct Followers {
+    clients: usize,
+    /// The highest number any replica reported; each client watches it.
+    seq: watch::Sender<u64>,
+}
+
+/// One client's follow of a stream: [`Following::changed`] wakes it; dropping it stops it.
+pub struct Following {
+    key: StreamKey,
+    seq: watch::Receiver<u64>,
+    followed: Followed,
+}
+
+impl Following {
+    /// The highest number a replica has told of.
+    pub fn latest(&self) -> u64 {
+        *self.seq.borrow()
+    }
+
+    /// Waits until a replica tells of an entry this client was not woken for yet (or a
+    /// renewal finds one). A note that came while the client was busy is not lost: the next
+    /// wait returns at once.
+    pub async fn changed(&mut self) {
+        if self.seq.changed().await.is_err() {
+            // The stream is no longer followed (cannot happen while this client holds it).
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+impl Drop for Following {
+    fn drop(&mut self) {
+        let mut streams = self.followed.streams.lock().expect("never poisoned");
+        if let Some(followers) = streams.get_mut(&self.key) {
+            followers.clients -= 1;
+            if followers.clients == 0 {
+                streams.remove(&self.key);
+            }
+        }
+    }
+}
+
+impl Followed {
+    /// Takes the notes of replicas on this node's mailbox, and renews the subscriptions of
+    /// the streams followed every [`RENEW`] until the node stops.
+    pub fn start<Q: QuorumWaiter, V: StreamsVnode>(db: &Streams<Q, V>) -> Followed {
+        let followed = Followed::default();
+        let node = db.vnodes().node().clone();
+        let notes = followed.clone();
+        node.register_mailbox(MAILBOX, move |payload| {
+            let note: Changed =
+                postcard::from_bytes(&payload).map_err(|e| format!("bad note: {e}"))?;
+            notes.note(&note.bucket, &note.stream, note.seq);
+            Ok(())
+        });
+        let (renewer, db) = (followed.clone(), db.clone());
+        node.spawn(async move {
+            let stop = db.vnodes().node().lifecycle().token().clone();
+            loop {
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    _ = tokio::time::sleep(RENEW) => {}
+                }
+                for (bucket, stream) in renewer.streams() {
+                    subscribe(&db, &renewer, &bucket, &stream);
+                }
+            }
+        });
+        followed
+    }
+
+    /// Follows a stream for one client; the first client of a stream subscribes this node.
+    pub fn follow<Q: QuorumWaiter, V: StreamsVnode>(
+        &self,
+        db: &Streams<Q, V>,
+        bucket: &str,
+        stream: &str,
+    ) -> Following {
+        let key = (bucket.to_string(), stream.to_string());
+        let (seq, first) = {
+            let mut streams = self.streams.lock().expect("never poisoned");
+            let followers = streams.entry(key.clone()).or_insert_with(|| Followers {
+                clients: 0,
+                seq: watch::Sender::new(0),
+            });
+            followers.clients += 1;
+            (followers.seq.subscribe(), followers.clients == 1)
+        };
+        if first {
+            subscribe(db, self, bucket, stream);
+        }
+        Following {
+            key,
+            seq,
+            followed: self.clone(),
+        }
+    }
+
+    /// How many streams this node follows.
+    pub fn len(&self) -> usize {
+        self.streams.lock().expect("never poisoned").len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn streams(&self) -> Vec<StreamKey> {
+        self.streams
+            .lock()
+            .expect("never poisoned")
+            .keys()
+            .cloned()
+            .collect()
+    }
+
+    /// A replica says the stream has an entry numbered `seq`: wakes its clients if that is
+    /// news (renewals report the last number every time).
+    fn note(&self, bucket: &str, stream: &str, seq: u64) {
+        let streams = self.streams.lock().expect("never poisoned");
+        let key = (bucket.to_string(), stream.to_string());
+        if let Some(followers) = streams.get(&key) {
+            followers.seq.send_if_modified(|highest| {
+                let news = seq > *highest;
+                *highest = (*highest).max(seq);
+                news
+            });
+        }
+    }
+}
+
+/// Asks the stream's replicas (fallbacks included) to tell this node of new entries for a
+/// lease; their answers carry their last number, which wakes the followers if it is new.
+fn subscribe<Q: QuorumWaiter, V: StreamsVnode>(
+    db: &Streams<Q, V>,
+    followed: &Followed,
+    bucket: &str,
+    stream: &str,
+) {
+    let node = db.vnodes().node();
+    let follow = StreamCommand::Follow {
+        bucket: bucket.into(),
+        stream: stream.into(),
+        node: node.name().clone(),
+        lease_ms: LEASE.as_millis() as u64,
+    };
+    let replicas = crate::ring::apl::targets(&db.preflist(bucket, stream, 3));
+    let mut replies = db.vnodes().ask("follow", &replicas, follow);
+    let (followed, bucket, stream) = (followed.clone(), bucket.to_string(), stream.to_string());
+    node.spawn(async move {
+        while let Some(reply) = replies.next().await {
+            if let Ok(StreamReply::LastSeq(seq)) = reply.result {
+                followed.note(&bucket, &stream, seq);
+            }
+        }
+    });
+}
+
+/// What a replica remembers of its followers: for each stream, who follows it until when.
+#[derive(Default)]
+pub struct Subscribers {
+    streams: HashMap<StreamKey, Vec<(NodeName, u64)>>,
+}
+
+impl Subscribers {
+    /// `node` follows the stream until `until_ms`.
+    pub fn follow(&mut self, bucket: &str, stream: &str, node: NodeName, until_ms: u64) {
+        let followers = self
+            .streams
+            .entry((bucket.to_string(), stream.to_string()))
+            .or_default();
+        followers.retain(|(n, _)| *n != node);
+        followers.push((node, until_ms));
+    }
+
+    /// The nodes to tell of a new entry of the stream, now (`now_ms`); forgets the expired.
+    pub fn of(&mut self, bucket: &str, stream: &str, now_ms: u64) -> Vec<NodeName> {
+        if self.streams.is_empty() {
+            return Vec::new();
+        }
+        let key = (bucket.to_string(), stream.to_string());
+        let Some(followers) = self.streams.get_mut(&key) else {
+            return Vec::new();
+        };
+        followers.retain(|(_, until)| *until > now_ms);
+        let nodes = followers.iter().map(|(n, _)| n.clone()).collect();
+        if followers.is_empty() {
+            self.streams.remove(&key);
+        }
+        nodes
+    }
+}
