@@ -86,22 +86,24 @@ async fn read<Q: QuorumWaiter, V: StreamsVnode>(
 /// `[{"meta":{"id":…,"t":…,"dot":…},"data":…}, …]`, the data as it was sent. An entry stored
 /// through another route, whose bytes are not JSON (a chat line, say), shows as a string.
 pub fn entries_json(entries: &[Entry]) -> String {
-    let mut out = String::from("[");
-    for (i, entry) in entries.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        let meta = json!({"id": entry.seq, "t": entry.ts_ms, "dot": entry.dot.to_string()});
-        out.push_str(&format!("{{\"meta\":{meta},\"data\":"));
-        let is_json = serde_json::from_slice::<serde::de::IgnoredAny>(&entry.payload).is_ok();
-        match std::str::from_utf8(&entry.payload) {
-            Ok(text) if is_json => out.push_str(text),
-            _ => out.push_str(&json!(String::from_utf8_lossy(&entry.payload)).to_string()),
-        }
-        out.push('}');
+    let items: Vec<String> = entries.iter().map(|e| entry_json(e, None)).collect();
+    format!("[{}]", items.join(","))
+}
+
+/// One entry as Iorio shows it, `{"meta":{…},"data":…}`; with its place in `meta`
+/// (`bucket`, `stream`) when a listener follows several streams.
+pub fn entry_json(entry: &Entry, place: Option<(&str, &str)>) -> String {
+    let mut meta = json!({"id": entry.seq, "t": entry.ts_ms, "dot": entry.dot.to_string()});
+    if let Some((bucket, stream)) = place {
+        meta["bucket"] = bucket.into();
+        meta["stream"] = stream.into();
     }
-    out.push(']');
-    out
+    let is_json = serde_json::from_slice::<serde::de::IgnoredAny>(&entry.payload).is_ok();
+    let data = match std::str::from_utf8(&entry.payload) {
+        Ok(text) if is_json => text.to_string(),
+        _ => json!(String::from_utf8_lossy(&entry.payload)).to_string(),
+    };
+    format!("{{\"meta\":{meta},\"data\":{data}}}")
 }
 
 async fn delete<Q: QuorumWaiter, V: StreamsVnode>(

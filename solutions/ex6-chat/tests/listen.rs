@@ -1,0 +1,239 @@
+//! Listening on a 3-node cluster of the finished database (`GET /listen`): many streams on one
+//! connection, each new entry pushed in its stream's order whichever node took the write;
+//! a browser-like reconnect with `Last-Event-ID` that misses nothing and repeats nothing;
+//! long-poll; permissions.
+//!
+//! ```text
+//! cargo test -p ex6-chat-solution --test listen
+//! ```
+
+mod common;
+
+use common::Client;
+use ex6_chat::ChatApp;
+use ringcore::access::Anonymous;
+use ringcore::testing::TestCluster;
+use serde_json::{Value, json};
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+
+async fn cluster(anonymous: Anonymous) -> TestCluster<ChatApp> {
+    TestCluster::start_joined_with(3, |config| {
+        config.ring_size = 16;
+        config.access.anonymous = anonymous;
+        config.access.admin_password = Some("listen admin".into());
+    })
+    .await
+}
+
+/// A server-sent events connection, read as a browser's `EventSource` reads it.
+struct Events {
+    lines: BufReader<TcpStream>,
+    status: u16,
+}
+
+/// One event: its id and its data as JSON.
+#[derive(Debug)]
+struct Event {
+    id: String,
+    data: Value,
+}
+
+impl Events {
+    async fn open(
+        cluster: &TestCluster<ChatApp>,
+        k: u32,
+        path: &str,
+        last_id: Option<&str>,
+    ) -> Events {
+        let mut stream = TcpStream::connect(cluster.app(k).http).await.unwrap();
+        let resume = last_id.map_or(String::new(), |id| format!("Last-Event-ID: {id}\r\n"));
+        // HTTP/1.0: the answer streams until the server closes it, without chunked framing.
+        let request = format!("GET {path} HTTP/1.0\r\nAccept: text/event-stream\r\n{resume}\r\n");
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut lines = BufReader::new(stream);
+        let mut status_line = String::new();
+        lines.read_line(&mut status_line).await.unwrap();
+        let status = status_line
+            .split_whitespace()
+            .nth(1)
+            .unwrap()
+            .parse()
+            .unwrap();
+        loop {
+            let mut header = String::new();
+            lines.read_line(&mut header).await.unwrap();
+            if header.trim().is_empty() {
+                break;
+            }
+        }
+        Events { lines, status }
+    }
+
+    /// The next event (comments and keep-alives skipped), within 20 s.
+    async fn next(&mut self) -> Event {
+        tokio::time::timeout(Duration::from_secs(20), async {
+            let (mut id, mut data) = (String::new(), String::new());
+            loop {
+                let mut line = String::new();
+                let read = self.lines.read_line(&mut line).await.unwrap();
+                assert!(read > 0, "the server closed the event stream");
+                let line = line.trim_end_matches(['\r', '\n']);
+                if line.is_empty() {
+                    if !data.is_empty() {
+                        return Event {
+                            id,
+                            data: serde_json::from_str(&data).unwrap(),
+                        };
+                    }
+                    continue;
+                }
+                if let Some(value) = line.strip_prefix("id:") {
+                    id = value.trim().to_string();
+                } else if let Some(value) = line.strip_prefix("data:") {
+                    data.push_str(value.trim_start());
+                }
+            }
+        })
+        .await
+        .expect("an event within 20 s")
+    }
+}
+
+/// `(stream, id)` of an event.
+fn place(event: &Event) -> (String, u64) {
+    let meta = &event.data["meta"];
+    (
+        meta["stream"].as_str().unwrap().to_string(),
+        meta["id"].as_u64().unwrap(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_streams_are_pushed_in_order_and_a_reconnect_resumes_exactly() {
+    let cluster = cluster(Anonymous::All).await;
+    let mut events = Events::open(&cluster, 2, "/listen?s=news:a&s=news:b", None).await;
+    assert_eq!(events.status, 200);
+    let (one, three) = (Client::of(&cluster, 1), Client::of(&cluster, 3));
+    assert_eq!(
+        one.post("/streams/news/a", json!({"n": "a1"})).await.status,
+        201
+    );
+    assert_eq!(
+        three
+            .post("/streams/news/b", json!({"n": "b1"}))
+            .await
+            .status,
+        201
+    );
+    assert_eq!(
+        one.post("/streams/news/a", json!({"n": "a2"})).await.status,
+        201
+    );
+    let mut seen = Vec::new();
+    let mut last_id = String::new();
+    for _ in 0..3 {
+        let event = events.next().await;
+        assert_eq!(event.data["meta"]["bucket"], "news");
+        seen.push(place(&event));
+        last_id = event.id;
+    }
+    let of = |stream: &str| -> Vec<u64> {
+        seen.iter()
+            .filter(|(s, _)| s == stream)
+            .map(|(_, id)| *id)
+            .collect()
+    };
+    assert_eq!(of("a"), [1, 2], "in the stream's order");
+    assert_eq!(of("b"), [1]);
+    let data: Vec<&Value> = Vec::new();
+    drop(data);
+    drop(events);
+
+    // Away for a while; entries land meanwhile; back through another node, as EventSource
+    // does, with the id of the last event it saw.
+    three.post("/streams/news/a", json!({"n": "a3"})).await;
+    one.post("/streams/news/b", json!({"n": "b2"})).await;
+    let mut events = Events::open(&cluster, 3, "/listen?s=news:a&s=news:b", Some(&last_id)).await;
+    let mut resumed = vec![place(&events.next().await), place(&events.next().await)];
+    resumed.sort();
+    assert_eq!(resumed, [("a".to_string(), 3), ("b".to_string(), 2)]);
+    // Nothing twice: the next event is the next entry.
+    one.post("/streams/news/a", json!({"n": "a4"})).await;
+    assert_eq!(place(&events.next().await), ("a".to_string(), 4));
+    cluster.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_poll_answers_what_came_or_204() {
+    let cluster = cluster(Anonymous::All).await;
+    let client = Client::of(&cluster, 1);
+    let empty = client.get("/listen?s=q:x&mode=poll&timeout=1").await;
+    assert_eq!(empty.status, 204, "nothing came within the timeout");
+    client.post("/streams/q/x", json!(1)).await;
+    client.post("/streams/q/y", json!(2)).await;
+    let caught_up = client.get("/listen?s=q:x:0&s=q:y:0&mode=poll").await;
+    assert_eq!(caught_up.status, 200, "{}", caught_up.body);
+    let mut got: Vec<(String, u64)> = caught_up
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["meta"]["stream"].as_str().unwrap().to_string(),
+                e["meta"]["id"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    got.sort();
+    assert_eq!(got, [("x".to_string(), 1), ("y".to_string(), 1)]);
+    // A poll that waits is answered when an entry lands.
+    let waiting = {
+        let client = Client::of(&cluster, 2);
+        tokio::spawn(async move { client.get("/listen?s=q:x:1&mode=poll&timeout=20").await })
+    };
+    Client::of(&cluster, 3)
+        .post("/streams/q/x", json!("later"))
+        .await;
+    let answered = waiting.await.unwrap();
+    assert_eq!(answered.status, 200);
+    assert_eq!(answered.json()[0]["data"], "later");
+    assert_eq!(client.get("/listen").await.status, 400, "no stream named");
+    assert_eq!(client.get("/listen?s=nocolon").await.status, 400);
+    cluster.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listening_needs_get_on_every_stream() {
+    let cluster = cluster(Anonymous::None).await;
+    let one = Client::of(&cluster, 1);
+    let admin = one.with_token(&one.login("admin", "listen admin").await);
+    admin
+        .post("/users/", json!({"username": "eve", "password": "pw"}))
+        .await;
+    let token = one.login("eve", "pw").await;
+    assert_eq!(
+        one.get("/listen?s=_user_eve:x&mode=poll&timeout=1")
+            .await
+            .status,
+        401
+    );
+    let own = one
+        .get(&format!(
+            "/listen?s=_user_eve:x&mode=poll&timeout=1&jwt={token}"
+        ))
+        .await;
+    assert_eq!(own.status, 204, "her own bucket, token in ?jwt=");
+    let foreign = one
+        .get(&format!(
+            "/listen?s=_user_eve:x&s=_user_admin:y&mode=poll&timeout=1&jwt={token}"
+        ))
+        .await;
+    assert_eq!(
+        foreign.status, 401,
+        "one stream she may not read refuses the request"
+    );
+    cluster.stop().await;
+}
