@@ -1,6 +1,11 @@
 //! The live feed of a stream: the entries after a sequence number (catch-up), then every new
 //! entry, in order and each once, whichever node took the write.
 //!
+//! A node has one reader per stream however many clients follow it (`live.rs`): a client
+//! reads what it missed itself, up to where the reader was when it joined, then takes the
+//! reader's entries; one that falls too far behind reads again. So a new entry costs one
+//! read per node, not one per client. What follows is how a feed reads.
+//!
 //! The feed reads the stream with the usual quorum reads, from the number of the last entry it
 //! delivered (concurrent entries may share it); the newest entries come from the stream
 //! store's in-memory cache. A caught-up feed reads nothing: it waits until a replica tells
@@ -45,7 +50,9 @@ struct Feed<Q: QuorumWaiter, V: StreamsVnode> {
     behind_since: Option<Instant>,
 }
 
-/// The entries of `bucket/stream` with sequence numbers above `after`, as they come.
+/// The entries of `bucket/stream` with sequence numbers above `after`, as they come: those
+/// already there (read by this client), then the new ones (from the node's one reader of the
+/// stream, see `live.rs`), each once, in the stream's order.
 pub fn entries_after<Q: QuorumWaiter, V: StreamsVnode>(
     db: Streams<Q, V>,
     bucket: String,
@@ -53,19 +60,94 @@ pub fn entries_after<Q: QuorumWaiter, V: StreamsVnode>(
     after: u64,
     nwr: Nwr,
 ) -> impl Stream<Item = Entry> + Send + 'static {
-    let feed = Feed {
-        following: db.follow(&bucket, &stream),
-        db,
-        bucket,
-        stream,
-        nwr,
-        next: after.saturating_add(1),
-        delivered: None,
-        ready: VecDeque::new(),
-        gap_since: None,
-        failed: false,
-        behind_since: None,
+    let live = super::live::join(&db, &bucket, &stream, nwr);
+    let stop = db.vnodes().node().lifecycle().token().clone();
+    let client = Client {
+        catch_up: Feed::new(db, bucket, stream, after, nwr),
+        live,
+        target: None,
+        since: Instant::now(),
+        caught_up: false,
     };
+    futures_util::stream::unfold(client, move |mut client| {
+        let stop = stop.clone();
+        async move {
+            tokio::select! {
+                _ = stop.cancelled() => None,
+                entry = client.next() => entry.map(|entry| (entry, client)),
+            }
+        }
+    })
+}
+
+/// One client of a stream's feed: it reads what it has not seen yet until it reaches where the
+/// node's reader was when the client joined, then takes the reader's entries.
+struct Client<Q: QuorumWaiter, V: StreamsVnode> {
+    /// Reads the stream from the client's position (its `ready`, `next`, `delivered` are the
+    /// client's).
+    catch_up: Feed<Q, V>,
+    live: super::live::Live,
+    /// How far the reader had gone when the client (re)joined: read up to there first.
+    target: Option<u64>,
+    since: Instant,
+    caught_up: bool,
+}
+
+impl<Q: QuorumWaiter, V: StreamsVnode> Client<Q, V> {
+    async fn next(&mut self) -> Option<Entry> {
+        loop {
+            if let Some(entry) = self.catch_up.ready.pop_front() {
+                return Some(entry);
+            }
+            if self.caught_up {
+                match self.live.next().await? {
+                    Some(entry) if self.catch_up.is_new(&entry) => {
+                        self.catch_up.delivered(&entry);
+                        return Some(entry);
+                    }
+                    Some(_) => continue,
+                    None => {
+                        // Fell behind the reader: read what was missed, then take its entries
+                        // again.
+                        self.caught_up = false;
+                        self.target = None;
+                        continue;
+                    }
+                }
+            }
+            let target = match self.target {
+                Some(target) => target,
+                None => {
+                    let target = self.live.position().await?;
+                    self.target = Some(target);
+                    self.since = Instant::now();
+                    target
+                }
+            };
+            if self.catch_up.fill().await {
+                continue;
+            }
+            // Read up to where the reader was (the replicas read may lag a moment behind
+            // those it read), or give up waiting after a while: then on with the reader.
+            if self.catch_up.next > target || self.since.elapsed() >= GAP_WAIT {
+                self.caught_up = true;
+            } else {
+                tokio::time::sleep(POLL).await;
+            }
+        }
+    }
+}
+
+/// The node's one reader of a stream (see `live.rs`): from `after`, every new entry, woken
+/// by the replicas that store them.
+pub(super) fn reader<Q: QuorumWaiter, V: StreamsVnode>(
+    db: Streams<Q, V>,
+    bucket: String,
+    stream: String,
+    after: u64,
+    nwr: Nwr,
+) -> impl Stream<Item = Entry> + Send + 'static {
+    let feed = Feed::new(db, bucket, stream, after, nwr);
     futures_util::stream::unfold(feed, |mut feed| async move {
         let stop = feed.db.vnodes().node().lifecycle().token().clone();
         loop {
@@ -94,6 +176,37 @@ pub fn entries_after<Q: QuorumWaiter, V: StreamsVnode>(
 }
 
 impl<Q: QuorumWaiter, V: StreamsVnode> Feed<Q, V> {
+    fn new(db: Streams<Q, V>, bucket: String, stream: String, after: u64, nwr: Nwr) -> Self {
+        Feed {
+            following: db.follow(&bucket, &stream),
+            db,
+            bucket,
+            stream,
+            nwr,
+            next: after.saturating_add(1),
+            delivered: None,
+            ready: VecDeque::new(),
+            gap_since: None,
+            failed: false,
+            behind_since: None,
+        }
+    }
+
+    /// Whether `entry` comes after everything delivered.
+    fn is_new(&self, entry: &Entry) -> bool {
+        match self.delivered {
+            Some(last) => entry.id() > last,
+            None => entry.seq >= self.next,
+        }
+    }
+
+    /// Notes `entry` as delivered.
+    fn delivered(&mut self, entry: &Entry) {
+        self.next = entry.seq + 1;
+        self.delivered = Some(entry.id());
+        self.gap_since = None;
+    }
+
     /// Whether a replica told of an entry past what was delivered, for less than
     /// [`GAP_WAIT`]: one that stays unread that long (stored by one replica of a write that
     /// then failed) waits for the next change instead.

@@ -38,6 +38,7 @@ pub mod feed;
 mod iorio;
 mod json;
 mod listen;
+mod live;
 mod ops;
 mod routes;
 mod serve;

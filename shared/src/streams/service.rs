@@ -106,7 +106,7 @@ const COPY_ENTRY: &str = "write (copying the entry to the other replicas)";
 
 /// Replication settings of one request: N replicas, W acknowledgements for a write, R answers
 /// for a read.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Nwr {
     pub n: usize,
     pub w: usize,

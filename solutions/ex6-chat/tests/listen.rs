@@ -237,3 +237,37 @@ async fn listening_needs_get_on_every_stream() {
     );
     cluster.stop().await;
 }
+
+/// Reads answered by every vnode of the cluster so far (`/stats`).
+async fn reads(client: &Client) -> u64 {
+    client.get("/stats").await.json()["total"]["reads"]
+        .as_u64()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_entry_costs_a_node_one_read_however_many_follow_it() {
+    let cluster = cluster(Anonymous::All).await;
+    let client = Client::of(&cluster, 1);
+    let mut listeners = Vec::new();
+    for _ in 0..20 {
+        listeners.push(Events::open(&cluster, 2, "/listen?s=crowd:x", None).await);
+    }
+    // The first entry: every listener has caught up once it has it.
+    client.post("/streams/crowd/x", json!(1)).await;
+    for listener in &mut listeners {
+        assert_eq!(place(&listener.next().await), ("x".to_string(), 1));
+    }
+    let before = reads(&client).await;
+    client.post("/streams/crowd/x", json!(2)).await;
+    for listener in &mut listeners {
+        assert_eq!(place(&listener.next().await), ("x".to_string(), 2));
+    }
+    let cost = reads(&client).await - before;
+    println!("20 listeners on one node, one new entry: {cost} vnode reads");
+    assert!(
+        cost < 20,
+        "{cost} vnode reads for one entry: the node reads it once, not once per listener"
+    );
+    cluster.stop().await;
+}
