@@ -100,7 +100,7 @@ impl Followed {
         node.register_mailbox(MAILBOX, move |payload| {
             let note: Changed =
                 postcard::from_bytes(&payload).map_err(|e| format!("bad note: {e}"))?;
-            notes.note(&note.bucket, &note.stream, note.seq);
+            notes.note(&note.bucket, &note.stream, note.seq, false);
             Ok(())
         });
         let (renewer, db) = (followed.clone(), db.clone());
@@ -164,14 +164,17 @@ impl Followed {
             .collect()
     }
 
-    /// A replica says the stream has an entry numbered `seq`: wakes its clients if that is
-    /// news (renewals report the last number every time).
-    fn note(&self, bucket: &str, stream: &str, seq: u64) {
+    /// A replica says the stream has an entry numbered `seq` (`renewal`: in answer to a
+    /// subscription): wakes its clients.
+    fn note(&self, bucket: &str, stream: &str, seq: u64, renewal: bool) {
         let streams = self.streams.lock().expect("never poisoned");
         let key = (bucket.to_string(), stream.to_string());
         if let Some(followers) = streams.get(&key) {
+            // The same number again wakes them too: it comes from another replica, whose copy
+            // a read that missed the entry (reading replicas that had not stored it yet) may
+            // now find. Renewals report the number every time: those only wake for news.
             followers.seq.send_if_modified(|highest| {
-                let news = seq > *highest;
+                let news = seq > *highest || (seq == *highest && !renewal);
                 *highest = (*highest).max(seq);
                 news
             });
@@ -200,7 +203,7 @@ fn subscribe<Q: QuorumWaiter, V: StreamsVnode>(
     node.spawn(async move {
         while let Some(reply) = replies.next().await {
             if let Ok(StreamReply::LastSeq(seq)) = reply.result {
-                followed.note(&bucket, &stream, seq);
+                followed.note(&bucket, &stream, seq, true);
             }
         }
     });
