@@ -11,6 +11,7 @@
 //! | `ring_anti_entropy_repairs_total` | entries copied between replicas by anti-entropy |
 //! | `ring_handoff_objects_total`, `ring_handoff_bytes_total` | what this node handed off |
 //! | `ring_connections{listener}` | connections open now on the cluster and HTTP ports |
+//! | `ring_slow_listeners_dropped_total` | WebSocket listeners dropped because they did not read (`http/listen_ws.rs`) |
 //! | `ring_vnodes_running`, `ring_ring_version`, `ring_members_down` | read at each scrape |
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -58,6 +59,7 @@ pub struct Metrics {
     pub handoff_objects: Counter,
     pub handoff_bytes: Counter,
     pub connections: Family<Listener, Gauge>,
+    pub slow_listeners_dropped: Counter,
     pub vnodes_running: Gauge,
     pub ring_version: Gauge,
     pub members_down: Gauge,
@@ -133,6 +135,7 @@ impl Default for Metrics {
         let (read_repairs, anti_entropy_repairs) = (Counter::default(), Counter::default());
         let (handoff_objects, handoff_bytes) = (Counter::default(), Counter::default());
         let connections = Family::<Listener, Gauge>::default();
+        let slow_listeners_dropped = Counter::default();
         let (vnodes_running, ring_version, members_down) =
             (Gauge::default(), Gauge::default(), Gauge::default());
         registry.register(
@@ -176,6 +179,11 @@ impl Default for Metrics {
             connections.clone(),
         );
         registry.register(
+            "slow_listeners_dropped",
+            "WebSocket listeners dropped because they did not read",
+            slow_listeners_dropped.clone(),
+        );
+        registry.register(
             "vnodes_running",
             "Vnodes started on this node",
             vnodes_running.clone(),
@@ -211,6 +219,7 @@ impl Default for Metrics {
             handoff_objects,
             handoff_bytes,
             connections,
+            slow_listeners_dropped,
             vnodes_running,
             ring_version,
             members_down,

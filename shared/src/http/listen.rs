@@ -4,6 +4,7 @@
 //! |---|---|
 //! | `GET /listen?s=bucket:stream[:from]&s=…` | server-sent events: each new entry of those streams, pushed as it lands |
 //! | `GET /listen?s=…&mode=poll[&timeout=S]` | long-poll: waits up to S seconds (default 30) for new entries; 200 with them, or 204 |
+//! | `GET /listen?s=…` asking to upgrade | a WebSocket: an entry per text message, and commands to subscribe and unsubscribe while connected (`listen_ws.rs`); `s=` may be left out |
 //!
 //! Each stream is followed from `from` (its entries numbered above it), or without one from
 //! now on. An event is `{"meta":{"id","t","dot","bucket","stream"},"data":…}`; its SSE `id`
@@ -15,7 +16,7 @@
 //! headers). Entries come from the live feed of each stream (`feed.rs`): pushed by the
 //! replicas that store them, read in the stream's order.
 
-use super::auth::allowed;
+use super::auth::{allowed, caller};
 use super::feed::entries_after;
 use super::iorio::entry_json;
 use super::{ApiError, Params};
@@ -24,11 +25,13 @@ use crate::store::Entry;
 use crate::streams::{Nwr, Streams, StreamsVnode};
 use crate::vnode::coordinator::QuorumWaiter;
 use axum::Router;
+use axum::extract::ws::{WebSocketUpgrade, rejection::WebSocketUpgradeRejection};
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use futures_util::stream::BoxStream;
 use futures_util::{FutureExt, Stream, StreamExt};
 use std::collections::{BTreeMap, HashMap};
 use std::convert::Infallible;
@@ -54,16 +57,18 @@ pub fn routes<Q: QuorumWaiter, V: StreamsVnode>(db: Streams<Q, V>) -> Router {
 
 /// A stream of a listen request, and the last number delivered (0: none).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-struct Place {
-    bucket: String,
-    stream: String,
+pub(super) struct Place {
+    pub(super) bucket: String,
+    pub(super) stream: String,
 }
 
 async fn listen<Q: QuorumWaiter, V: StreamsVnode>(
     State(db): State<Streams<Q, V>>,
     Query(pairs): Query<Vec<(String, String)>>,
     headers: HeaderMap,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
+    let upgrade = websocket(upgrade, &headers)?;
     let query: HashMap<String, String> = pairs.iter().cloned().collect();
     let params = Params::parse(&query)?;
     let mut wanted: BTreeMap<Place, Option<u64>> = BTreeMap::new();
@@ -73,7 +78,8 @@ async fn listen<Q: QuorumWaiter, V: StreamsVnode>(
             wanted.insert(place, from);
         }
     }
-    if wanted.is_empty() {
+    // A WebSocket may start with no stream and subscribe later.
+    if wanted.is_empty() && upgrade.is_none() {
         return Err(ApiError::bad_request(
             "no-streams",
             "name the streams to follow: /listen?s=bucket:stream[:from]&s=…",
@@ -109,6 +115,13 @@ async fn listen<Q: QuorumWaiter, V: StreamsVnode>(
         };
         after.insert(place, seq);
     }
+    if let Some(upgrade) = upgrade {
+        // Decided once: the commands of the connection act as this caller.
+        let caller = caller(db.access(), &headers, &query)?;
+        return Ok(super::listen_ws::answer(
+            upgrade, db, caller, after, params.nwr,
+        ));
+    }
     match query.get("mode").map(String::as_str) {
         None | Some("sse") => Ok(sse(merged(&db, &after, params.nwr), after)),
         Some("poll") => {
@@ -127,6 +140,23 @@ async fn listen<Q: QuorumWaiter, V: StreamsVnode>(
             "invalid-param",
             format!("mode is sse or poll, not '{other}'"),
         )),
+    }
+}
+
+/// The WebSocket upgrade, if the request asks for one; a request that asks but cannot be
+/// upgraded (a bad handshake) is refused rather than answered as SSE.
+fn websocket(
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+    headers: &HeaderMap,
+) -> Result<Option<WebSocketUpgrade>, ApiError> {
+    let asked = headers
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+    match upgrade {
+        Ok(upgrade) => Ok(Some(upgrade)),
+        Err(refused) if asked => Err(ApiError::bad_request("bad-websocket", refused.body_text())),
+        Err(_) => Ok(None),
     }
 }
 
@@ -155,7 +185,7 @@ fn subscription(text: &str) -> Result<(Place, Option<u64>), ApiError> {
 }
 
 /// The number of a stream's newest entry (0 when it has none): following it from now on.
-async fn newest<Q: QuorumWaiter, V: StreamsVnode>(
+pub(super) async fn newest<Q: QuorumWaiter, V: StreamsVnode>(
     db: &Streams<Q, V>,
     place: &Place,
     nwr: Nwr,
@@ -170,19 +200,28 @@ fn merged<Q: QuorumWaiter, V: StreamsVnode>(
     after: &BTreeMap<Place, u64>,
     nwr: Nwr,
 ) -> impl Stream<Item = (Place, Entry)> + Send + 'static {
-    let feeds = after.iter().map(|(place, seq)| {
-        let place = place.clone();
-        entries_after(
-            db.clone(),
-            place.bucket.clone(),
-            place.stream.clone(),
-            *seq,
-            nwr,
-        )
-        .map(move |entry| (place.clone(), entry))
-        .boxed()
-    });
+    let feeds = after
+        .iter()
+        .map(|(place, seq)| feed(db, place.clone(), *seq, nwr));
     futures_util::stream::select_all(feeds)
+}
+
+/// One stream's new entries after `seq`, as they come, each with its place.
+pub(super) fn feed<Q: QuorumWaiter, V: StreamsVnode>(
+    db: &Streams<Q, V>,
+    place: Place,
+    seq: u64,
+    nwr: Nwr,
+) -> BoxStream<'static, (Place, Entry)> {
+    entries_after(
+        db.clone(),
+        place.bucket.clone(),
+        place.stream.clone(),
+        seq,
+        nwr,
+    )
+    .map(move |entry| (place.clone(), entry))
+    .boxed()
 }
 
 /// Server-sent events, each carrying in its id how far every stream has been delivered.

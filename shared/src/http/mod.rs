@@ -13,7 +13,7 @@
 //! | `/streams/…`, `/buckets/`, `/ping` | Iorio DB's stream routes (`iorio.rs`) |
 //! | `/sessions`, `/users/…`, `/access/…` | users, sessions and grants (`access.rs`) |
 //! | `/eviction/{bucket}[/{stream}]` | eviction policies (`eviction.rs`) |
-//! | `GET /listen?s=bucket:stream[:from]&…` | many streams on one connection: server-sent events, or long-poll with `mode=poll` (`listen.rs`) |
+//! | `GET /listen?s=bucket:stream[:from]&…` | many streams on one connection: server-sent events, long-poll with `mode=poll` (`listen.rs`), or a WebSocket when the request asks to upgrade, with commands to subscribe and unsubscribe (`listen_ws.rs`) |
 //!
 //! Every route takes `n`, `w`, `r` query parameters (defaults 3, 2, 2). Errors are JSON
 //! `{"type": …, "reason": …}` with the status that fits ([`ApiError`]); no input takes the
@@ -38,6 +38,7 @@ pub mod feed;
 mod iorio;
 mod json;
 mod listen;
+mod listen_ws;
 mod live;
 mod ops;
 mod routes;

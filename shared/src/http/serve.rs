@@ -98,8 +98,11 @@ async fn serve_connection(
     builder
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout);
-    let connection =
-        builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(router));
+    // With upgrades: a WebSocket (`GET /listen`) takes the connection over once answered 101,
+    // and lives on in a task of its own that ends with the node (see `listen_ws.rs`).
+    let connection = builder
+        .serve_connection(TokioIo::new(stream), TowerToHyperService::new(router))
+        .with_upgrades();
     tokio::pin!(connection);
     let result = tokio::select! {
         result = connection.as_mut() => result,

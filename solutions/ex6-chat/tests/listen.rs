@@ -1,7 +1,8 @@
 //! Listening on a 3-node cluster of the finished database (`GET /listen`): many streams on one
 //! connection, each new entry pushed in its stream's order whichever node took the write;
 //! a browser-like reconnect with `Last-Event-ID` that misses nothing and repeats nothing;
-//! long-poll; permissions.
+//! long-poll; permissions; the WebSocket mode (subscribe and unsubscribe while connected, its
+//! error answers, a client that does not read dropped while another keeps up).
 //!
 //! ```text
 //! cargo test -p ex6-chat-solution --test listen
@@ -11,12 +12,15 @@ mod common;
 
 use common::Client;
 use ex6_chat::ChatApp;
+use futures_util::{SinkExt, StreamExt};
 use ringcore::access::Anonymous;
 use ringcore::testing::TestCluster;
 use serde_json::{Value, json};
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::net::TcpStream;
+use tokio::net::{TcpSocket, TcpStream};
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
 async fn cluster(anonymous: Anonymous) -> TestCluster<ChatApp> {
     TestCluster::start_joined_with(3, |config| {
@@ -269,5 +273,297 @@ async fn a_new_entry_costs_a_node_one_read_however_many_follow_it() {
         cost < 20,
         "{cost} vnode reads for one entry: the node reads it once, not once per listener"
     );
+    cluster.stop().await;
+}
+
+/// A WebSocket client of `/listen`.
+struct Socket {
+    ws: WebSocketStream<TcpStream>,
+}
+
+impl Socket {
+    /// Opens `path` on node devK; the status of a refused upgrade.
+    async fn open(cluster: &TestCluster<ChatApp>, k: u32, path: &str) -> Result<Socket, u16> {
+        let tcp = TcpStream::connect(cluster.app(k).http).await.unwrap();
+        Socket::over(tcp, cluster, k, path).await
+    }
+
+    /// As [`Socket::open`], with a receive buffer of a few KiB: a client that does not read
+    /// fills it, and then the node's queue for it, with little data.
+    async fn open_small(cluster: &TestCluster<ChatApp>, k: u32, path: &str) -> Socket {
+        let socket = TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(4096).unwrap();
+        let tcp = socket.connect(cluster.app(k).http).await.unwrap();
+        Socket::over(tcp, cluster, k, path).await.unwrap()
+    }
+
+    async fn over(
+        tcp: TcpStream,
+        cluster: &TestCluster<ChatApp>,
+        k: u32,
+        path: &str,
+    ) -> Result<Socket, u16> {
+        let url = format!("ws://{}{path}", cluster.app(k).http);
+        match tokio_tungstenite::client_async(url.as_str(), tcp).await {
+            Ok((ws, _)) => Ok(Socket { ws }),
+            Err(WsError::Http(answer)) => Err(answer.status().as_u16()),
+            Err(error) => panic!("{url}: {error}"),
+        }
+    }
+
+    async fn send(&mut self, command: Value) {
+        self.ws
+            .send(Message::text(command.to_string()))
+            .await
+            .unwrap();
+    }
+
+    async fn send_text(&mut self, text: &str) {
+        self.ws.send(Message::text(text)).await.unwrap();
+    }
+
+    /// The next text message as JSON, within 20 s.
+    async fn next(&mut self) -> Value {
+        tokio::time::timeout(Duration::from_secs(20), async {
+            loop {
+                match self.ws.next().await {
+                    Some(Ok(Message::Text(text))) => return serde_json::from_str(&text).unwrap(),
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                    other => panic!("not a text message: {other:?}"),
+                }
+            }
+        })
+        .await
+        .expect("a message within 20 s")
+    }
+
+    /// Sends a command; its answer.
+    async fn command(&mut self, command: Value) -> Value {
+        self.send(command).await;
+        self.next().await
+    }
+
+    /// The close frame's code, or none when the connection just ended; reading what was
+    /// still on its way first, within 20 s. Also how many text messages came before.
+    async fn end(&mut self) -> (Option<u16>, usize) {
+        tokio::time::timeout(Duration::from_secs(20), async {
+            let mut texts = 0;
+            loop {
+                match self.ws.next().await {
+                    Some(Ok(Message::Text(_))) => texts += 1,
+                    Some(Ok(Message::Close(frame))) => {
+                        return (frame.map(|f| u16::from(f.code)), texts);
+                    }
+                    Some(Ok(_)) => {}
+                    Some(Err(_)) | None => return (None, texts),
+                }
+            }
+        })
+        .await
+        .expect("the connection ends within 20 s")
+    }
+}
+
+/// `(stream, id)` of an entry message.
+fn entry_place(entry: &Value) -> (String, u64) {
+    (
+        entry["meta"]["stream"].as_str().unwrap().to_string(),
+        entry["meta"]["id"].as_u64().unwrap(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_websocket_subscribes_and_unsubscribes_while_connected() {
+    let cluster = cluster(Anonymous::All).await;
+    let mut socket = Socket::open(&cluster, 2, "/listen?s=news:a").await.unwrap();
+    let subscribed = socket
+        .command(json!({"cmd": "subscribe", "bucket": "news", "stream": "b", "id": 1}))
+        .await;
+    assert_eq!(
+        subscribed,
+        json!({"ok": true, "id": 1, "type": "subscribe"})
+    );
+    let (one, three) = (Client::of(&cluster, 1), Client::of(&cluster, 3));
+    for (client, path, n) in [
+        (&one, "/streams/news/a", "a1"),
+        (&three, "/streams/news/b", "b1"),
+        (&one, "/streams/news/a", "a2"),
+    ] {
+        assert_eq!(client.post(path, json!({"n": n})).await.status, 201);
+    }
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        let entry = socket.next().await;
+        assert_eq!(entry["meta"]["bucket"], "news");
+        assert_eq!(
+            entry["data"]["n"],
+            format!("{}{}", entry_place(&entry).0, entry_place(&entry).1)
+        );
+        seen.push(entry_place(&entry));
+    }
+    let of = |stream: &str| -> Vec<u64> {
+        seen.iter()
+            .filter(|(s, _)| s == stream)
+            .map(|(_, id)| *id)
+            .collect()
+    };
+    assert_eq!(of("a"), [1, 2], "in the stream's order");
+    assert_eq!(of("b"), [1]);
+
+    // From a number: what the stream holds past it first.
+    three.post("/streams/news/c", json!({"n": "c1"})).await;
+    let from = socket
+        .command(json!({"cmd": "subscribe", "bucket": "news", "stream": "c", "from": 0, "id": 2}))
+        .await;
+    assert_eq!(from["ok"], true, "{from}");
+    assert_eq!(entry_place(&socket.next().await), ("c".to_string(), 1));
+
+    // The refusals, each with its reason and the command's id.
+    for (command, reason) in [
+        (
+            json!({"cmd": "subscribe", "bucket": "news", "stream": "b", "id": 3}),
+            "already subscribed",
+        ),
+        (json!({"cmd": "dance", "id": 3}), "unknown command"),
+        (
+            json!({"cmd": "subscribe", "id": 3}),
+            "missing bucket and stream",
+        ),
+        (
+            json!({"cmd": "subscribe", "stream": "x", "id": 3}),
+            "missing bucket",
+        ),
+        (
+            json!({"cmd": "unsubscribe", "bucket": "news", "id": 3}),
+            "missing stream",
+        ),
+        (
+            json!({"cmd": "unsubscribe", "bucket": "news", "stream": "x", "id": 3}),
+            "not subscribed",
+        ),
+    ] {
+        let answer = socket.command(command).await;
+        assert_eq!(answer, json!({"ok": false, "id": 3, "reason": reason}));
+    }
+    socket.send_text("{not json").await;
+    assert_eq!(
+        socket.next().await,
+        json!({"ok": false, "id": null, "reason": "bad json"})
+    );
+
+    // Unsubscribed, a stream's entries stop; the others' go on.
+    let gone = socket
+        .command(json!({"cmd": "unsubscribe", "bucket": "news", "stream": "a", "id": 4}))
+        .await;
+    assert_eq!(gone, json!({"ok": true, "id": 4, "type": "unsubscribe"}));
+    one.post("/streams/news/a", json!({"n": "a3"})).await;
+    three.post("/streams/news/b", json!({"n": "b2"})).await;
+    assert_eq!(entry_place(&socket.next().await), ("b".to_string(), 2));
+    one.post("/streams/news/b", json!({"n": "b3"})).await;
+    assert_eq!(entry_place(&socket.next().await), ("b".to_string(), 3));
+
+    // The node stops: the connection closes, "going away".
+    cluster.stop().await;
+    assert_eq!(socket.end().await.0, Some(1001));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_websocket_subscription_needs_get_on_the_stream() {
+    let cluster = cluster(Anonymous::None).await;
+    let one = Client::of(&cluster, 1);
+    let admin = one.with_token(&one.login("admin", "listen admin").await);
+    admin
+        .post("/users/", json!({"username": "eve", "password": "pw"}))
+        .await;
+    let token = one.login("eve", "pw").await;
+    let foreign = Socket::open(&cluster, 1, &format!("/listen?s=_user_admin:y&jwt={token}")).await;
+    assert_eq!(
+        foreign.err(),
+        Some(401),
+        "a stream of the URL is checked before upgrading"
+    );
+    let mut socket = Socket::open(&cluster, 1, &format!("/listen?jwt={token}"))
+        .await
+        .unwrap();
+    let refused = socket
+        .command(json!({"cmd": "subscribe", "bucket": "_user_admin", "stream": "y", "id": 1}))
+        .await;
+    assert_eq!(
+        refused,
+        json!({"ok": false, "id": 1, "reason": "no permission"})
+    );
+    let own = socket
+        .command(json!({"cmd": "subscribe", "bucket": "_user_eve", "stream": "x", "id": 2}))
+        .await;
+    assert_eq!(own, json!({"ok": true, "id": 2, "type": "subscribe"}));
+    one.with_token(&token)
+        .post("/streams/_user_eve/x", json!("mine"))
+        .await;
+    assert_eq!(socket.next().await["data"], "mine");
+    cluster.stop().await;
+}
+
+/// How many WebSocket listeners node devK dropped for not reading.
+async fn dropped(client: &Client) -> u64 {
+    let metrics = client.get("/metrics").await.body;
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix("ring_slow_listeners_dropped_total "))
+        .map_or(0, |n| n.trim().parse().unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_websocket_client_that_does_not_read_is_dropped_and_others_keep_up() {
+    let cluster = cluster(Anonymous::All).await;
+    // Both on one node, following one stream: one never reads, the other does.
+    let mut slow = Socket::open_small(&cluster, 1, "/listen?s=big:x").await;
+    let mut fast = Socket::open(&cluster, 1, "/listen?s=big:x").await.unwrap();
+    let (ids, mut got) = tokio::sync::mpsc::unbounded_channel();
+    let reader = tokio::spawn(async move {
+        loop {
+            let id = fast.next().await["meta"]["id"].as_u64().unwrap();
+            if ids.send(id).is_err() {
+                return;
+            }
+        }
+    });
+    // Entries until the node has dropped the slow one: its queue (256 messages) and the
+    // sockets' buffers fill, and stay full.
+    let (writer, one) = (Client::of(&cluster, 2), Client::of(&cluster, 1));
+    let filler = "x".repeat(16 * 1024);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
+    let mut posted = 0;
+    while dropped(&one).await == 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not dropped after {posted} entries"
+        );
+        for _ in 0..20 {
+            posted += 1;
+            let reply = writer
+                .post("/streams/big/x", json!({"n": posted, "filler": filler}))
+                .await;
+            assert_eq!(reply.status, 201, "{}", reply.body);
+        }
+    }
+    let mut seen = Vec::new();
+    while seen.len() < posted as usize {
+        let id = tokio::time::timeout(Duration::from_secs(20), got.recv())
+            .await
+            .expect("the reading client keeps getting entries");
+        seen.push(id.unwrap());
+    }
+    assert_eq!(
+        seen,
+        (1..=posted).collect::<Vec<_>>(),
+        "every entry, in order"
+    );
+    // What reached the slow one before it was dropped, then the end.
+    let (_, before) = slow.end().await;
+    assert!(
+        before < posted as usize,
+        "dropped after {before} of {posted} entries"
+    );
+    reader.abort();
     cluster.stop().await;
 }
