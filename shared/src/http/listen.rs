@@ -6,6 +6,10 @@
 //! | `GET /listen?s=…&mode=poll[&timeout=S]` | long-poll: waits up to S seconds (default 30) for new entries; 200 with them, or 204 |
 //! | `GET /listen?s=…` asking to upgrade | a WebSocket: an entry per text message, and commands to subscribe and unsubscribe while connected (`listen_ws.rs`); `s=` may be left out |
 //!
+//! `s=bucket:*` follows every stream of a bucket, `s=*:stream` a stream name in every bucket,
+//! present and future (SSE and long-poll): each stream from the first entry posted after the
+//! request, as the replicas tell of it; those the caller may not read are left out.
+//!
 //! Each stream is followed from `from` (its entries numbered above it), or without one from
 //! now on. An event is `{"meta":{"id","t","dot","bucket","stream"},"data":…}`; its SSE `id`
 //! says how far every stream of the request has been delivered (`bucket:stream:seq,…`), so a
@@ -20,8 +24,9 @@ use super::auth::{allowed, caller};
 use super::feed::entries_after;
 use super::iorio::entry_json;
 use super::{ApiError, Params};
-use crate::access::{Permission, Resource};
+use crate::access::{Caller, Permission, Resource};
 use crate::store::Entry;
+use crate::streams::follow::{Pattern, PatternFollowing};
 use crate::streams::{Nwr, Streams, StreamsVnode};
 use crate::vnode::coordinator::QuorumWaiter;
 use axum::Router;
@@ -72,20 +77,33 @@ async fn listen<Q: QuorumWaiter, V: StreamsVnode>(
     let query: HashMap<String, String> = pairs.iter().cloned().collect();
     let params = Params::parse(&query)?;
     let mut wanted: BTreeMap<Place, Option<u64>> = BTreeMap::new();
+    let mut patterns: Vec<Pattern> = Vec::new();
     for (name, value) in &pairs {
-        if name == "s" {
-            let (place, from) = subscription(value)?;
-            wanted.insert(place, from);
+        if name != "s" {
+            continue;
+        }
+        match pattern_of(value) {
+            Some(pattern) => patterns.push(pattern),
+            None => {
+                let (place, from) = subscription(value)?;
+                wanted.insert(place, from);
+            }
         }
     }
+    if !patterns.is_empty() && upgrade.is_some() {
+        return Err(ApiError::bad_request(
+            "invalid-param",
+            "patterns (bucket:*, *:stream) are followed over server-sent events or long-poll",
+        ));
+    }
     // A WebSocket may start with no stream and subscribe later.
-    if wanted.is_empty() && upgrade.is_none() {
+    if wanted.is_empty() && patterns.is_empty() && upgrade.is_none() {
         return Err(ApiError::bad_request(
             "no-streams",
             "name the streams to follow: /listen?s=bucket:stream[:from]&s=…",
         ));
     }
-    if wanted.len() > MAX_STREAMS {
+    if wanted.len() + patterns.len() > MAX_STREAMS {
         return Err(ApiError::bad_request(
             "too-many-streams",
             format!("at most {MAX_STREAMS} streams on one connection"),
@@ -122,8 +140,17 @@ async fn listen<Q: QuorumWaiter, V: StreamsVnode>(
             upgrade, db, caller, after, params.nwr,
         ));
     }
+    // Streams found by a pattern are followed from the entry they were found by, when the
+    // caller may read them.
+    let caller = caller(db.access(), &headers, &query)?;
+    let mut followed = Vec::new();
+    for pattern in patterns {
+        followed.push(db.follow_pattern(pattern).await);
+    }
+    let patterns: Vec<PatternFollowing> = followed;
+    let events = following(&db, &after, patterns, caller, params.nwr);
     match query.get("mode").map(String::as_str) {
-        None | Some("sse") => Ok(sse(merged(&db, &after, params.nwr), after)),
+        None | Some("sse") => Ok(sse(events, after)),
         Some("poll") => {
             let wait = match query.get("timeout") {
                 Some(text) => Duration::from_secs(text.parse().map_err(|_| {
@@ -134,7 +161,7 @@ async fn listen<Q: QuorumWaiter, V: StreamsVnode>(
                 })?),
                 None => DEFAULT_POLL,
             };
-            poll(&db, &after, params.nwr, wait.min(MAX_POLL)).await
+            poll(&db, &after, events, params.nwr, wait.min(MAX_POLL)).await
         }
         Some(other) => Err(ApiError::bad_request(
             "invalid-param",
@@ -194,16 +221,88 @@ pub(super) async fn newest<Q: QuorumWaiter, V: StreamsVnode>(
     Ok(read.entries.last().map_or(0, |e| e.seq))
 }
 
-/// Every stream's new entries, as they come, each with its place.
-fn merged<Q: QuorumWaiter, V: StreamsVnode>(
+/// `bucket:*` or `*:stream`; `None` for a stream of its own.
+fn pattern_of(text: &str) -> Option<Pattern> {
+    let (bucket, stream) = text.split_once(':')?;
+    match (bucket, stream) {
+        ("*", "*") => None,
+        (bucket, "*") if !bucket.is_empty() => Some(Pattern {
+            bucket: Some(bucket.to_string()),
+            stream: None,
+        }),
+        ("*", stream) if !stream.is_empty() && !stream.contains(':') => Some(Pattern {
+            bucket: None,
+            stream: Some(stream.to_string()),
+        }),
+        _ => None,
+    }
+}
+
+/// The new entries of the streams named, and of every stream the patterns find, as they
+/// come, each with its place. A found stream is followed from the entry that found it; one
+/// the caller may not read (`get`) is left out.
+fn following<Q: QuorumWaiter, V: StreamsVnode>(
     db: &Streams<Q, V>,
     after: &BTreeMap<Place, u64>,
+    patterns: Vec<PatternFollowing>,
+    caller: Caller,
     nwr: Nwr,
 ) -> impl Stream<Item = (Place, Entry)> + Send + 'static {
-    let feeds = after
-        .iter()
-        .map(|(place, seq)| feed(db, place.clone(), *seq, nwr));
-    futures_util::stream::select_all(feeds)
+    struct State<Q: QuorumWaiter, V: StreamsVnode> {
+        db: Streams<Q, V>,
+        feeds: futures_util::stream::SelectAll<BoxStream<'static, (Place, Entry)>>,
+        known: std::collections::BTreeSet<Place>,
+        patterns: Vec<PatternFollowing>,
+        caller: Caller,
+        nwr: Nwr,
+    }
+    let state = State {
+        db: db.clone(),
+        feeds: futures_util::stream::select_all(
+            after
+                .iter()
+                .map(|(place, seq)| feed(db, place.clone(), *seq, nwr)),
+        ),
+        known: after.keys().cloned().collect(),
+        patterns,
+        caller,
+        nwr,
+    };
+    futures_util::stream::unfold(state, |mut state| async move {
+        loop {
+            for pattern in &state.patterns {
+                for (bucket, stream, seq) in pattern.found() {
+                    let place = Place { bucket, stream };
+                    if state.known.contains(&place) || state.known.len() >= MAX_STREAMS {
+                        continue;
+                    }
+                    state.known.insert(place.clone());
+                    let resource = Resource::of(&place.bucket, Some(&place.stream));
+                    if state
+                        .db
+                        .access()
+                        .allows(&state.caller, &resource, Permission::Get)
+                    {
+                        let feed = feed(&state.db, place, seq.saturating_sub(1), state.nwr);
+                        state.feeds.push(feed);
+                    }
+                }
+            }
+            let found = async {
+                if state.patterns.is_empty() {
+                    std::future::pending::<()>().await;
+                }
+                let waits = state.patterns.iter_mut().map(|p| Box::pin(p.changed()));
+                futures_util::future::select_all(waits).await;
+            };
+            tokio::select! {
+                item = state.feeds.next(), if !state.feeds.is_empty() => {
+                    return item.map(|item| (item, state));
+                }
+                _ = found => {}
+            }
+        }
+    })
 }
 
 /// One stream's new entries after `seq`, as they come, each with its place.
@@ -252,6 +351,7 @@ fn sse(
 async fn poll<Q: QuorumWaiter, V: StreamsVnode>(
     db: &Streams<Q, V>,
     after: &BTreeMap<Place, u64>,
+    events: impl Stream<Item = (Place, Entry)> + Send + 'static,
     nwr: Nwr,
     wait: Duration,
 ) -> Result<Response, ApiError> {
@@ -266,7 +366,7 @@ async fn poll<Q: QuorumWaiter, V: StreamsVnode>(
         batch.extend(read?);
     }
     if batch.is_empty() {
-        let mut events = Box::pin(merged(db, after, nwr));
+        let mut events = Box::pin(events);
         let Ok(Some(first)) = tokio::time::timeout(wait, events.next()).await else {
             return Ok(StatusCode::NO_CONTENT.into_response());
         };

@@ -14,6 +14,10 @@
 //!   new). Nothing is missed or delivered twice: what is delivered is always read from the
 //!   stream, in its order (see `http::feed`).
 //! - A follower that stops following lets its lease run out: replicas forget it.
+//! - A node may also follow a [`Pattern`]: every stream of a bucket (`bucket:*`) or a stream
+//!   name in every bucket (`*:stream`), present and future. It asks every vnode of the ring,
+//!   since any may hold such a stream, and learns of each stream that matches from the first
+//!   note about it: from then on that stream is followed like any other.
 
 use super::service::{Streams, StreamsVnode};
 use super::vnode::{StreamCommand, StreamReply};
@@ -42,10 +46,69 @@ pub struct Changed {
 
 type StreamKey = (String, String);
 
+/// Streams named by a pattern: every stream of `bucket`, or every stream called `stream`
+/// (one of the two is `None`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Pattern {
+    pub bucket: Option<String>,
+    pub stream: Option<String>,
+}
+
+impl Pattern {
+    pub fn matches(&self, bucket: &str, stream: &str) -> bool {
+        self.bucket.as_deref().is_none_or(|b| b == bucket)
+            && self.stream.as_deref().is_none_or(|s| s == stream)
+    }
+}
+
+/// A stream found by a pattern, and the number of the entry it was found by.
+pub type Found = (String, String, u64);
+
 /// The streams this node follows, each with the clients that follow it.
 #[derive(Clone, Default)]
 pub struct Followed {
     streams: Arc<Mutex<HashMap<StreamKey, Followers>>>,
+    patterns: Arc<Mutex<HashMap<Pattern, PatternFollowers>>>,
+}
+
+struct PatternFollowers {
+    clients: usize,
+    /// Every stream found so far, in the order found.
+    found: watch::Sender<Vec<Found>>,
+}
+
+/// One client's follow of a pattern: [`PatternFollowing::changed`] wakes it when a stream is
+/// found; dropping it stops it.
+pub struct PatternFollowing {
+    pattern: Pattern,
+    found: watch::Receiver<Vec<Found>>,
+    followed: Followed,
+}
+
+impl PatternFollowing {
+    /// Waits until a stream is found that this client was not woken for yet.
+    pub async fn changed(&mut self) {
+        if self.found.changed().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+
+    /// Every stream found so far.
+    pub fn found(&self) -> Vec<Found> {
+        self.found.borrow().clone()
+    }
+}
+
+impl Drop for PatternFollowing {
+    fn drop(&mut self) {
+        let mut patterns = self.followed.patterns.lock().expect("never poisoned");
+        if let Some(followers) = patterns.get_mut(&self.pattern) {
+            followers.clients -= 1;
+            if followers.clients == 0 {
+                patterns.remove(&self.pattern);
+            }
+        }
+    }
 }
 
 struct Followers {
@@ -114,6 +177,10 @@ impl Followed {
                 for (bucket, stream) in renewer.streams() {
                     subscribe(&db, &renewer, &bucket, &stream);
                 }
+                for pattern in renewer.patterns() {
+                    // Renewals are not waited for.
+                    drop(subscribe_pattern(&db, &pattern));
+                }
             }
         });
         followed
@@ -146,6 +213,45 @@ impl Followed {
         }
     }
 
+    /// Follows a pattern for one client; the first client of a pattern subscribes this node
+    /// on every vnode, and waits for their answers (at most the request timeout), so that an
+    /// entry posted once this returns is told of.
+    pub async fn follow_pattern<Q: QuorumWaiter, V: StreamsVnode>(
+        &self,
+        db: &Streams<Q, V>,
+        pattern: Pattern,
+    ) -> PatternFollowing {
+        let (found, first) = {
+            let mut patterns = self.patterns.lock().expect("never poisoned");
+            let followers = patterns
+                .entry(pattern.clone())
+                .or_insert_with(|| PatternFollowers {
+                    clients: 0,
+                    found: watch::Sender::new(Vec::new()),
+                });
+            followers.clients += 1;
+            (followers.found.subscribe(), followers.clients == 1)
+        };
+        if first {
+            let mut replies = subscribe_pattern(db, &pattern);
+            while replies.next().await.is_some() {}
+        }
+        PatternFollowing {
+            pattern,
+            found,
+            followed: self.clone(),
+        }
+    }
+
+    fn patterns(&self) -> Vec<Pattern> {
+        self.patterns
+            .lock()
+            .expect("never poisoned")
+            .keys()
+            .cloned()
+            .collect()
+    }
+
     /// How many streams this node follows.
     pub fn len(&self) -> usize {
         self.streams.lock().expect("never poisoned").len()
@@ -167,6 +273,9 @@ impl Followed {
     /// A replica says the stream has an entry numbered `seq` (`renewal`: in answer to a
     /// subscription): wakes its clients.
     fn note(&self, bucket: &str, stream: &str, seq: u64, renewal: bool) {
+        if !renewal {
+            self.found(bucket, stream, seq);
+        }
         let streams = self.streams.lock().expect("never poisoned");
         let key = (bucket.to_string(), stream.to_string());
         if let Some(followers) = streams.get(&key) {
@@ -180,6 +289,47 @@ impl Followed {
             });
         }
     }
+}
+
+/// A note about a stream: the patterns it matches learn of it, if they had not yet.
+impl Followed {
+    fn found(&self, bucket: &str, stream: &str, seq: u64) {
+        let patterns = self.patterns.lock().expect("never poisoned");
+        for (pattern, followers) in patterns.iter() {
+            if pattern.matches(bucket, stream) {
+                followers.found.send_if_modified(|found| {
+                    let known = found.iter().any(|(b, s, _)| b == bucket && s == stream);
+                    if !known {
+                        found.push((bucket.to_string(), stream.to_string(), seq));
+                    }
+                    !known
+                });
+            }
+        }
+    }
+}
+
+/// Asks every vnode of the ring to tell this node of new entries of streams that match
+/// `pattern`, for a lease; their answers, for whoever waits for them.
+fn subscribe_pattern<Q: QuorumWaiter, V: StreamsVnode>(
+    db: &Streams<Q, V>,
+    pattern: &Pattern,
+) -> crate::vnode::coordinator::Replies<StreamReply> {
+    let node = db.vnodes().node();
+    let ring = node.ring();
+    let every: Vec<crate::ring::IndexNode> = ring
+        .partitions()
+        .map(|partition| crate::ring::IndexNode {
+            partition,
+            node: ring.owner(partition).clone(),
+        })
+        .collect();
+    let follow = StreamCommand::FollowPattern {
+        pattern: pattern.clone(),
+        node: node.name().clone(),
+        lease_ms: LEASE.as_millis() as u64,
+    };
+    db.vnodes().ask("follow a pattern", &every, follow)
 }
 
 /// Asks the stream's replicas (fallbacks included) to tell this node of new entries for a
@@ -213,6 +363,7 @@ fn subscribe<Q: QuorumWaiter, V: StreamsVnode>(
 #[derive(Default)]
 pub struct Subscribers {
     streams: HashMap<StreamKey, Vec<(NodeName, u64)>>,
+    patterns: Vec<(Pattern, NodeName, u64)>,
 }
 
 impl Subscribers {
@@ -226,19 +377,33 @@ impl Subscribers {
         followers.push((node, until_ms));
     }
 
-    /// The nodes to tell of a new entry of the stream, now (`now_ms`); forgets the expired.
+    /// `node` follows the streams of `pattern` until `until_ms`.
+    pub fn follow_pattern(&mut self, pattern: Pattern, node: NodeName, until_ms: u64) {
+        self.patterns
+            .retain(|(p, n, _)| !(p == &pattern && *n == node));
+        self.patterns.push((pattern, node, until_ms));
+    }
+
+    /// The nodes to tell of a new entry of the stream, now (`now_ms`), each once; forgets
+    /// the expired.
     pub fn of(&mut self, bucket: &str, stream: &str, now_ms: u64) -> Vec<NodeName> {
-        if self.streams.is_empty() {
+        if self.streams.is_empty() && self.patterns.is_empty() {
             return Vec::new();
         }
+        let mut nodes: Vec<NodeName> = Vec::new();
         let key = (bucket.to_string(), stream.to_string());
-        let Some(followers) = self.streams.get_mut(&key) else {
-            return Vec::new();
-        };
-        followers.retain(|(_, until)| *until > now_ms);
-        let nodes = followers.iter().map(|(n, _)| n.clone()).collect();
-        if followers.is_empty() {
-            self.streams.remove(&key);
+        if let Some(followers) = self.streams.get_mut(&key) {
+            followers.retain(|(_, until)| *until > now_ms);
+            nodes.extend(followers.iter().map(|(n, _)| n.clone()));
+            if followers.is_empty() {
+                self.streams.remove(&key);
+            }
+        }
+        self.patterns.retain(|(_, _, until)| *until > now_ms);
+        for (pattern, node, _) in &self.patterns {
+            if pattern.matches(bucket, stream) && !nodes.contains(node) {
+                nodes.push(node.clone());
+            }
         }
         nodes
     }

@@ -293,6 +293,15 @@ impl<Q: QuorumWaiter, V: StreamsVnode> Streams<Q, V> {
         self.followed.follow(self, bucket, stream)
     }
 
+    /// Follows every stream that matches `pattern`, present and future, for one client (see
+    /// [`super::follow`]).
+    pub async fn follow_pattern(
+        &self,
+        pattern: super::follow::Pattern,
+    ) -> super::follow::PatternFollowing {
+        self.followed.follow_pattern(self, pattern).await
+    }
+
     /// The streams this node follows for its clients.
     pub fn followed(&self) -> &Followed {
         &self.followed

@@ -72,6 +72,13 @@ pub enum StreamCommand {
         node: crate::ring::NodeName,
         lease_ms: u64,
     },
+    /// `node` follows every stream of this partition that matches `pattern`, for `lease_ms`
+    /// (see [`super::follow`]). Answered with `LastSeq(0)`.
+    FollowPattern {
+        pattern: super::follow::Pattern,
+        node: crate::ring::NodeName,
+        lease_ms: u64,
+    },
     /// Evict every entry numbered below `floor`, for good (a DELETE of the stream, or a floor
     /// another replica reached). Answered with `Trimmed`.
     Trim {
@@ -375,6 +382,15 @@ impl StreamState {
                 let until = crate::clock::now_ms() + lease_ms;
                 self.subscribers.follow(&bucket, &stream, node, until);
                 StreamReply::LastSeq(self.store.last_seq(&bucket, &stream).unwrap_or(0))
+            }
+            StreamCommand::FollowPattern {
+                pattern,
+                node,
+                lease_ms,
+            } => {
+                let until = crate::clock::now_ms() + lease_ms;
+                self.subscribers.follow_pattern(pattern, node, until);
+                StreamReply::LastSeq(0)
             }
             StreamCommand::Trim {
                 bucket,

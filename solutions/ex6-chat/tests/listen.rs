@@ -567,3 +567,44 @@ async fn a_websocket_client_that_does_not_read_is_dropped_and_others_keep_up() {
     reader.abort();
     cluster.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pattern_follows_every_stream_it_names_present_and_future() {
+    let cluster = cluster(Anonymous::All).await;
+    let one = Client::of(&cluster, 1);
+    one.post("/streams/shop/old", json!("before")).await;
+    let mut bucket = Events::open(&cluster, 2, "/listen?s=shop:*", None).await;
+    let mut named = Events::open(&cluster, 3, "/listen?s=*:orders", None).await;
+    assert_eq!((bucket.status, named.status), (200, 200));
+    // A stream that existed, one that did not, one of another bucket (left out).
+    for (path, n) in [
+        ("/streams/shop/old", 1),
+        ("/streams/elsewhere/orders", 2),
+        ("/streams/shop/orders", 3),
+    ] {
+        assert_eq!(
+            Client::of(&cluster, 3).post(path, json!(n)).await.status,
+            201
+        );
+    }
+    let mut in_shop = vec![place(&bucket.next().await), place(&bucket.next().await)];
+    in_shop.sort();
+    assert_eq!(in_shop, [("old".to_string(), 2), ("orders".to_string(), 1)]);
+    let mut orders: Vec<(String, u64)> = Vec::new();
+    for _ in 0..2 {
+        let event = named.next().await;
+        let bucket = event.data["meta"]["bucket"].as_str().unwrap().to_string();
+        orders.push((bucket, event.data["meta"]["id"].as_u64().unwrap()));
+    }
+    orders.sort();
+    assert_eq!(
+        orders,
+        [("elsewhere".to_string(), 1), ("shop".to_string(), 1)]
+    );
+    // Nothing of other buckets reached the bucket's listener: its next event is the next
+    // entry of the bucket.
+    one.post("/streams/other/x", json!("not shop")).await;
+    one.post("/streams/shop/new", json!("shop again")).await;
+    assert_eq!(place(&bucket.next().await), ("new".to_string(), 1));
+    cluster.stop().await;
+}
