@@ -27,7 +27,9 @@
 //! the same order. Replicas need some time to agree (hinted handoff brings back what
 //! fallbacks took; anti-entropy fills what a replica missed), so the R=1 reads are repeated
 //! until every node returns the same, for at most a minute, before the R=2 reads (whose read
-//! repair would otherwise do the cluster's work for it).
+//! repair would otherwise do the cluster's work for it). The R=2 reads are then repeated until
+//! they agree: an entry only one replica took (a write that failed) can be missing from the
+//! replicas an R=2 read hears first; the log says how many rounds that took.
 //!
 //! The test prints the seed of its schedule, what it did when, the verdict line and how
 //! available the database stayed: writes acknowledged of those attempted, overall and
@@ -45,7 +47,7 @@
 //! When the test fails, the nodes' logs are kept and their directory is printed. Replicas
 //! that never agree add the minute of waiting to the run.
 
-use ringcore::testing::history::{Attempt, History, Outcome, Read, Stored, judge};
+use ringcore::testing::history::{Attempt, History, Outcome, Read, Stored, agree, judge};
 use ringcore::testing::{NodeProcess, run_tool};
 use std::cell::Cell;
 use std::collections::BTreeMap;
@@ -923,7 +925,22 @@ fn read_after_healing(cluster: &Cluster, history: &History) -> Vec<Read> {
         started.elapsed(),
         behind(&single, &acknowledged)
     ));
-    let quorum = read_everything(&agent, cluster, 2);
+    // R=1 reads through every node ask the same first replica, so they agree while another
+    // replica still lacks an entry that only one replica took (a write that failed after its
+    // coordinating replica stored it: promised to nobody). R=2 reads through different nodes
+    // may then hear different replicas first: they are repeated until they agree (their read
+    // repair and anti-entropy finish the job), and how many rounds it took is logged.
+    let mut quorum = read_everything(&agent, cluster, 2);
+    let mut quorum_rounds = 1;
+    while !agree(&quorum) && started.elapsed() < CONVERGENCE_DEADLINE {
+        thread::sleep(POLL);
+        quorum = read_everything(&agent, cluster, 2);
+        quorum_rounds += 1;
+    }
+    cluster.log(&format!(
+        "R=2 reads through every node agree after {quorum_rounds} round(s) ({:.1?})",
+        started.elapsed()
+    ));
     while !same_as(&single, &quorum) && started.elapsed() < CONVERGENCE_DEADLINE {
         thread::sleep(POLL);
         single = read_everything(&agent, cluster, 1);
