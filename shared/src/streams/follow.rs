@@ -252,15 +252,6 @@ impl Followed {
             .collect()
     }
 
-    /// How many streams this node follows.
-    pub fn len(&self) -> usize {
-        self.streams.lock().expect("never poisoned").len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     fn streams(&self) -> Vec<StreamKey> {
         self.streams
             .lock()

@@ -302,11 +302,6 @@ impl<Q: QuorumWaiter, V: StreamsVnode> Streams<Q, V> {
         self.followed.follow_pattern(self, pattern).await
     }
 
-    /// The streams this node follows for its clients.
-    pub fn followed(&self) -> &Followed {
-        &self.followed
-    }
-
     /// Who may do what on this database (the node's users and grants).
     pub fn access(&self) -> &Access {
         self.vnodes.node().access()

@@ -48,7 +48,7 @@
 //! that never agree add the minute of waiting to the run.
 
 use ringcore::testing::history::{Attempt, History, Outcome, Read, Stored, agree, judge};
-use ringcore::testing::{NodeProcess, run_tool};
+use ringcore::testing::{NodeProcess, poll_within, run_tool};
 use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -930,13 +930,20 @@ fn read_after_healing(cluster: &Cluster, history: &History) -> Vec<Read> {
     // coordinating replica stored it: promised to nobody). R=2 reads through different nodes
     // may then hear different replicas first: they are repeated until they agree (their read
     // repair and anti-entropy finish the job), and how many rounds it took is logged.
-    let mut quorum = read_everything(&agent, cluster, 2);
-    let mut quorum_rounds = 1;
-    while !agree(&quorum) && started.elapsed() < CONVERGENCE_DEADLINE {
-        thread::sleep(POLL);
-        quorum = read_everything(&agent, cluster, 2);
+    let mut quorum_rounds = 0;
+    let left = CONVERGENCE_DEADLINE.saturating_sub(started.elapsed());
+    let mut last = Vec::new();
+    let agreed = poll_within(left, || {
         quorum_rounds += 1;
-    }
+        let reads = read_everything(&agent, cluster, 2);
+        if agree(&reads) {
+            return Ok(reads);
+        }
+        last = reads;
+        Err("the R=2 reads through the nodes differ".to_string())
+    });
+    // Past the deadline, the last reads are judged as they are: the verdict says unconverged.
+    let quorum = agreed.unwrap_or(last);
     cluster.log(&format!(
         "R=2 reads through every node agree after {quorum_rounds} round(s) ({:.1?})",
         started.elapsed()

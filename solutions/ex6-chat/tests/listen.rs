@@ -107,11 +107,26 @@ impl Events {
 
 /// `(stream, id)` of an event.
 fn place(event: &Event) -> (String, u64) {
-    let meta = &event.data["meta"];
+    entry_place(&event.data)
+}
+
+/// `(stream, id)` of an entry as an event or a WebSocket message carries it.
+fn entry_place(entry: &Value) -> (String, u64) {
     (
-        meta["stream"].as_str().unwrap().to_string(),
-        meta["id"].as_u64().unwrap(),
+        entry["meta"]["stream"].as_str().unwrap().to_string(),
+        entry["meta"]["id"].as_u64().unwrap(),
     )
+}
+
+/// Makes user eve (who owns `_user_eve`) through the admin; her token.
+async fn eve(cluster: &TestCluster<ChatApp>) -> String {
+    let one = Client::of(cluster, 1);
+    let admin = one.with_token(&one.login("admin", "listen admin").await);
+    let made = admin
+        .post("/users/", json!({"username": "eve", "password": "pw"}))
+        .await;
+    assert_eq!(made.status, 201, "{}", made.body);
+    one.login("eve", "pw").await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -213,11 +228,7 @@ async fn long_poll_answers_what_came_or_204() {
 async fn listening_needs_get_on_every_stream() {
     let cluster = cluster(Anonymous::None).await;
     let one = Client::of(&cluster, 1);
-    let admin = one.with_token(&one.login("admin", "listen admin").await);
-    admin
-        .post("/users/", json!({"username": "eve", "password": "pw"}))
-        .await;
-    let token = one.login("eve", "pw").await;
+    let token = eve(&cluster).await;
     assert_eq!(
         one.get("/listen?s=_user_eve:x&mode=poll&timeout=1")
             .await
@@ -365,13 +376,6 @@ impl Socket {
 }
 
 /// `(stream, id)` of an entry message.
-fn entry_place(entry: &Value) -> (String, u64) {
-    (
-        entry["meta"]["stream"].as_str().unwrap().to_string(),
-        entry["meta"]["id"].as_u64().unwrap(),
-    )
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_websocket_subscribes_and_unsubscribes_while_connected() {
     let cluster = cluster(Anonymous::All).await;
@@ -471,11 +475,7 @@ async fn a_websocket_subscribes_and_unsubscribes_while_connected() {
 async fn a_websocket_subscription_needs_get_on_the_stream() {
     let cluster = cluster(Anonymous::None).await;
     let one = Client::of(&cluster, 1);
-    let admin = one.with_token(&one.login("admin", "listen admin").await);
-    admin
-        .post("/users/", json!({"username": "eve", "password": "pw"}))
-        .await;
-    let token = one.login("eve", "pw").await;
+    let token = eve(&cluster).await;
     let foreign = Socket::open(&cluster, 1, &format!("/listen?s=_user_admin:y&jwt={token}")).await;
     assert_eq!(
         foreign.err(),
