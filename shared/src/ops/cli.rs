@@ -38,6 +38,7 @@ use crate::ops::config_file;
 use crate::ops::console::{self, Console, Outcome, repl};
 use crate::ops::cookie::CookieSource;
 use crate::ops::devrel::Devrel;
+use crate::ops::signals::StopSignals;
 use crate::ring::{DEFAULT_RING_SIZE, NodeName};
 use clap::error::ErrorKind;
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
@@ -858,6 +859,8 @@ async fn start_node<A: App>(config: NodeConfig) -> Option<(Node, A)> {
 /// `console`: a node with an interactive console. However the console ends (`quit`, Ctrl-C,
 /// Ctrl-D, SIGTERM, a `stop` over the network), the node stops cleanly.
 async fn console<A: App>(config: NodeConfig) -> ExitCode {
+    // Listening from before the node starts: see `signals.rs`.
+    let mut signals = StopSignals::listen();
     let Some((node, app)) = start_node::<A>(config).await else {
         return ExitCode::FAILURE;
     };
@@ -865,10 +868,9 @@ async fn console<A: App>(config: NodeConfig) -> ExitCode {
     // Ending the console's loop (dropping it) gives the terminal back its own mode. A request
     // or a signal comes while the prompt waits: its message starts a line of its own.
     let why = tokio::select! {
-        ended = console::run_terminal(&console) => ended.key(),
-        _ = node.stop_requested() => Some("\nstop requested"),
-        _ = tokio::signal::ctrl_c() => Some("\nSIGINT"),
-        _ = terminated() => Some("\nSIGTERM"),
+        ended = console::run_terminal(&console) => ended.key().map(String::from),
+        _ = node.stop_requested() => Some("\nstop requested".into()),
+        signal = signals.recv() => Some(format!("\n{}", signal.name())),
     };
     if let Some(why) = why {
         console::print_flush(&format!("{why}: stopping {}\n", node.name()));
@@ -879,33 +881,19 @@ async fn console<A: App>(config: NodeConfig) -> ExitCode {
 
 /// `start`: a node without a console, until Ctrl-C, SIGTERM or a stop request.
 async fn start<A: App>(config: NodeConfig) -> ExitCode {
+    // Listening from before the node says it has started: see `signals.rs`.
+    let mut signals = StopSignals::listen();
     let Some((node, app)) = start_node::<A>(config).await else {
         return ExitCode::FAILURE;
     };
     // One line on stdout that says where the node is; tools (devrel, tests) read it.
     console::print_flush(&format!("{}\n", started_line(&node, &app)));
     tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = terminated() => {}
+        _ = signals.recv() => {}
         _ = node.stop_requested() => {}
     }
     node.stop().await;
     ExitCode::SUCCESS
-}
-
-#[cfg(unix)]
-async fn terminated() {
-    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(mut signal) => {
-            signal.recv().await;
-        }
-        Err(_) => std::future::pending().await,
-    }
-}
-
-#[cfg(not(unix))]
-async fn terminated() {
-    std::future::pending().await
 }
 
 /// The one line a node prints on stdout when it has started: where it listens, e.g.
@@ -1007,6 +995,7 @@ async fn attach<A: App>(config: NodeConfig, cookie: &CookieSource) -> ExitCode {
             config.name
         );
     }
+    let mut signals = StopSignals::listen();
     let name = config.name.clone();
     let session = repl(
         |count| format!("({name}){count}> "),
@@ -1034,9 +1023,8 @@ async fn attach<A: App>(config: NodeConfig, cookie: &CookieSource) -> ExitCode {
     );
     // Ending the console's loop (dropping it) gives the terminal back its own mode.
     let why = tokio::select! {
-        ended = session => ended.key(),
-        _ = tokio::signal::ctrl_c() => Some("\nSIGINT"),
-        _ = terminated() => Some("\nSIGTERM"),
+        ended = session => ended.key().map(String::from),
+        signal = signals.recv() => Some(format!("\n{}", signal.name())),
     };
     if let Some(why) = why {
         println!("{why}: detached, {} keeps running", config.name);

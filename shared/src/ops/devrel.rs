@@ -92,7 +92,8 @@ impl Devrel {
         self.introduce(&nodes);
         // Listen for Ctrl-C before saying to press it: a SIGINT that came before the handler
         // would kill the devrel outright and leave its nodes running.
-        let interrupted = interrupted();
+        let mut signals = super::signals::StopSignals::listen();
+        let interrupted = signals.interrupt();
         say("Press Ctrl-C (or end the input) to stop all nodes.");
         // Standard input is read on a thread of its own, not the runtime's blocking pool: a
         // read that never returns (a terminal nobody types in) would hold the runtime's
@@ -190,24 +191,6 @@ fn port_suffix(nodes: &[Started], k: u32, prefix: &str) -> String {
     {
         Some(addr) if addr.port() != dev_cluster_port(k) => format!("{prefix}{}", addr.port()),
         _ => String::new(),
-    }
-}
-
-/// Completes on Ctrl-C (SIGINT). On Unix the handler is in place from the call on, not from
-/// the first poll as with `tokio::signal::ctrl_c`.
-fn interrupted() -> impl std::future::Future<Output = ()> {
-    #[cfg(unix)]
-    let mut signal = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).ok();
-    async move {
-        #[cfg(unix)]
-        match signal.as_mut() {
-            Some(signal) => {
-                signal.recv().await;
-            }
-            None => std::future::pending::<()>().await,
-        }
-        #[cfg(not(unix))]
-        let _ = tokio::signal::ctrl_c().await;
     }
 }
 

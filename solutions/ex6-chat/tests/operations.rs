@@ -1,6 +1,6 @@
 //! What an operator sees of a node process: stopped by a signal, it stops cleanly (SIGTERM, as
 //! a service manager sends it, lets a live feed end with its last chunk rather than cutting
-//! the connection, and the process exits 0); with `RUST_LOG=…,tower_http=debug`, its log has a
+//! the connection, and the process exits 0, however soon after it said it had started); with `RUST_LOG=…,tower_http=debug`, its log has a
 //! line per HTTP request answered.
 
 use ringcore::testing::{NodeProcess, poll_until};
@@ -55,17 +55,38 @@ fn sigterm_ends_a_live_feed_with_its_last_chunk_and_exits_0() {
     let ended = feed.read_to_end(&mut rest);
     seen.extend_from_slice(&rest);
     let text = String::from_utf8_lossy(&seen);
+    let status = node.child.wait().unwrap();
+    let log = std::fs::read_to_string(&log).unwrap();
+    let outcome = format!("the node exited with {status}; its log:\n{log}\nthe feed:\n{text}");
     assert!(
         ended.is_ok(),
-        "the feed's connection was cut: {ended:?}\n{text}"
+        "the feed's connection was cut: {ended:?}\n{outcome}"
     );
     assert!(
         text.ends_with("0\r\n\r\n"),
-        "the feed did not end with its last chunk:\n{text}"
+        "the feed did not end with its last chunk: {outcome}"
     );
+    assert!(status.success(), "{outcome}");
+    assert!(log.contains("node stopped"), "{outcome}");
+}
+
+/// A service manager may stop a node the moment it says it has started: the signal must not
+/// find it without its handler (which would kill it, exit status "signal 15").
+#[test]
+fn sigterm_right_after_the_started_line_stops_the_node_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = ["--http-port", "0", "--chat-port", "0"];
+    let log = dir.path().join("dev1.log");
+    let mut node = NodeProcess::start(BINARY, 1, dir.path(), 0, &args, Some(&log));
+    let pid = node.child.id().to_string();
+    let signalled = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(signalled.success());
     let status = node.child.wait().unwrap();
-    assert!(status.success(), "the node exited with {status}");
     let log = std::fs::read_to_string(&log).unwrap();
+    assert!(status.success(), "the node exited with {status}\n{log}");
     assert!(log.contains("node stopped"), "{log}");
 }
 
