@@ -105,7 +105,13 @@ async fn a_client_that_never_reads_is_held_back_then_cut_off() {
         mb(before),
         mb(during)
     );
-    assert!(stalled.starts_with("stalled"), "{stalled}");
+    // Its sends stall once the node has stopped reading it. On a loaded machine, filling the
+    // socket buffers up to that point can take longer than the node's --write-timeout (2 s),
+    // and then the node closes the connection under the sends: held back either way.
+    assert!(
+        stalled.starts_with("stalled") || stalled.starts_with("closed"),
+        "{stalled}"
+    );
     assert!(
         during < before + 16 * 1024,
         "the node's memory grew from {} to {} under a client that never reads",
