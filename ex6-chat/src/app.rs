@@ -1,6 +1,7 @@
 //! The node: the stream database, its HTTP API, the chat server, and the console.
 
-use crate::service::Chat;
+use crate::service::{Chat, HISTORY_BUCKET};
+use ringcore::http::PostHooks;
 use ringcore::streams::{Streams, commands};
 use ringcore::{App, CommandHelp, Error, Node};
 use std::net::SocketAddr;
@@ -21,10 +22,16 @@ impl App for ChatApp {
         let db = Streams::start(node);
         let chat = Chat::start(node, db.clone());
         crate::departures::watch(node, chat.clone());
-        let http =
-            ringcore::http::serve(node, node.config().http, ringcore::http::router(db.clone()))
-                .await
-                .map_err(|e| Error::internal(e.to_string()))?;
+        // Lines POSTed to a room's stream reach the room's members too.
+        let bridge = chat.clone();
+        let hooks = PostHooks::new().on(HISTORY_BUCKET, move |posted| {
+            let chat = bridge.clone();
+            async move { chat.posted_over_http(posted).await }
+        });
+        let api = ringcore::http::router_with(db.clone(), hooks);
+        let http = ringcore::http::serve(node, node.config().http, api)
+            .await
+            .map_err(|e| Error::internal(e.to_string()))?;
         let (chat_addr, _connections) =
             ringcore::chat::serve(node, node.config().chat, chat.clone())
                 .await

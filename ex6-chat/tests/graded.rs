@@ -176,6 +176,58 @@ async fn step_2_and_3_three_people_on_two_nodes_chat() {
     cluster.stop().await;
 }
 
+/// Posts `body` over HTTP to `url` (from a thread of the blocking pool: ureq blocks).
+async fn post_json(url: String, body: &'static str) {
+    tokio::task::spawn_blocking(move || {
+        ureq::post(&url)
+            .header("content-type", "application/json")
+            .send(body)
+            .unwrap_or_else(|e| panic!("POST {url}: {e}"));
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn step_3_a_line_posted_over_http_reaches_the_people_in_the_room() {
+    let cluster = TestCluster::<ChatApp>::start_joined(3).await;
+    let mut alex = Client::connect("alex@dev1", chat(&cluster, 1)).await;
+    let mut cy = Client::connect("cy@dev3", chat(&cluster, 3)).await;
+    enter(&mut alex, "Alex", "CoolRoom").await;
+    enter(&mut cy, "Cy", "CoolRoom").await;
+    alex.expect("* Cy has joined CoolRoom\n").await;
+
+    // Through dev2, where nobody is connected: flaviodb's route, then Iorio's, whose body
+    // is any JSON (a `msg` in it is what is said; line breaks become spaces).
+    let http = cluster.app(2).http;
+    post_json(
+        format!("http://{http}/msgs/chat/CoolRoom"),
+        r#"{"msg": "hello over HTTP"}"#,
+    )
+    .await;
+    for client in [&mut alex, &mut cy] {
+        client
+            .expect("CoolRoom - anonymous: hello over HTTP\n")
+            .await;
+    }
+    post_json(
+        format!("http://{http}/streams/chat/CoolRoom"),
+        r#"{"msg": "two\nlines", "from": "a script"}"#,
+    )
+    .await;
+    for client in [&mut alex, &mut cy] {
+        client.expect("CoolRoom - anonymous: two lines\n").await;
+    }
+    // And the room's history has them, as posted.
+    cy.send("say CoolRoom got it").await;
+    alex.expect("CoolRoom - Cy: got it\n").await;
+    let mut dee = Client::connect("dee@dev2", chat(&cluster, 2)).await;
+    enter(&mut dee, "Dee", "CoolRoom").await;
+    dee.expect("CoolRoom - hello over HTTP\n").await;
+    dee.expect("CoolRoom - Cy: got it\n").await;
+    cluster.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn step_3_unread_messages_and_history_survive_in_the_store() {
     let cluster = TestCluster::<ChatApp>::start_joined(3).await;

@@ -14,6 +14,8 @@
 //! | `quit` | `bye`, then the connection closes (as when the client leaves) |
 //! | anything else | `sorry, I don't understand '<line>'` |
 
+use super::MAX_LINE_BYTES;
+
 /// Written after every reply.
 pub const PROMPT: &str = "> ";
 
@@ -94,9 +96,40 @@ pub fn said(room: &str, name: &str, text: &str) -> String {
     format!("{room} - {name}: {text}")
 }
 
+/// Text from elsewhere (a line POSTed over HTTP) made fit to send as one chat line: line
+/// breaks and other control characters become spaces, and it is cut to [`MAX_LINE_BYTES`]
+/// (ending in `…`), the most a client may send itself.
+pub fn one_line(text: &str) -> String {
+    let mut line: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if line.len() > MAX_LINE_BYTES {
+        let mut end = MAX_LINE_BYTES - '…'.len_utf8();
+        while !line.is_char_boundary(end) {
+            end -= 1;
+        }
+        line.truncate(end);
+        line.push('…');
+    }
+    line
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn text_from_elsewhere_becomes_one_bounded_line() {
+        assert_eq!(one_line("hi\r\nthere\tyou"), "hi  there you");
+        let long = "é".repeat(MAX_LINE_BYTES);
+        let line = one_line(&long);
+        assert!(
+            line.len() <= MAX_LINE_BYTES && line.ends_with('…'),
+            "{}",
+            line.len()
+        );
+    }
 
     #[test]
     fn lines_are_trimmed_and_split_on_spaces() {

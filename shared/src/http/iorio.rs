@@ -10,6 +10,7 @@
 //! | `GET /ping` | `{"pong":"<partition>"}`: a vnode answered | — |
 
 use super::auth::{allowed, caller};
+use super::hooks::{PostHooks, Posted, text_of_body};
 use super::{ApiError, Params, json_body};
 use crate::access::{Permission, Resource};
 use crate::store::Entry;
@@ -21,7 +22,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use serde_json::json;
 use std::collections::HashMap;
 
@@ -47,16 +48,26 @@ async fn post<Q: QuorumWaiter, V: StreamsVnode>(
     Path((bucket, stream)): Path<(String, String)>,
     Query(query): QueryMap,
     headers: HeaderMap,
+    Extension(hooks): Extension<PostHooks>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let resource = Resource::of(&bucket, Some(&stream));
-    allowed(db.access(), &headers, &query, &resource, Permission::Put)?;
+    let caller = allowed(db.access(), &headers, &query, &resource, Permission::Put)?;
     let params = Params::parse(&query)?;
     // Checked, then stored byte for byte as sent.
     json_body(&headers, &body)?;
     let written = db.post(&bucket, &stream, body.to_vec(), params.nwr).await?;
     let entry = &written.entry;
     let location = format!("/streams/{bucket}/{stream}/?limit=1&from={}", entry.seq);
+    hooks
+        .posted(Posted {
+            text: text_of_body(&body),
+            bucket,
+            stream,
+            seq: entry.seq,
+            by: caller.name,
+        })
+        .await;
     Ok((
         StatusCode::CREATED,
         [(header::LOCATION, location)],

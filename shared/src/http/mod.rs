@@ -19,6 +19,9 @@
 //! `{"type": …, "reason": …}` with the status that fits ([`ApiError`]); no input takes the
 //! node down or leaves half an entry behind.
 //!
+//! An application may hear of the posts the API stores, per bucket ([`router_with`] and
+//! [`PostHooks`], `hooks.rs`): the chat tells a room's members of a line POSTed to the room.
+//!
 //! Every route that touches a stream checks the caller's permission on it ([`crate::access`]):
 //! `get` to read or follow it, `put` to append, `delete` to empty it, `list` to list a
 //! bucket's streams; a refused request is 401 `no-perm` with `WWW-Authenticate`. The caller is
@@ -35,6 +38,7 @@ mod body_limit;
 mod error;
 mod eviction;
 pub mod feed;
+mod hooks;
 mod iorio;
 mod json;
 mod listen;
@@ -46,9 +50,10 @@ mod serve;
 
 pub use auth::{allowed, caller, token_of};
 pub use error::ApiError;
+pub use hooks::{PostHooks, Posted};
 pub use iorio::entries_json;
 pub use json::{EntryJson, Params, json_body, msg_of};
-pub use routes::router;
+pub use routes::{router, router_with};
 pub use serve::serve;
 
 /// The largest request body accepted (a larger one is answered 413).

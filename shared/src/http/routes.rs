@@ -2,6 +2,7 @@
 
 use super::auth::{allowed, open_to};
 use super::feed::entries_after;
+use super::hooks::{PostHooks, Posted};
 use super::{ApiError, EntryJson, Params, json_body, msg_of};
 use crate::access::{Permission, Resource};
 use crate::streams::commands::KV_BUCKET;
@@ -14,7 +15,7 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use futures_util::StreamExt;
 use serde_json::json;
 use std::collections::HashMap;
@@ -25,6 +26,14 @@ type QueryMap = Query<HashMap<String, String>>;
 /// The whole API over a stream database: flaviodb's and the workshop's routes here, Iorio's
 /// (`iorio.rs`), users, sessions and grants (`access.rs`), eviction policies (`eviction.rs`).
 pub fn router<Q: QuorumWaiter, V: StreamsVnode>(db: Streams<Q, V>) -> Router {
+    router_with(db, PostHooks::default())
+}
+
+/// The API as [`router`] makes it, with `hooks` run for the posts it stores (`hooks.rs`).
+pub fn router_with<Q: QuorumWaiter, V: StreamsVnode>(
+    db: Streams<Q, V>,
+    hooks: PostHooks,
+) -> Router {
     let node = db.vnodes().node().clone();
     Router::new()
         .route("/msgs", get(list_users::<Q, V>))
@@ -42,6 +51,7 @@ pub fn router<Q: QuorumWaiter, V: StreamsVnode>(db: Streams<Q, V>) -> Router {
         .merge(super::eviction::routes(db.clone()))
         .merge(super::listen::routes(db))
         .merge(super::access::routes(&node))
+        .layer(Extension(hooks))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
 }
@@ -51,13 +61,25 @@ async fn post_msg<Q: QuorumWaiter, V: StreamsVnode>(
     Path((user, topic)): Path<(String, String)>,
     Query(query): QueryMap,
     headers: HeaderMap,
+    Extension(hooks): Extension<PostHooks>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let resource = Resource::of(&user, Some(&topic));
-    allowed(db.access(), &headers, &query, &resource, Permission::Put)?;
+    let caller = allowed(db.access(), &headers, &query, &resource, Permission::Put)?;
     let params = Params::parse(&query)?;
     let msg = msg_of(&json_body(&headers, &body)?)?;
-    let written = db.post(&user, &topic, msg.into_bytes(), params.nwr).await?;
+    let written = db
+        .post(&user, &topic, msg.clone().into_bytes(), params.nwr)
+        .await?;
+    hooks
+        .posted(Posted {
+            bucket: user,
+            stream: topic,
+            seq: written.entry.seq,
+            text: msg,
+            by: caller.name,
+        })
+        .await;
     Ok((StatusCode::CREATED, Json(EntryJson::from(&written.entry))).into_response())
 }
 

@@ -3,9 +3,10 @@
 //! database (so history survives restarts, and is readable over HTTP too).
 
 use crate::vnode::{Member, RoomCommand, RoomReply, RoomVnode};
-use ringcore::chat::protocol::{NAME_FIRST, not_understood, said};
+use ringcore::chat::protocol::{NAME_FIRST, not_understood, one_line, said};
 use ringcore::chat::{ChatCommand, ChatHandler, Session};
 use ringcore::coordinator::Answer;
+use ringcore::http::Posted;
 use ringcore::quorum::wait_for_quorum;
 use ringcore::streams::{Nwr, Streams};
 use ringcore::{Error, IndexNode, Node, NodeName, VnodeMaster, apl, chash_key};
@@ -211,6 +212,28 @@ impl Chat {
     }
 }
 
+impl Chat {
+    /// HTTP and the chat meet: a line POSTed over HTTP to a room's stream (`POST
+    /// /msgs/chat/ROOM`, or `/streams/chat/ROOM`), once stored, is delivered to the room's
+    /// members as a line said in the chat is, under the poster's user name. The HTTP API runs
+    /// this for every post to the `chat` bucket (see `app.rs`).
+    pub async fn posted_over_http(&self, posted: Posted) {
+        let room = posted.stream;
+        let line = said(&room, &posted.by, &one_line(&posted.text));
+        let told = self
+            .tell_room(&room, ROOMS.w, |notify| RoomCommand::Deliver {
+                room: room.clone(),
+                line: line.clone(),
+                seq: posted.seq,
+                notify,
+            })
+            .await;
+        if let Err(error) = told {
+            ringcore::tracing::warn!(%room, %error, "a line posted over HTTP was stored, but not delivered to the room's members");
+        }
+    }
+}
+
 /// The member a session is, once it has a name.
 fn member(session: &Session) -> Option<Member> {
     Some(Member {
@@ -220,9 +243,10 @@ fn member(session: &Session) -> Option<Member> {
     })
 }
 
-/// A history entry's text: `Alex: HI!`.
+/// A history entry's text: `Alex: HI!` (as one line: an entry POSTed over HTTP may be JSON
+/// on several).
 fn text(entry: &ringcore::store::Entry) -> String {
-    String::from_utf8_lossy(&entry.payload).into_owned()
+    one_line(&String::from_utf8_lossy(&entry.payload))
 }
 
 impl ChatHandler for Chat {
