@@ -1,6 +1,7 @@
 //! Listening on a 3-node cluster of the finished database (`GET /listen`): many streams on one
 //! connection, each new entry pushed in its stream's order whichever node took the write;
 //! a browser-like reconnect with `Last-Event-ID` that misses nothing and repeats nothing;
+//! listeners across a node's restart;
 //! long-poll; permissions; the WebSocket mode (subscribe and unsubscribe while connected, its
 //! error answers, a client that does not read dropped while another keeps up).
 //!
@@ -181,6 +182,81 @@ async fn many_streams_are_pushed_in_order_and_a_reconnect_resumes_exactly() {
     // Nothing twice: the next event is the next entry.
     one.post("/streams/news/a", json!({"n": "a4"})).await;
     assert_eq!(place(&events.next().await), ("a".to_string(), 4));
+    cluster.stop().await;
+}
+
+/// Posts `{"n": n}` to `news/<stream>` through devK; answered 201.
+async fn post_news(cluster: &TestCluster<ChatApp>, k: u32, stream: &str, n: &str) {
+    let posted = Client::of(cluster, k)
+        .post(&format!("/streams/news/{stream}"), json!({ "n": n }))
+        .await;
+    assert_eq!(posted.status, 201, "{}", posted.body);
+}
+
+/// What the next `count` events of `events` carry, as `(stream, n)`, in the order they came.
+async fn next_news(events: &mut Events, count: usize) -> Vec<(String, String)> {
+    let mut seen = Vec::new();
+    for _ in 0..count {
+        let event = events.next().await;
+        let n = event.data["data"]["n"].as_str().unwrap().to_string();
+        seen.push((place(&event).0, n));
+    }
+    seen
+}
+
+/// `(stream, n)` pairs, for comparing with what came.
+fn news(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(s, n)| (s.to_string(), n.to_string()))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listeners_keep_up_while_a_node_restarts_and_resume_on_it() {
+    let mut cluster = cluster(Anonymous::All).await;
+    let path = "/listen?s=news:a&s=news:b";
+    let mut on_one = Events::open(&cluster, 1, path, None).await;
+    let mut on_three = Events::open(&cluster, 3, path, None).await;
+    post_news(&cluster, 2, "a", "a1").await;
+    assert_eq!(next_news(&mut on_one, 1).await, news(&[("a", "a1")]));
+    let seen = on_three.next().await;
+    assert_eq!(place(&seen), ("a".to_string(), 1));
+    let last_id = seen.id;
+
+    // dev3 goes away, and its listener with it (the stream ends with the node). dev1's
+    // listener keeps up with what is written meanwhile, through dev1 and dev2.
+    cluster.stop_node(3).await;
+    post_news(&cluster, 1, "a", "a2").await;
+    post_news(&cluster, 2, "b", "b1").await;
+    assert_eq!(
+        next_news(&mut on_one, 2).await,
+        news(&[("a", "a2"), ("b", "b1")])
+    );
+
+    // dev3 comes back with its data but none of its subscriptions (they were in memory).
+    // What it takes reaches dev1's listener, and its own listener, back with the id of the
+    // last event it saw, gets what it missed, once, then what comes next.
+    cluster.start_node(3).await;
+    post_news(&cluster, 3, "a", "a3").await;
+    assert_eq!(next_news(&mut on_one, 1).await, news(&[("a", "a3")]));
+    let mut back = Events::open(&cluster, 3, path, Some(&last_id)).await;
+    let missed = next_news(&mut back, 3).await;
+    let of = |stream: &str| -> Vec<&str> {
+        missed
+            .iter()
+            .filter(|(s, _)| s == stream)
+            .map(|(_, n)| n.as_str())
+            .collect()
+    };
+    assert_eq!(
+        (of("a"), of("b")),
+        (vec!["a2", "a3"], vec!["b1"]),
+        "{missed:?}"
+    );
+    post_news(&cluster, 1, "b", "b2").await;
+    assert_eq!(next_news(&mut back, 1).await, news(&[("b", "b2")]));
+    assert_eq!(next_news(&mut on_one, 1).await, news(&[("b", "b2")]));
     cluster.stop().await;
 }
 
