@@ -7,7 +7,9 @@
 //!   spread over the 3 nodes and the 10 streams;
 //! - the delay from a POST's 201 to the event at each of the 100 listeners of its stream, p50
 //!   and p99 over 200 posts (one at a time);
-//! - the same POST line with the 1,000 listeners (each post goes out to 100 of them).
+//! - the same POST line with the 1,000 listeners (each post goes out to 100 of them), and the
+//!   events delivered per second meanwhile: 100 per post, each a chunk written on a
+//!   connection of its own (the listeners, in this process too, only count them then).
 //!
 //! ```text
 //! cargo bench -p ringcore --bench listen
@@ -21,6 +23,7 @@ use ringcore::testing::TestCluster;
 use ringcore::{App, CommandHelp, Error, Node};
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -65,8 +68,14 @@ fn main() {
     runtime.block_on(run());
 }
 
-/// When each listener got each entry: (stream, id) → times.
-type Arrivals = Arc<Mutex<HashMap<(usize, u64), Vec<Instant>>>>;
+/// What the listeners got: when each got each entry ((stream, id) → times), while the delays
+/// are measured; how many events in all.
+#[derive(Default)]
+struct Arrivals {
+    times: Mutex<HashMap<(usize, u64), Vec<Instant>>>,
+    timing: AtomicBool,
+    events: AtomicU64,
+}
 
 async fn run() {
     let listeners = setting("RINGCORE_BENCH_LISTENERS", 1000);
@@ -84,7 +93,7 @@ async fn run() {
     let without = post_line(&nodes, 5000).await;
     println!("listen post_16conn_no_listeners req_s={without:.0}");
 
-    let arrivals: Arrivals = Arc::default();
+    let arrivals: Arc<Arrivals> = Arc::default();
     let mut ready = Vec::new();
     for i in 0..listeners {
         let (addr, stream) = (nodes[i % 3], i % STREAMS);
@@ -108,6 +117,7 @@ async fn run() {
 
     // The delay from a post's 201 to each listener's event, one post at a time.
     let per_stream = listeners / STREAMS;
+    arrivals.timing.store(true, Ordering::Relaxed);
     let mut delays: Vec<Duration> = Vec::new();
     for k in 0..200 {
         let stream = k % STREAMS;
@@ -115,13 +125,13 @@ async fn run() {
         let key = (stream, id);
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            let got = arrivals.lock().unwrap().get(&key).map_or(0, Vec::len);
+            let got = arrivals.times.lock().unwrap().get(&key).map_or(0, Vec::len);
             if got >= per_stream || Instant::now() > deadline {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
-        if let Some(times) = arrivals.lock().unwrap().remove(&key) {
+        if let Some(times) = arrivals.times.lock().unwrap().remove(&key) {
             delays.extend(times.iter().map(|t| t.saturating_duration_since(answered)));
         }
     }
@@ -138,9 +148,17 @@ async fn run() {
         pct(0.99)
     );
 
+    // The listeners only count what they get from here on: the figure is the node's, not the
+    // bench's bookkeeping (which runs in the same process).
+    arrivals.timing.store(false, Ordering::Relaxed);
+    let events_before = arrivals.events.load(Ordering::Relaxed);
+    let started = Instant::now();
     let with = post_line(&nodes, 5000).await;
-    println!("listen post_16conn_{listeners}_listeners req_s={with:.0}");
-    arrivals.lock().unwrap().clear();
+    let events = arrivals.events.load(Ordering::Relaxed) - events_before;
+    println!(
+        "listen post_16conn_{listeners}_listeners req_s={with:.0} events_delivered_s={:.0}",
+        events as f64 / started.elapsed().as_secs_f64()
+    );
     cluster.stop().await;
 }
 
@@ -148,7 +166,7 @@ async fn run() {
 async fn listen(
     addr: SocketAddr,
     stream: usize,
-    arrivals: Arrivals,
+    arrivals: Arc<Arrivals>,
     connected: tokio::sync::oneshot::Sender<()>,
 ) {
     let mut socket = TcpStream::connect(addr).await.expect("connect");
@@ -167,11 +185,14 @@ async fn listen(
                 let _ = connected.send(());
             }
         } else if let Some(data) = line.strip_prefix("data: ") {
-            let event: serde_json::Value = serde_json::from_str(data).unwrap();
-            let id = event["meta"]["id"].as_u64().unwrap();
-            let now = Instant::now();
-            let mut arrivals = arrivals.lock().unwrap();
-            arrivals.entry((stream, id)).or_default().push(now);
+            arrivals.events.fetch_add(1, Ordering::Relaxed);
+            if arrivals.timing.load(Ordering::Relaxed) {
+                let now = Instant::now();
+                let event: serde_json::Value = serde_json::from_str(data).unwrap();
+                let id = event["meta"]["id"].as_u64().unwrap();
+                let mut times = arrivals.times.lock().unwrap();
+                times.entry((stream, id)).or_default().push(now);
+            }
         }
     }
 }
