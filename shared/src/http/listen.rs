@@ -7,8 +7,9 @@
 //! | `GET /listen?s=…` asking to upgrade | a WebSocket: an entry per text message, and commands to subscribe and unsubscribe while connected (`listen_ws.rs`); `s=` may be left out |
 //!
 //! `s=bucket:*` follows every stream of a bucket, `s=*:stream` a stream name in every bucket,
-//! present and future (SSE and long-poll): each stream from the first entry posted after the
-//! request, as the replicas tell of it; those the caller may not read are left out.
+//! present and future (in every mode): each stream from the first entry posted after the
+//! request, as the replicas tell of it; those the caller may not read are left out. What one
+//! connection follows, and how a stream found is taken in, is `subscriptions.rs`.
 //!
 //! Each stream is followed from `from` (its entries numbered above it), or without one from
 //! now on. An event is `{"meta":{"id","t","dot","bucket","stream"},"data":…}`; its SSE `id`
@@ -21,12 +22,12 @@
 //! replicas that store them, read in the stream's order.
 
 use super::auth::{allowed, caller};
-use super::feed::entries_after;
 use super::iorio::entry_json;
+use super::subscriptions::Subscriptions;
 use super::{ApiError, Params};
-use crate::access::{Caller, Permission, Resource};
+use crate::access::{Permission, Resource};
 use crate::store::Entry;
-use crate::streams::follow::{Pattern, PatternFollowing};
+use crate::streams::follow::Pattern;
 use crate::streams::{Nwr, Streams, StreamsVnode};
 use crate::vnode::coordinator::QuorumWaiter;
 use axum::Router;
@@ -36,7 +37,6 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use futures_util::stream::BoxStream;
 use futures_util::{FutureExt, Stream, StreamExt};
 use std::collections::{BTreeMap, HashMap};
 use std::convert::Infallible;
@@ -82,19 +82,13 @@ async fn listen<Q: QuorumWaiter, V: StreamsVnode>(
         if name != "s" {
             continue;
         }
-        match pattern_of(value) {
+        match pattern_in(value) {
             Some(pattern) => patterns.push(pattern),
             None => {
                 let (place, from) = subscription(value)?;
                 wanted.insert(place, from);
             }
         }
-    }
-    if !patterns.is_empty() && upgrade.is_some() {
-        return Err(ApiError::bad_request(
-            "invalid-param",
-            "patterns (bucket:*, *:stream) are followed over server-sent events or long-poll",
-        ));
     }
     // A WebSocket may start with no stream and subscribe later.
     if wanted.is_empty() && patterns.is_empty() && upgrade.is_none() {
@@ -133,22 +127,22 @@ async fn listen<Q: QuorumWaiter, V: StreamsVnode>(
         };
         after.insert(place, seq);
     }
-    if let Some(upgrade) = upgrade {
-        // Decided once: the commands of the connection act as this caller.
-        let caller = caller(db.access(), &headers, &query)?;
-        return Ok(super::listen_ws::answer(
-            upgrade, db, caller, after, params.nwr,
-        ));
-    }
-    // Streams found by a pattern are followed from the entry they were found by, when the
-    // caller may read them.
+    // Decided once: the streams the patterns find, and a WebSocket's commands, are checked
+    // for this caller.
     let caller = caller(db.access(), &headers, &query)?;
-    let mut followed = Vec::new();
-    for pattern in patterns {
-        followed.push(db.follow_pattern(pattern).await);
+    let mut subscriptions = Subscriptions::new(&db, caller, params.nwr);
+    for (place, seq) in &after {
+        subscriptions.add_stream(place.clone(), *seq);
     }
-    let patterns: Vec<PatternFollowing> = followed;
-    let events = following(&db, &after, patterns, caller, params.nwr);
+    // In place on every vnode before the answer starts: an entry posted once the client has
+    // it is never missed.
+    for pattern in patterns {
+        subscriptions.add_pattern(pattern).await;
+    }
+    if let Some(upgrade) = upgrade {
+        return Ok(super::listen_ws::answer(upgrade, db, subscriptions));
+    }
+    let events = subscriptions.into_stream();
     match query.get("mode").map(String::as_str) {
         None | Some("sse") => Ok(sse(events, after)),
         Some("poll") => {
@@ -221,106 +215,30 @@ pub(super) async fn newest<Q: QuorumWaiter, V: StreamsVnode>(
     Ok(read.entries.last().map_or(0, |e| e.seq))
 }
 
-/// `bucket:*` or `*:stream`; `None` for a stream of its own.
-fn pattern_of(text: &str) -> Option<Pattern> {
+/// `bucket:*` or `*:stream` in an `s=`; `None` for a stream of its own.
+fn pattern_in(text: &str) -> Option<Pattern> {
     let (bucket, stream) = text.split_once(':')?;
+    if stream.contains(':') {
+        return None;
+    }
+    pattern_of(bucket, stream)
+}
+
+/// The pattern a bucket and a stream name, `*` standing for any (not both); `None` for a
+/// stream of its own.
+pub(super) fn pattern_of(bucket: &str, stream: &str) -> Option<Pattern> {
     match (bucket, stream) {
         ("*", "*") => None,
         (bucket, "*") if !bucket.is_empty() => Some(Pattern {
             bucket: Some(bucket.to_string()),
             stream: None,
         }),
-        ("*", stream) if !stream.is_empty() && !stream.contains(':') => Some(Pattern {
+        ("*", stream) if !stream.is_empty() => Some(Pattern {
             bucket: None,
             stream: Some(stream.to_string()),
         }),
         _ => None,
     }
-}
-
-/// The new entries of the streams named, and of every stream the patterns find, as they
-/// come, each with its place. A found stream is followed from the entry that found it; one
-/// the caller may not read (`get`) is left out.
-fn following<Q: QuorumWaiter, V: StreamsVnode>(
-    db: &Streams<Q, V>,
-    after: &BTreeMap<Place, u64>,
-    patterns: Vec<PatternFollowing>,
-    caller: Caller,
-    nwr: Nwr,
-) -> impl Stream<Item = (Place, Entry)> + Send + 'static {
-    struct State<Q: QuorumWaiter, V: StreamsVnode> {
-        db: Streams<Q, V>,
-        feeds: futures_util::stream::SelectAll<BoxStream<'static, (Place, Entry)>>,
-        known: std::collections::BTreeSet<Place>,
-        patterns: Vec<PatternFollowing>,
-        caller: Caller,
-        nwr: Nwr,
-    }
-    let state = State {
-        db: db.clone(),
-        feeds: futures_util::stream::select_all(
-            after
-                .iter()
-                .map(|(place, seq)| feed(db, place.clone(), *seq, nwr)),
-        ),
-        known: after.keys().cloned().collect(),
-        patterns,
-        caller,
-        nwr,
-    };
-    futures_util::stream::unfold(state, |mut state| async move {
-        loop {
-            for pattern in &state.patterns {
-                for (bucket, stream, seq) in pattern.found() {
-                    let place = Place { bucket, stream };
-                    if state.known.contains(&place) || state.known.len() >= MAX_STREAMS {
-                        continue;
-                    }
-                    state.known.insert(place.clone());
-                    let resource = Resource::of(&place.bucket, Some(&place.stream));
-                    if state
-                        .db
-                        .access()
-                        .allows(&state.caller, &resource, Permission::Get)
-                    {
-                        let feed = feed(&state.db, place, seq.saturating_sub(1), state.nwr);
-                        state.feeds.push(feed);
-                    }
-                }
-            }
-            let found = async {
-                if state.patterns.is_empty() {
-                    std::future::pending::<()>().await;
-                }
-                let waits = state.patterns.iter_mut().map(|p| Box::pin(p.changed()));
-                futures_util::future::select_all(waits).await;
-            };
-            tokio::select! {
-                item = state.feeds.next(), if !state.feeds.is_empty() => {
-                    return item.map(|item| (item, state));
-                }
-                _ = found => {}
-            }
-        }
-    })
-}
-
-/// One stream's new entries after `seq`, as they come, each with its place.
-pub(super) fn feed<Q: QuorumWaiter, V: StreamsVnode>(
-    db: &Streams<Q, V>,
-    place: Place,
-    seq: u64,
-    nwr: Nwr,
-) -> BoxStream<'static, (Place, Entry)> {
-    entries_after(
-        db.clone(),
-        place.bucket.clone(),
-        place.stream.clone(),
-        seq,
-        nwr,
-    )
-    .map(move |entry| (place.clone(), entry))
-    .boxed()
 }
 
 /// Server-sent events, each carrying in its id how far every stream has been delivered.
@@ -462,6 +380,28 @@ mod tests {
         assert_eq!(back, positions);
         assert!(parse_positions("garbage").is_empty());
         assert_eq!(parse_positions("x:y:3,bad").len(), 1);
+    }
+
+    #[test]
+    fn patterns_name_a_bucket_or_a_stream_but_not_both() {
+        let bucket = |b: &str| {
+            Some(Pattern {
+                bucket: Some(b.into()),
+                stream: None,
+            })
+        };
+        let stream = |s: &str| {
+            Some(Pattern {
+                bucket: None,
+                stream: Some(s.into()),
+            })
+        };
+        assert_eq!(pattern_in("news:*"), bucket("news"));
+        assert_eq!(pattern_in("*:inbox"), stream("inbox"));
+        assert_eq!(pattern_of("*", "inbox"), stream("inbox"));
+        for own in ["news:today", "*:*", ":*", "*:", "*:s:3", "news:*:3"] {
+            assert_eq!(pattern_in(own), None, "{own}");
+        }
     }
 
     #[test]

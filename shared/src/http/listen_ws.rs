@@ -10,33 +10,45 @@
 //!   `{"ok":false,"id":n,"reason":…}`. A subscribe needs `get` on the stream for the caller
 //!   the connection was opened by (decided once, at the upgrade); the `s=` streams of the URL
 //!   are checked before upgrading, and refused with a 401 as in SSE mode.
+//! - Patterns, in the URL (`s=bucket:*`, `s=*:stream`) or in a command (`"stream":"*"` or
+//!   `"bucket":"*"`, without `from`), follow every stream they find, present and future, as in
+//!   SSE mode (`subscriptions.rs`): each from the entry it was found by, those the caller may
+//!   not read left out. Unsubscribing a pattern stops the streams it found, but those also
+//!   subscribed by name or found by another pattern of the connection. A stream is never
+//!   followed twice: subscribing by name one that a pattern delivers already keeps it going
+//!   where it is (`from` does not replay it), and keeps it when the pattern goes.
 //!
 //! What it guarantees:
-//! - Each stream's entries come in the stream's order, each once (one live feed per
-//!   subscription, `feed.rs`); a reply to a command comes before any entry it caused.
+//! - Each stream's entries come in the stream's order, each once (one live feed per stream,
+//!   however many subscriptions name or find it, `feed.rs`); a reply to a command comes
+//!   before any entry it caused, and after it no entry of what it unsubscribed.
+//! - A subscribe is answered once it is in place: a pattern's once every vnode has said it
+//!   will tell this node of new entries (the URL's, before the upgrade is answered), so an
+//!   entry posted after the answer is never missed.
 //! - A slow client never slows others and never grows the node's memory without bound: what
 //!   goes out waits in a queue of [`QUEUE`] messages; a client whose queue stays full for
 //!   [`STALL`] (it does not read) is dropped, and its feeds stop. Other listeners of the same
 //!   streams have feeds of their own and do not notice. `/metrics` counts the dropped
 //!   (`ring_slow_listeners_dropped_total`).
-//! - At most [`MAX_STREAMS`] subscriptions per connection; a message over [`MAX_COMMAND`] bytes
-//!   ends the connection (the WebSocket library refuses it with a close frame, code 1009).
+//! - At most [`MAX_STREAMS`] subscriptions per connection, a pattern counting as one (and at
+//!   most as many streams found); a message over [`MAX_COMMAND`] bytes ends the connection
+//!   (the WebSocket library refuses it with a close frame, code 1009).
 //! - Pings are answered (by the library, as they are read), a client's close frame closes the
-//!   connection, and the node's stop closes it with code 1001 ("going away").
+//!   connection, and the node's stop closes it with code 1001 ("going away"). The connection
+//!   counts against `--http-max-connections` until it closes (`serve.rs`).
 
 use super::iorio::entry_json;
-use super::listen::{MAX_STREAMS, Place, feed, newest};
-use crate::access::{Caller, Permission, Resource};
-use crate::store::Entry;
-use crate::streams::{Nwr, Streams, StreamsVnode};
+use super::listen::{MAX_STREAMS, Place, newest, pattern_of};
+use super::subscriptions::Subscriptions;
+use crate::streams::follow::Pattern;
+use crate::streams::{Streams, StreamsVnode};
 use crate::vnode::coordinator::QuorumWaiter;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
 use axum::response::Response;
-use futures_util::stream::{BoxStream, SelectAll, SplitSink};
+use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use std::collections::BTreeMap;
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TrySendError;
@@ -51,29 +63,23 @@ pub const MAX_COMMAND: usize = 64 * 1024;
 /// How long the last messages and the close frame may take to go out at the end.
 const CLOSE_WAIT: Duration = Duration::from_secs(2);
 
-/// The answer to an upgrade request: 101, then the connection, following `after` at first.
+/// The answer to an upgrade request: 101, then the connection, following the URL's
+/// `subscriptions` at first.
 pub(super) fn answer<Q: QuorumWaiter, V: StreamsVnode>(
     upgrade: WebSocketUpgrade,
     db: Streams<Q, V>,
-    caller: Caller,
-    after: BTreeMap<Place, u64>,
-    nwr: Nwr,
+    subscriptions: Subscriptions<Q, V>,
 ) -> Response {
     upgrade
         .max_message_size(MAX_COMMAND)
         .max_frame_size(MAX_COMMAND)
-        .on_upgrade(move |socket| run(socket, db, caller, after, nwr))
+        .on_upgrade(move |socket| run(socket, db, subscriptions))
 }
 
 /// One connection, from the upgrade to its end.
 struct Connection<Q: QuorumWaiter, V: StreamsVnode> {
     db: Streams<Q, V>,
-    caller: Caller,
-    nwr: Nwr,
-    /// The streams subscribed to, each with the switch that ends its feed.
-    subscribed: BTreeMap<Place, CancellationToken>,
-    /// Every subscription's feed; one switched off ends at its next poll, and leaves.
-    feeds: SelectAll<BoxStream<'static, (Place, Entry)>>,
+    subscriptions: Subscriptions<Q, V>,
     /// The queue to the writer task.
     out: mpsc::Sender<Message>,
     stop: CancellationToken,
@@ -93,9 +99,7 @@ enum End {
 async fn run<Q: QuorumWaiter, V: StreamsVnode>(
     socket: WebSocket,
     db: Streams<Q, V>,
-    caller: Caller,
-    after: BTreeMap<Place, u64>,
-    nwr: Nwr,
+    subscriptions: Subscriptions<Q, V>,
 ) {
     let (sink, mut incoming) = socket.split();
     let (out, queue) = mpsc::channel(QUEUE);
@@ -106,16 +110,10 @@ async fn run<Q: QuorumWaiter, V: StreamsVnode>(
     let stop = node.lifecycle().token().clone();
     let mut connection = Connection {
         db,
-        caller,
-        nwr,
-        subscribed: BTreeMap::new(),
-        feeds: SelectAll::new(),
+        subscriptions,
         out,
         stop: stop.clone(),
     };
-    for (place, seq) in after {
-        connection.add(place, seq);
-    }
     let end = loop {
         let sent = tokio::select! {
             _ = stop.cancelled() => break End::Stopping,
@@ -126,7 +124,7 @@ async fn run<Q: QuorumWaiter, V: StreamsVnode>(
                 Some(Ok(Message::Ping(_) | Message::Pong(_))) => true,
                 Some(Ok(Message::Close(_)) | Err(_)) | None => break End::Gone,
             },
-            Some((place, entry)) = connection.feeds.next(), if !connection.feeds.is_empty() => {
+            Some((place, entry)) = connection.subscriptions.next() => {
                 let json = entry_json(&entry, Some((&place.bucket, &place.stream)));
                 connection.send(Message::text(json)).await
             }
@@ -218,51 +216,69 @@ impl<Q: QuorumWaiter, V: StreamsVnode> Connection<Q, V> {
     }
 
     async fn subscribe(&mut self, command: &Command) -> Result<(), String> {
-        let place = place_of(command)?;
-        if self.subscribed.contains_key(&place) {
+        let target = target_of(command)?;
+        let subscribed = match &target {
+            Target::Stream(place) => self.subscriptions.names(place),
+            Target::Pattern(pattern) => self.subscriptions.follows_pattern(pattern),
+        };
+        if subscribed {
             return Err("already subscribed".into());
         }
-        if self.subscribed.len() >= MAX_STREAMS {
+        if self.subscriptions.len() >= MAX_STREAMS {
             return Err(format!("at most {MAX_STREAMS} streams on one connection"));
         }
-        let resource = Resource::of(&place.bucket, Some(&place.stream));
-        let access = self.db.access();
-        if access
-            .check(&self.caller, &resource, Permission::Get)
-            .is_err()
-        {
-            return Err("no permission".into());
+        match target {
+            Target::Pattern(_) if command.from.is_some() => {
+                Err("a pattern follows from now on: no from".into())
+            }
+            Target::Pattern(pattern) => {
+                self.subscriptions.add_pattern(pattern).await;
+                Ok(())
+            }
+            Target::Stream(place) => {
+                if !self.subscriptions.may_read(&place) {
+                    return Err("no permission".into());
+                }
+                let seq = match command.from {
+                    Some(from) => from,
+                    None => newest(&self.db, &place, self.subscriptions.nwr())
+                        .await
+                        .map_err(|e| e.reason)?,
+                };
+                self.subscriptions.add_stream(place, seq);
+                Ok(())
+            }
         }
-        let seq = match command.from {
-            Some(from) => from,
-            None => newest(&self.db, &place, self.nwr)
-                .await
-                .map_err(|e| e.reason)?,
-        };
-        self.add(place, seq);
-        Ok(())
     }
 
     fn unsubscribe(&mut self, command: &Command) -> Result<(), String> {
-        let place = place_of(command)?;
-        let Some(switch) = self.subscribed.remove(&place) else {
-            return Err("not subscribed".into());
+        let removed = match target_of(command)? {
+            Target::Stream(place) => self.subscriptions.remove_stream(&place),
+            Target::Pattern(pattern) => self.subscriptions.remove_pattern(&pattern),
         };
-        switch.cancel();
-        Ok(())
-    }
-
-    /// Follows `place` from after `seq`.
-    fn add(&mut self, place: Place, seq: u64) {
-        let switch = CancellationToken::new();
-        let entries = feed(&self.db, place.clone(), seq, self.nwr)
-            .take_until(switch.clone().cancelled_owned());
-        self.feeds.push(entries.boxed());
-        self.subscribed.insert(place, switch);
+        if removed {
+            Ok(())
+        } else {
+            Err("not subscribed".into())
+        }
     }
 }
 
-/// The stream a command names; an empty name is a missing one.
+/// What a command names: a stream, or a pattern (`*` for the bucket or the stream).
+enum Target {
+    Stream(Place),
+    Pattern(Pattern),
+}
+
+fn target_of(command: &Command) -> Result<Target, String> {
+    let place = place_of(command)?;
+    Ok(match pattern_of(&place.bucket, &place.stream) {
+        Some(pattern) => Target::Pattern(pattern),
+        None => Target::Stream(place),
+    })
+}
+
+/// The bucket and stream a command names; an empty name is a missing one.
 fn place_of(command: &Command) -> Result<Place, String> {
     let named = |name: &Option<String>| name.clone().filter(|n| !n.is_empty());
     match (named(&command.bucket), named(&command.stream)) {

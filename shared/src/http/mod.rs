@@ -13,7 +13,7 @@
 //! | `/streams/…`, `/buckets/`, `/ping` | Iorio DB's stream routes (`iorio.rs`) |
 //! | `/sessions`, `/users/…`, `/access/…` | users, sessions and grants (`access.rs`) |
 //! | `/eviction/{bucket}[/{stream}]` | eviction policies (`eviction.rs`) |
-//! | `GET /listen?s=bucket:stream[:from]&…` | many streams on one connection: server-sent events, long-poll with `mode=poll` (`listen.rs`), or a WebSocket when the request asks to upgrade, with commands to subscribe and unsubscribe (`listen_ws.rs`) |
+//! | `GET /listen?s=bucket:stream[:from]&…` | many streams on one connection (`s=bucket:*`, `s=*:stream`: every stream a pattern finds): server-sent events, long-poll with `mode=poll` (`listen.rs`), or a WebSocket when the request asks to upgrade, with commands to subscribe and unsubscribe (`listen_ws.rs`); what one connection follows is `subscriptions.rs` |
 //!
 //! Every route takes `n`, `w`, `r` query parameters (defaults 3, 2, 2). Errors are JSON
 //! `{"type": …, "reason": …}` with the status that fits ([`ApiError`]); no input takes the
@@ -47,6 +47,7 @@ mod live;
 mod ops;
 mod routes;
 mod serve;
+mod subscriptions;
 
 pub use auth::{allowed, caller, token_of};
 pub use error::ApiError;

@@ -1,10 +1,12 @@
-//! Serving the HTTP API: connections accepted within [`HttpLimits`], each served by hyper with
+//! Serving the HTTP API: connections accepted within [`HttpLimits`] (a WebSocket counts until
+//! it closes, see [`Admitted`]), each served by hyper with
 //! a deadline for its request headers, every request with a deadline for its answer, and all
 //! of it wound down when the node stops (a request under way is answered first; a live feed
 //! ends with the node).
 
 use super::body_limit;
 use super::error::ApiError;
+use crate::metrics::ConnectionGuard;
 use crate::net::limits::{Bites, HttpLimits};
 use crate::net::server::accept_until;
 use crate::node::Node;
@@ -17,10 +19,13 @@ use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tower_http::cors::{Any, CorsLayer};
 use tower_http::trace::TraceLayer;
@@ -73,10 +78,13 @@ pub async fn serve(node: &Node, addr: SocketAddr, router: Router) -> std::io::Re
                 return;
             };
             let (router, stop, slow) = (router.clone(), stop.clone(), Arc::clone(&slow));
-            let open = metrics.connection("http");
+            let stream = Admitted {
+                stream,
+                _slot: slot,
+                _counted: metrics.connection("http"),
+            };
             lifecycle.spawn(async move {
                 serve_connection(stream, from, router, limits, &stop, &slow).await;
-                drop((slot, open));
             });
         })
         .await;
@@ -85,9 +93,60 @@ pub async fn serve(node: &Node, addr: SocketAddr, router: Router) -> std::io::Re
     Ok(local)
 }
 
+/// An accepted connection's socket, holding its place among the `--http-max-connections`
+/// and its count in `ring_connections{listener="http"}` for as long as it is open. They go
+/// with the socket rather than with the task that serves it: a WebSocket takes the socket
+/// over (hyper's connection ends at the upgrade), and must still count until it closes, or a
+/// client could open any number of them.
+struct Admitted {
+    stream: TcpStream,
+    _slot: OwnedSemaphorePermit,
+    _counted: ConnectionGuard,
+}
+
+impl AsyncRead for Admitted {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Admitted {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.get_mut().stream).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.get_mut().stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_shutdown(cx)
+    }
+}
+
 /// Serves one connection until the client closes it, breaks a limit, or the node stops.
 async fn serve_connection(
-    stream: TcpStream,
+    stream: Admitted,
     from: SocketAddr,
     router: Router,
     limits: HttpLimits,
@@ -99,7 +158,8 @@ async fn serve_connection(
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout);
     // With upgrades: a WebSocket (`GET /listen`) takes the connection over once answered 101,
-    // and lives on in a task of its own that ends with the node (see `listen_ws.rs`).
+    // and lives on in a task of its own that ends with the node (see `listen_ws.rs`); the
+    // socket, and so the connection's place, goes with it.
     let connection = builder
         .serve_connection(TokioIo::new(stream), TowerToHyperService::new(router))
         .with_upgrades();

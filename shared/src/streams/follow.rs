@@ -17,7 +17,10 @@
 //! - A node may also follow a [`Pattern`]: every stream of a bucket (`bucket:*`) or a stream
 //!   name in every bucket (`*:stream`), present and future. It asks every vnode of the ring,
 //!   since any may hold such a stream, and learns of each stream that matches from the first
-//!   note about it: from then on that stream is followed like any other.
+//!   note about it: from then on that stream is followed like any other. A client of a
+//!   pattern is given each stream once, from the entry it was found by; one that comes when
+//!   the pattern is followed already is given the streams found before it from their next
+//!   entry (what came before is not news to it).
 
 use super::service::{Streams, StreamsVnode};
 use super::vnode::{StreamCommand, StreamReply};
@@ -25,6 +28,7 @@ use crate::ring::NodeName;
 use crate::vnode::coordinator::QuorumWaiter;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::watch;
@@ -75,27 +79,49 @@ struct PatternFollowers {
     clients: usize,
     /// Every stream found so far, in the order found.
     found: watch::Sender<Vec<Found>>,
+    /// The highest number told of for each stream found: where a client that comes later
+    /// starts it.
+    latest: HashMap<StreamKey, u64>,
+    /// Becomes true once every vnode has answered the subscription (or the time to answer
+    /// is up): clients wait for it, whichever of them asked.
+    subscribed: watch::Receiver<bool>,
 }
 
-/// One client's follow of a pattern: [`PatternFollowing::changed`] wakes it when a stream is
-/// found; dropping it stops it.
+/// One client's follow of a pattern: [`PatternFollowing::found`] gives it the streams found;
+/// dropping it stops it.
 pub struct PatternFollowing {
-    pattern: Pattern,
     found: watch::Receiver<Vec<Found>>,
+    /// How many of `found` this client has been given.
+    given: usize,
+    /// The streams found before this client came, to give it first, each from the entry
+    /// after the highest number told of when it came.
+    found_before: Vec<Found>,
+    pattern: Pattern,
     followed: Followed,
 }
 
 impl PatternFollowing {
-    /// Waits until a stream is found that this client was not woken for yet.
-    pub async fn changed(&mut self) {
-        if self.found.changed().await.is_err() {
-            std::future::pending::<()>().await;
+    /// Waits until streams are found that this client was not given yet; them, each with
+    /// the number of the first entry to deliver. Cancel-safe: what a wait given up would have
+    /// given, the next one gives.
+    pub async fn found(&mut self) -> Vec<Found> {
+        if !self.found_before.is_empty() {
+            return std::mem::take(&mut self.found_before);
         }
-    }
-
-    /// Every stream found so far.
-    pub fn found(&self) -> Vec<Found> {
-        self.found.borrow().clone()
+        loop {
+            {
+                let found = self.found.borrow_and_update();
+                if found.len() > self.given {
+                    let new = found[self.given..].to_vec();
+                    self.given = found.len();
+                    return new;
+                }
+            }
+            if self.found.changed().await.is_err() {
+                // The pattern is no longer followed (cannot happen while this client holds it).
+                std::future::pending::<()>().await;
+            }
+        }
     }
 }
 
@@ -214,33 +240,64 @@ impl Followed {
     }
 
     /// Follows a pattern for one client; the first client of a pattern subscribes this node
-    /// on every vnode, and waits for their answers (at most the request timeout), so that an
-    /// entry posted once this returns is told of.
+    /// on every vnode. Returns once every vnode has answered (at most the request timeout),
+    /// whichever client asked, so that an entry posted once this returns is told of.
     pub async fn follow_pattern<Q: QuorumWaiter, V: StreamsVnode>(
         &self,
         db: &Streams<Q, V>,
         pattern: Pattern,
     ) -> PatternFollowing {
-        let (found, first) = {
+        let mut asking = None;
+        let (following, mut subscribed) = {
             let mut patterns = self.patterns.lock().expect("never poisoned");
-            let followers = patterns
-                .entry(pattern.clone())
-                .or_insert_with(|| PatternFollowers {
+            let followers = patterns.entry(pattern.clone()).or_insert_with(|| {
+                let (answered, subscribed) = watch::channel(false);
+                asking = Some(answered);
+                PatternFollowers {
                     clients: 0,
                     found: watch::Sender::new(Vec::new()),
-                });
+                    latest: HashMap::new(),
+                    subscribed,
+                }
+            });
             followers.clients += 1;
-            (followers.found.subscribe(), followers.clients == 1)
+            let found = followers.found.subscribe();
+            let found_before: Vec<Found> = found
+                .borrow()
+                .iter()
+                .map(|(bucket, stream, _)| {
+                    let key = (bucket.clone(), stream.clone());
+                    (bucket.clone(), stream.clone(), followers.latest[&key] + 1)
+                })
+                .collect();
+            // Made before waiting: a client that gives up while waiting counts itself out.
+            let following = PatternFollowing {
+                given: found_before.len(),
+                found,
+                found_before,
+                pattern: pattern.clone(),
+                followed: self.clone(),
+            };
+            (following, followers.subscribed.clone())
         };
-        if first {
+        if let Some(answered) = asking {
+            // The answers are waited for in a task of the node, not by this client, which
+            // may give up: the clients that came meanwhile are waiting for them too.
             let mut replies = subscribe_pattern(db, &pattern);
-            while replies.next().await.is_some() {}
+            let node = db.vnodes().node().clone();
+            db.vnodes().node().spawn(async move {
+                tokio::select! {
+                    _ = async { while replies.next().await.is_some() {} } => {
+                        let _ = answered.send(true);
+                    }
+                    // Dropped unsent: the clients stop waiting.
+                    _ = node.stopping() => {}
+                }
+            });
         }
-        PatternFollowing {
-            pattern,
-            found,
-            followed: self.clone(),
-        }
+        // An error: the node stopped before the answers came; nothing more to wait for.
+        let _ = subscribed.wait_for(|answered| *answered).await;
+        following
     }
 
     fn patterns(&self) -> Vec<Pattern> {
@@ -282,19 +339,26 @@ impl Followed {
     }
 }
 
-/// A note about a stream: the patterns it matches learn of it, if they had not yet.
+/// A note about a stream: the patterns it matches learn of it, if they had not yet, and of
+/// its highest number.
 impl Followed {
     fn found(&self, bucket: &str, stream: &str, seq: u64) {
-        let patterns = self.patterns.lock().expect("never poisoned");
-        for (pattern, followers) in patterns.iter() {
-            if pattern.matches(bucket, stream) {
-                followers.found.send_if_modified(|found| {
-                    let known = found.iter().any(|(b, s, _)| b == bucket && s == stream);
-                    if !known {
-                        found.push((bucket.to_string(), stream.to_string(), seq));
-                    }
-                    !known
-                });
+        let mut patterns = self.patterns.lock().expect("never poisoned");
+        for (pattern, followers) in patterns.iter_mut() {
+            if !pattern.matches(bucket, stream) {
+                continue;
+            }
+            let key = (bucket.to_string(), stream.to_string());
+            match followers.latest.entry(key) {
+                Entry::Occupied(mut told) => {
+                    let highest = told.get_mut();
+                    *highest = (*highest).max(seq);
+                }
+                Entry::Vacant(new) => {
+                    new.insert(seq);
+                    let found = (bucket.to_string(), stream.to_string(), seq);
+                    followers.found.send_modify(|all| all.push(found));
+                }
             }
         }
     }

@@ -1,6 +1,7 @@
 //! What one client may take of a node, tried on a real node process of the finished
 //! database (`ex6-chat-solution start`): a client that sends requests and never reads the
-//! answers, hundreds of idle connections, more connections than the node takes. Each must
+//! answers, hundreds of idle connections, more connections than the node takes (WebSockets
+//! included). Each must
 //! leave the node's memory where it was (its RSS, from `/proc`, is printed before, during and
 //! after) and a well-behaved client served meanwhile (how quickly is printed: a figure for the
 //! record, not a pass mark).
@@ -13,9 +14,10 @@ use ringcore::net::cookie::Cookie;
 use ringcore::net::transport::client_request;
 use ringcore::net::wire::{Request, Response};
 use ringcore::testing::raw::RawClient;
-use ringcore::testing::{COOKIE, NodeProcess, poll_until};
+use ringcore::testing::{COOKIE, NodeProcess, poll_until, wait_until};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
+use tokio_tungstenite::tungstenite::Message;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_ex6-chat-solution");
 
@@ -363,4 +365,63 @@ async fn a_full_chat_server_says_so() {
         log.contains("3 are open, the most this node takes (--chat-max-connections)"),
         "{log}"
     );
+}
+
+/// `GET /ping` on a connection of its own: the answer's status line, or `None` when the node
+/// closes the connection unanswered (it is full).
+async fn ping_http(addr: SocketAddr) -> Option<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = "GET /ping HTTP/1.1\r\nHost: ring\r\nConnection: close\r\n\r\n";
+    // A refused connection may be closed before the request is written, or reset after.
+    let _ = stream.write_all(request.as_bytes()).await;
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(20), stream.read_to_end(&mut answer));
+    let _ = read.await.expect("answered or closed within 20 s");
+    let answer = String::from_utf8_lossy(&answer);
+    answer.lines().next().map(str::to_string)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_websocket_counts_against_the_http_connections_until_it_closes() {
+    use futures_util::{SinkExt, StreamExt};
+    let dir = tempfile::tempdir().unwrap();
+    let node = node_with(dir.path(), &["--http-max-connections", "2"]);
+    let http = node.places["http"];
+    assert_eq!(ping_http(http).await.as_deref(), Some("HTTP/1.1 200 OK"));
+    let mut sockets = Vec::new();
+    for _ in 0..2 {
+        let tcp = tokio::net::TcpStream::connect(http).await.unwrap();
+        let url = format!("ws://{http}/listen?s=limits:x");
+        let (socket, _) = tokio_tungstenite::client_async(url.as_str(), tcp)
+            .await
+            .expect("a WebSocket within the limit");
+        sockets.push(socket);
+    }
+    // Upgraded, the two still hold their places: a third connection is closed unanswered.
+    assert_eq!(ping_http(http).await, None, "a third connection was served");
+    // One closes: its place is free again.
+    let mut leaving = sockets.pop().unwrap();
+    leaving.send(Message::Close(None)).await.unwrap();
+    let ended = tokio::time::timeout(Duration::from_secs(20), async {
+        while let Some(Ok(_)) = leaving.next().await {}
+    });
+    ended
+        .await
+        .expect("the node closes the WebSocket within 20 s");
+    wait_until("the node takes a connection again", || async {
+        ping_http(http).await.is_some()
+    })
+    .await;
+    poll_until(
+        "the node says why it closed the third connection",
+        Duration::from_secs(20),
+        || {
+            let log =
+                std::fs::read_to_string(dir.path().join("dev1.log")).map_err(|e| e.to_string())?;
+            let said = "2 are open, the most this node takes (--http-max-connections)";
+            if log.contains(said) { Ok(()) } else { Err(log) }
+        },
+    );
+    drop(sockets);
 }

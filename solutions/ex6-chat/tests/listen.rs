@@ -3,7 +3,8 @@
 //! a browser-like reconnect with `Last-Event-ID` that misses nothing and repeats nothing;
 //! listeners across a node's restart;
 //! long-poll; permissions; the WebSocket mode (subscribe and unsubscribe while connected, its
-//! error answers, a client that does not read dropped while another keeps up).
+//! error answers, a client that does not read dropped while another keeps up); patterns
+//! (`bucket:*`, `*:stream`) over server-sent events and over a WebSocket.
 //!
 //! ```text
 //! cargo test -p ex6-chat-solution --test listen
@@ -451,7 +452,6 @@ impl Socket {
     }
 }
 
-/// `(stream, id)` of an entry message.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_websocket_subscribes_and_unsubscribes_while_connected() {
     let cluster = cluster(Anonymous::All).await;
@@ -682,5 +682,162 @@ async fn a_pattern_follows_every_stream_it_names_present_and_future() {
     one.post("/streams/other/x", json!("not shop")).await;
     one.post("/streams/shop/new", json!("shop again")).await;
     assert_eq!(place(&bucket.next().await), ("new".to_string(), 1));
+    cluster.stop().await;
+}
+
+/// Appends `body` to the stream at `path` through `client`, which must take it (201).
+async fn append(client: &Client, path: &str, body: Value) {
+    let reply = client.post(path, body).await;
+    assert_eq!(reply.status, 201, "{path}: {}", reply.body);
+}
+
+/// `(bucket, stream, id)` of an entry message.
+fn entry_of(entry: &Value) -> (String, String, u64) {
+    let meta = &entry["meta"];
+    (
+        meta["bucket"].as_str().unwrap().to_string(),
+        meta["stream"].as_str().unwrap().to_string(),
+        meta["id"].as_u64().unwrap(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_websocket_follows_a_bucket_pattern_subscribed_by_command() {
+    let cluster = cluster(Anonymous::All).await;
+    let (one, three) = (Client::of(&cluster, 1), Client::of(&cluster, 3));
+    append(&one, "/streams/shop/old", json!("before")).await;
+    let mut socket = Socket::open(&cluster, 2, "/listen").await.unwrap();
+    let subscribed = socket
+        .command(json!({"cmd": "subscribe", "bucket": "shop", "stream": "*", "id": 1}))
+        .await;
+    assert_eq!(
+        subscribed,
+        json!({"ok": true, "id": 1, "type": "subscribe"})
+    );
+    // Answered once in place on every vnode: what is posted now comes, through any node, to
+    // a stream that existed or one that did not; another bucket's does not.
+    append(&one, "/streams/shop/old", json!("after")).await;
+    append(&three, "/streams/shop/new", json!("first")).await;
+    append(&three, "/streams/elsewhere/x", json!("not shop")).await;
+    let mut found = vec![
+        entry_place(&socket.next().await),
+        entry_place(&socket.next().await),
+    ];
+    found.sort();
+    assert_eq!(found, [("new".to_string(), 1), ("old".to_string(), 2)]);
+    // Each entry once, in its stream's order: the next message is the next entry.
+    append(&one, "/streams/shop/new", json!("second")).await;
+    assert_eq!(entry_place(&socket.next().await), ("new".to_string(), 2));
+
+    for (command, reason) in [
+        (
+            json!({"cmd": "subscribe", "bucket": "shop", "stream": "*", "id": 2}),
+            "already subscribed",
+        ),
+        (
+            json!({"cmd": "subscribe", "bucket": "*", "stream": "x", "from": 0, "id": 2}),
+            "a pattern follows from now on: no from",
+        ),
+        (
+            json!({"cmd": "unsubscribe", "bucket": "*", "stream": "x", "id": 2}),
+            "not subscribed",
+        ),
+    ] {
+        let answer = socket.command(command).await;
+        assert_eq!(answer, json!({"ok": false, "id": 2, "reason": reason}));
+    }
+
+    // Another client of the node follows the same pattern: the streams found before it came
+    // go on from their next entries, not from the entries they were found by.
+    let mut later = Socket::open(&cluster, 2, "/listen?s=shop:*").await.unwrap();
+    append(&three, "/streams/shop/new", json!("third")).await;
+    assert_eq!(entry_place(&socket.next().await), ("new".to_string(), 3));
+    let mut before_it = Vec::new();
+    loop {
+        let place = entry_place(&later.next().await);
+        if place == ("new".to_string(), 3) {
+            break;
+        }
+        before_it.push(place);
+    }
+    for found_by in [("old".to_string(), 2), ("new".to_string(), 1)] {
+        assert!(!before_it.contains(&found_by), "{before_it:?}");
+    }
+
+    // Subscribed by name too, a stream the pattern found is still delivered once; it stays
+    // when the pattern goes, and the pattern's other streams stop: posted after theirs, its
+    // entry is the next to come.
+    let named = socket
+        .command(json!({"cmd": "subscribe", "bucket": "shop", "stream": "new", "id": 3}))
+        .await;
+    assert_eq!(named, json!({"ok": true, "id": 3, "type": "subscribe"}));
+    let gone = socket
+        .command(json!({"cmd": "unsubscribe", "bucket": "shop", "stream": "*", "id": 4}))
+        .await;
+    assert_eq!(gone, json!({"ok": true, "id": 4, "type": "unsubscribe"}));
+    append(&one, "/streams/shop/old", json!("unfollowed")).await;
+    append(&three, "/streams/shop/newer", json!("unfollowed")).await;
+    append(&one, "/streams/shop/new", json!("marker")).await;
+    assert_eq!(entry_place(&socket.next().await), ("new".to_string(), 4));
+    cluster.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_websocket_follows_a_stream_name_in_every_bucket_from_its_url() {
+    let cluster = cluster(Anonymous::All).await;
+    // In place before the upgrade is answered: what is posted once it is open comes.
+    let mut socket = Socket::open(&cluster, 3, "/listen?s=*:orders")
+        .await
+        .unwrap();
+    let (one, two) = (Client::of(&cluster, 1), Client::of(&cluster, 2));
+    append(&one, "/streams/north/orders", json!(1)).await;
+    append(&two, "/streams/south/orders", json!(2)).await;
+    append(&one, "/streams/north/invoices", json!(3)).await;
+    let mut found = vec![
+        entry_of(&socket.next().await),
+        entry_of(&socket.next().await),
+    ];
+    found.sort();
+    let order = |bucket: &str, id| (bucket.to_string(), "orders".to_string(), id);
+    assert_eq!(found, [order("north", 1), order("south", 1)]);
+    // Nothing of another stream name came: the next message is the next order.
+    append(&two, "/streams/north/orders", json!(4)).await;
+    assert_eq!(entry_of(&socket.next().await), order("north", 2));
+    // The URL's pattern is unsubscribed as one subscribed by command.
+    let gone = socket
+        .command(json!({"cmd": "unsubscribe", "bucket": "*", "stream": "orders", "id": 1}))
+        .await;
+    assert_eq!(gone, json!({"ok": true, "id": 1, "type": "unsubscribe"}));
+    cluster.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_websocket_pattern_leaves_out_streams_the_caller_may_not_read() {
+    let cluster = cluster(Anonymous::None).await;
+    let one = Client::of(&cluster, 1);
+    let token = eve(&cluster).await;
+    let (admin, eve) = (
+        one.with_token(&one.login("admin", "listen admin").await),
+        Client::of(&cluster, 3).with_token(&token),
+    );
+    let mut socket = Socket::open(&cluster, 2, &format!("/listen?jwt={token}"))
+        .await
+        .unwrap();
+    let subscribed = socket
+        .command(json!({"cmd": "subscribe", "bucket": "*", "stream": "notes", "id": 1}))
+        .await;
+    assert_eq!(
+        subscribed,
+        json!({"ok": true, "id": 1, "type": "subscribe"})
+    );
+    // The admin's stream of that name, which eve may not read, then hers, twice: hers come,
+    // and the admin's never before them.
+    for n in [1, 2] {
+        append(&admin, "/streams/_user_admin/notes", json!("secret")).await;
+        append(&eve, "/streams/_user_eve/notes", json!(n)).await;
+        let entry = socket.next().await;
+        let eves = ("_user_eve".to_string(), "notes".to_string(), n);
+        assert_eq!(entry_of(&entry), eves, "{entry}");
+    }
     cluster.stop().await;
 }
