@@ -26,9 +26,9 @@
 //!   will tell this node of new entries (the URL's, before the upgrade is answered), so an
 //!   entry posted after the answer is never missed.
 //! - A slow client never slows others and never grows the node's memory without bound: what
-//!   goes out waits in a queue of [`QUEUE`] messages; a client whose queue stays full for
-//!   [`STALL`] (it does not read) is dropped, and its feeds stop. Other listeners of the same
-//!   streams have feeds of their own and do not notice. `/metrics` counts the dropped
+//!   goes out waits in a queue of [`QUEUE`] messages and [`QUEUE_BYTES`] bytes; a client
+//!   whose queue stays full for [`STALL`] (it does not read) is dropped, and its feeds stop.
+//!   Other listeners of the same streams have feeds of their own and do not notice. `/metrics` counts the dropped
 //!   (`ring_slow_listeners_dropped_total`).
 //! - At most [`MAX_STREAMS`] subscriptions per connection, a pattern counting as one (and at
 //!   most as many streams found); a message over [`MAX_COMMAND`] bytes ends the connection
@@ -49,13 +49,17 @@ use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TrySendError;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 
 /// The messages waiting to go out to one client.
 pub const QUEUE: usize = 256;
+/// And their bytes: entries may be large (up to a post's limit, 1 MiB), and what a client
+/// that does not read holds of the node's memory is this, and one message more.
+pub const QUEUE_BYTES: usize = 4 * 1024 * 1024;
 /// How long a client's queue may stay full before the client is dropped.
 pub const STALL: Duration = Duration::from_secs(5);
 /// The largest message a client may send (a command is a few hundred bytes).
@@ -80,10 +84,15 @@ pub(super) fn answer<Q: QuorumWaiter, V: StreamsVnode>(
 struct Connection<Q: QuorumWaiter, V: StreamsVnode> {
     db: Streams<Q, V>,
     subscriptions: Subscriptions<Q, V>,
-    /// The queue to the writer task.
-    out: mpsc::Sender<Message>,
+    /// The queue to the writer task: each message with its share of [`QUEUE_BYTES`], given
+    /// back once it is written.
+    out: mpsc::Sender<Queued>,
+    room: Arc<Semaphore>,
     stop: CancellationToken,
 }
+
+/// A message waiting to go out, with the bytes of the queue it takes.
+type Queued = (Message, Option<OwnedSemaphorePermit>);
 
 /// Why a connection ended.
 #[derive(Debug, PartialEq)]
@@ -112,6 +121,7 @@ async fn run<Q: QuorumWaiter, V: StreamsVnode>(
         db,
         subscriptions,
         out,
+        room: Arc::new(Semaphore::new(QUEUE_BYTES)),
         stop: stop.clone(),
     };
     let end = loop {
@@ -138,7 +148,7 @@ async fn run<Q: QuorumWaiter, V: StreamsVnode>(
             code: close_code::AWAY,
             reason: "the node is stopping".into(),
         };
-        let _ = connection.out.try_send(Message::Close(Some(close)));
+        let _ = connection.out.try_send((Message::Close(Some(close)), None));
     }
     // Dropping the connection ends its feeds (and this node's follow of their streams) and
     // the writer's queue: the writer sends what is queued, then closes.
@@ -153,13 +163,23 @@ async fn run<Q: QuorumWaiter, V: StreamsVnode>(
 }
 
 /// Sends what is queued, in order, until the queue ends or the client is gone.
-async fn write(mut sink: SplitSink<WebSocket, Message>, mut queue: mpsc::Receiver<Message>) {
-    while let Some(message) = queue.recv().await {
+async fn write(mut sink: SplitSink<WebSocket, Message>, mut queue: mpsc::Receiver<Queued>) {
+    while let Some((message, room)) = queue.recv().await {
         if sink.send(message).await.is_err() {
             return;
         }
+        drop(room);
     }
     let _ = sink.close().await;
+}
+
+/// The bytes a message takes in the queue.
+fn message_bytes(message: &Message) -> usize {
+    match message {
+        Message::Text(text) => text.len(),
+        Message::Binary(bytes) | Message::Ping(bytes) | Message::Pong(bytes) => bytes.len(),
+        Message::Close(_) => 0,
+    }
 }
 
 /// A client's command, as sent; what is missing is checked by [`Connection::command`].
@@ -172,16 +192,31 @@ struct Command {
 }
 
 impl<Q: QuorumWaiter, V: StreamsVnode> Connection<Q, V> {
-    /// Queues a message; false when the client is gone, or its queue stayed full for
-    /// [`STALL`] (it does not read).
+    /// Queues a message; false when the client is gone, or its queue stayed full (of
+    /// [`QUEUE`] messages or [`QUEUE_BYTES`] bytes) for [`STALL`] (it does not read).
     async fn send(&mut self, message: Message) -> bool {
-        let message = match self.out.try_send(message) {
-            Ok(()) => return true,
-            Err(TrySendError::Closed(_)) => return false,
-            Err(TrySendError::Full(message)) => message,
+        // A message larger than the whole queue waits for it to be empty.
+        let bytes = message_bytes(&message).clamp(1, QUEUE_BYTES) as u32;
+        let mut message = Some(message);
+        if let Ok(room) = Arc::clone(&self.room).try_acquire_many_owned(bytes) {
+            let queued = (message.take().expect("not sent yet"), Some(room));
+            match self.out.try_send(queued) {
+                Ok(()) => return true,
+                Err(TrySendError::Closed(_)) => return false,
+                // Its room is given back: taken again below, in turn.
+                Err(TrySendError::Full((back, _))) => message = Some(back),
+            }
+        }
+        let message = message.expect("not sent yet");
+        let queued = async {
+            let room = Arc::clone(&self.room)
+                .acquire_many_owned(bytes)
+                .await
+                .ok()?;
+            self.out.send((message, Some(room))).await.ok()
         };
         tokio::select! {
-            sent = self.out.send(message) => sent.is_ok(),
+            sent = queued => sent.is_some(),
             _ = tokio::time::sleep(STALL) => false,
             _ = self.stop.cancelled() => false,
         }

@@ -645,6 +645,31 @@ async fn a_websocket_client_that_does_not_read_is_dropped_and_others_keep_up() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_websocket_client_that_does_not_read_large_entries_is_dropped_by_their_bytes() {
+    let cluster = cluster(Anonymous::All).await;
+    let slow = Socket::open_small(&cluster, 1, "/listen?s=big:y").await;
+    // 40 entries of half a megabyte: far fewer than the queue's 256 messages, far more than
+    // its 4 MiB. Held for a client that never reads, they would be 20 MB of the node's memory;
+    // the queue fills by its bytes, and the client is dropped.
+    let (writer, one) = (Client::of(&cluster, 2), Client::of(&cluster, 1));
+    let filler = "y".repeat(512 * 1024);
+    for n in 0..40 {
+        let reply = writer
+            .post("/streams/big/y", json!({"n": n, "filler": filler}))
+            .await;
+        assert_eq!(reply.status, 201, "{}", reply.body);
+    }
+    ringcore::testing::wait_until_within(
+        "the node drops a client that reads nothing, 40 entries of 512 KiB after",
+        Duration::from_secs(60),
+        || async { dropped(&one).await > 0 },
+    )
+    .await;
+    drop(slow);
+    cluster.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pattern_follows_every_stream_it_names_present_and_future() {
     let cluster = cluster(Anonymous::All).await;
     let one = Client::of(&cluster, 1);
