@@ -101,6 +101,18 @@ impl LatencyHistogram {
         let nanos = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
         buckets.sum_nanos.fetch_add(nanos, Ordering::Relaxed);
     }
+
+    /// How many durations were counted, and their sum.
+    pub fn total(&self) -> (u64, Duration) {
+        let buckets = &self.0;
+        let count = buckets
+            .counts
+            .iter()
+            .map(|c| c.load(Ordering::Relaxed))
+            .sum();
+        let sum = Duration::from_nanos(buckets.sum_nanos.load(Ordering::Relaxed));
+        (count, sum)
+    }
 }
 
 impl TypedMetric for LatencyHistogram {
@@ -258,6 +270,15 @@ impl Metrics {
         }
     }
 
+    /// How many requests of `op` (one of [`OPS`]) this node counted, whatever their outcome,
+    /// and how long they took together: what the ring page's charts draw rates from.
+    pub fn requests_of(&self, op: &'static str) -> (u64, Duration) {
+        self.ops
+            .iter()
+            .find(|(name, _)| *name == op)
+            .map_or((0, Duration::ZERO), |(_, metrics)| metrics.latency.total())
+    }
+
     /// A connection opened on `listener`; it counts until the guard is dropped.
     pub fn connection(&self, listener: &'static str) -> ConnectionGuard {
         let gauge = self
@@ -318,5 +339,16 @@ mod tests {
                 .contains(r#"ring_connections{listener="http"} 0"#)
         );
         assert!(text.ends_with("# EOF\n"));
+    }
+
+    #[test]
+    fn requests_of_an_op_count_every_outcome_and_add_up_their_time() {
+        let metrics = Metrics::default();
+        metrics.request("post", "ok", Duration::from_millis(3));
+        metrics.request("post", "unavailable", Duration::from_millis(7));
+        metrics.request("read", "ok", Duration::from_millis(1));
+        assert_eq!(metrics.requests_of("post"), (2, Duration::from_millis(10)));
+        assert_eq!(metrics.requests_of("read"), (1, Duration::from_millis(1)));
+        assert_eq!(metrics.requests_of("list"), (0, Duration::ZERO));
     }
 }

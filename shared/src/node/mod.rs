@@ -312,6 +312,20 @@ impl Node {
             .unwrap_or_else(|_| panic!("singleton {name} was made with another type"))
     }
 
+    /// Every node-wide state of type `T` made so far by [`Node::singleton`], made by none
+    /// here: for those that only look (the ring page shows what anti-entropy did, when the
+    /// application runs it).
+    pub fn singletons_of<T: Any + Send + Sync>(&self) -> Vec<Arc<T>> {
+        let singletons = self.inner.singletons.lock().expect("singletons lock");
+        let mut found: Vec<(&String, Arc<T>)> = singletons
+            .iter()
+            .filter_map(|(name, made)| Some((name, Arc::clone(made).downcast::<T>().ok()?)))
+            .collect();
+        // By name, so that whoever shows them shows them in the same order every time.
+        found.sort_by(|a, b| a.0.cmp(b.0));
+        found.into_iter().map(|(_, made)| made).collect()
+    }
+
     /// The handoff manager.
     pub(crate) fn handoff(&self) -> &handoff::Manager {
         &self.inner.handoff

@@ -97,6 +97,15 @@ impl AntiEntropy {
     }
 }
 
+/// What anti-entropy did on `node`, one report per vnode type that runs it; none when the
+/// node's application has no stream database (exercises 0–2), whose page shows none.
+pub fn reports(node: &Node) -> Vec<AaeReport> {
+    node.singletons_of::<AntiEntropy>()
+        .iter()
+        .map(|aae| aae.report())
+        .collect()
+}
+
 /// Starts anti-entropy for the stream vnodes `vnodes` when the node's configuration asks for
 /// it (`anti_entropy: Some(pause)`), and returns its handle. Made once per node and vnode
 /// type: a second database handle on the same vnodes gets the same one, and no second task.

@@ -145,9 +145,15 @@ fn member_rows(
         .collect()
 }
 
+/// The rows of `member-status` for `ring` as this node sees it: every member, its status
+/// (`down` when it does not answer) and its share now and once the pending transfers are done.
+/// The ring page draws the same rows.
+pub fn member_view(node: &Node, ring: &Ring) -> Vec<MemberRow> {
+    member_rows(node, ring, None, ring.members())
+}
+
 fn member_status(node: &Node) -> String {
-    let ring = node.ring();
-    tables::member_status(&member_rows(node, &ring, None, ring.members()))
+    tables::member_status(&member_view(node, &node.ring()))
 }
 
 async fn ring_status(node: &Node) -> String {
@@ -205,10 +211,13 @@ async fn all_have_ring(node: &Node, ring: &Ring) -> bool {
     true
 }
 
-/// Partitions waiting to be handed off (from the ring: every node's), and the transfers
-/// every reachable member is sending now.
 async fn transfers(node: &Node) -> String {
-    let ring = node.ring();
+    tables::transfers(&transfers_view(node, &node.ring()).await)
+}
+
+/// What `transfers` shows: the partitions of `ring` waiting to be handed off (every node's),
+/// and the transfers every reachable member is sending now. The ring page shows the same.
+pub async fn transfers_view(node: &Node, ring: &Ring) -> TransfersView {
     let mut waiting: BTreeMap<String, usize> = BTreeMap::new();
     for (_, owner, _) in ring.pending_transfers() {
         *waiting.entry(owner.to_string()).or_default() += 1;
@@ -241,10 +250,10 @@ async fn transfers(node: &Node) -> String {
             bytes_total: Some(t.bytes_total),
         })
         .collect();
-    tables::transfers(&TransfersView {
+    TransfersView {
         waiting: waiting.into_iter().collect(),
         active,
-    })
+    }
 }
 
 async fn join(node: &Node, target: &str) -> Result<String, Error> {

@@ -463,6 +463,30 @@ pub struct ActiveTransfer {
     pub bytes_total: Option<u64>,
 }
 
+impl ActiveTransfer {
+    /// The objects sent, as `transfers` prints them: `120 of 400`, or `120`.
+    pub fn objects_shown(&self) -> String {
+        match self.objects_total {
+            Some(total) => format!("{} of {total}", self.objects_sent),
+            None => self.objects_sent.to_string(),
+        }
+    }
+
+    /// The bytes sent, as `transfers` prints them: `3.75 KB of 12.50 KB`, or `3.75 KB`.
+    pub fn bytes_shown(&self) -> String {
+        match self.bytes_total {
+            Some(total) => format!("{} of {}", human_bytes(self.bytes_sent), human_bytes(total)),
+            None => human_bytes(self.bytes_sent),
+        }
+    }
+
+    /// How far along it is, in whole percent, as its progress bar says (truncated: 100 only
+    /// once everything is sent); `None` when neither total is known.
+    pub fn percent(&self) -> Option<u64> {
+        progress(self).map(|(sent, total)| whole_percent(sent, total))
+    }
+}
+
 /// What `transfers` shows.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TransfersView {
@@ -506,14 +530,7 @@ pub fn transfers(view: &TransfersView) -> String {
 
 /// One transfer: riak's header lines, then its arrow box (nodes, then the progress bar).
 fn active_transfer(t: &ActiveTransfer) -> String {
-    let objects = match t.objects_total {
-        Some(total) => format!("{} of {total}", t.objects_sent),
-        None => t.objects_sent.to_string(),
-    };
-    let bytes = match t.bytes_total {
-        Some(total) => format!("{} of {}", human_bytes(t.bytes_sent), human_bytes(total)),
-        None => human_bytes(t.bytes_sent),
-    };
+    let (objects, bytes) = (t.objects_shown(), t.bytes_shown());
     let mut out = String::new();
     let _ = writeln!(out, "transfer type: {}", t.kind);
     let _ = writeln!(out, "vnode type: {}", t.vnode_type);
@@ -558,18 +575,29 @@ fn progress(t: &ActiveTransfer) -> Option<(u64, u64)> {
 /// rounded, so 100% only shows once everything is sent. A zero total means nothing to send,
 /// which is complete.
 fn progress_bar(sent: u64, total: u64) -> String {
-    let (done, total) = if total == 0 {
-        (1, 1)
-    } else {
-        (u128::from(sent.min(total)), u128::from(total))
-    };
+    let pct = whole_percent(sent, total);
+    let (done, total) = done_of(sent, total);
     let filled = (done * BAR_WIDTH as u128 / total) as usize;
-    let pct = done * 100 / total;
     format!(
         "|{}{}| {pct:>3}%",
         "=".repeat(filled),
         " ".repeat(BAR_WIDTH - filled)
     )
+}
+
+/// `sent` of `total` in whole percent, truncated, as the bar prints it.
+fn whole_percent(sent: u64, total: u64) -> u64 {
+    let (done, total) = done_of(sent, total);
+    (done * 100 / total) as u64
+}
+
+/// (done, total) for the bar: at most the total, and a zero total (nothing to send) done.
+fn done_of(sent: u64, total: u64) -> (u128, u128) {
+    if total == 0 {
+        (1, 1)
+    } else {
+        (u128::from(sent.min(total)), u128::from(total))
+    }
 }
 
 #[cfg(test)]
@@ -1057,6 +1085,31 @@ All nodes are up and reachable
         }
         assert_eq!(progress_bar(10, 10), format!("|{}| 100%", "=".repeat(43)));
         assert_eq!(progress_bar(0, 10), format!("|{}|   0%", " ".repeat(43)));
+    }
+
+    #[test]
+    fn a_transfer_shows_the_numbers_of_its_table() {
+        let t = active(
+            HandoffKind::Ownership,
+            (120, Some(400)),
+            (3840, Some(12800)),
+        );
+        assert_eq!(t.objects_shown(), "120 of 400");
+        assert_eq!(
+            t.bytes_shown(),
+            format!("{} of {}", human_bytes(3840), human_bytes(12800))
+        );
+        assert_eq!(t.percent(), Some(30));
+        assert!(active_transfer(&t).contains(&format!("bytes transferred: {}\n", t.bytes_shown())));
+        let unknown = active(HandoffKind::Hinted, (7, None), (900, None));
+        assert_eq!(
+            (unknown.objects_shown(), unknown.percent()),
+            ("7".to_string(), None)
+        );
+        assert_eq!(
+            active(HandoffKind::Hinted, (0, Some(0)), (0, None)).percent(),
+            Some(100)
+        );
     }
 
     #[test]
