@@ -10,6 +10,7 @@
 //! | `PUT /api/store/{key}` JSON, `GET /api/store/{key}` | the workshop's key/value store |
 //! | `GET /stats`, `GET /health` | per-vnode counters; the node's view of the cluster |
 //! | `GET /metrics`, `GET /ready` | this node's counters (Prometheus text); whether it should take traffic (added to every router by [`serve`], see `ops.rs`) |
+//! | `GET /`, `GET /ring/…` | the ring page: a live picture of the cluster in a browser, with the JSON and the server-sent events it draws from (added to every router by [`serve`], see `ring_page`) |
 //! | `/streams/…`, `/buckets/`, `/ping` | Iorio DB's stream routes (`iorio.rs`) |
 //! | `/sessions`, `/users/…`, `/access/…` | users, sessions and grants (`access.rs`) |
 //! | `/eviction/{bucket}[/{stream}]` | eviction policies (`eviction.rs`) |
@@ -45,6 +46,7 @@ mod listen;
 mod listen_ws;
 mod live;
 mod ops;
+mod ring_page;
 mod routes;
 mod serve;
 mod subscriptions;
@@ -55,7 +57,7 @@ pub use hooks::{PostHooks, Posted};
 pub use iorio::entries_json;
 pub use json::{EntryJson, Params, json_body, msg_of};
 pub use routes::{router, router_with};
-pub use serve::serve;
+pub use serve::{serve, serve_node_pages};
 
 /// The largest request body accepted (a larger one is answered 413).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;

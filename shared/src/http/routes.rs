@@ -265,7 +265,7 @@ async fn health<Q: QuorumWaiter, V: StreamsVnode>(
     })))
 }
 
-async fn not_found(method: Method, uri: Uri) -> ApiError {
+pub(super) async fn not_found(method: Method, uri: Uri) -> ApiError {
     ApiError::not_found(format!("no route for {method} {}", uri.path()))
 }
 

@@ -32,18 +32,39 @@ use tower_http::trace::TraceLayer;
 
 /// Serves `router` on `addr` until the node stops; returns the address it listens on. A
 /// request body over [`super::MAX_BODY_BYTES`] is answered 413 before any route sees it, once
-/// the client has sent it (see `body_limit.rs`).
+/// the client has sent it (see `body_limit.rs`). Beside the application's routes, the node's
+/// own: the operator's (`ops.rs`) and the ring page (`ring_page`).
 pub async fn serve(node: &Node, addr: SocketAddr, router: Router) -> std::io::Result<SocketAddr> {
+    serve_with(node, addr, router, true).await
+}
+
+/// Serves only the node's own routes on `addr` (the ring page, `/metrics`, `/ready`), for an
+/// application with no HTTP API of its own (exercises 0 to 4): the command line starts it for
+/// them. It makes no `admin` user, which only the API's users need.
+pub async fn serve_node_pages(node: &Node, addr: SocketAddr) -> std::io::Result<SocketAddr> {
+    let router = Router::new().fallback(super::routes::not_found);
+    serve_with(node, addr, router, false).await
+}
+
+async fn serve_with(
+    node: &Node,
+    addr: SocketAddr,
+    router: Router,
+    with_users: bool,
+) -> std::io::Result<SocketAddr> {
     let listener = TcpListener::bind(addr)
         .await
         .map_err(|e| std::io::Error::new(e.kind(), format!("cannot serve HTTP on {addr}: {e}")))?;
     let local = listener.local_addr()?;
-    admit_admin(node).await;
+    if with_users {
+        admit_admin(node).await;
+    }
     let limits = node.config().http_limits;
     // The limits wrap every route, an exercise's own included: the body limit first, and
     // around it the request's deadline, which so covers a body sent slowly.
     let router = router
         .merge(super::ops::routes(node.clone()))
+        .merge(super::ring_page::routes(node.clone()))
         .layer(axum::middleware::from_fn(body_limit::limit_body))
         .layer(axum::middleware::from_fn_with_state(
             limits.request_timeout,
