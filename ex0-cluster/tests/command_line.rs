@@ -227,13 +227,15 @@ fn binary_in(dir: &Path) -> Command {
     command
 }
 
-/// `start --node devK --cluster-port 0` run in `dir`, as in a terminal open there: its data
-/// and its cookie where the binary puts them by default. Its log goes to `dir/devK.log`.
+/// `start --node devK --cluster-port 0 --http-port 0` run in `dir`, as in a terminal open
+/// there: its data and its cookie where the binary puts them by default. Its log goes to
+/// `dir/devK.log`.
 fn start_in(dir: &Path, k: u32) -> NodeProcess {
     let log = std::fs::File::create(dir.join(format!("dev{k}.log"))).unwrap();
     let mut command = std::process::Command::new(BINARY);
     command
         .args(["start", "--node", &format!("dev{k}"), "--cluster-port", "0"])
+        .args(["--http-port", "0"])
         .current_dir(dir)
         .stderr(log);
     for (variable, _) in std::env::vars_os() {

@@ -2,6 +2,7 @@
 //! one killed with SIGKILL, and the others report it down. And `devrel`: stopped by Ctrl-C
 //! while its input stays open, as in a terminal; saying how to stop each node; leaving its
 //! ring in this exercise's folder only, where a node started alone later finds it stale.
+//! And the ring page, which a node of this exercise serves too, on its HTTP port.
 
 use ringcore::testing::{COOKIE, NodeProcess, run_tool};
 use std::time::{Duration, Instant};
@@ -167,13 +168,21 @@ fn admin_tells_a_refusal_from_a_node_it_cannot_reach() {
     );
 }
 
-/// Runs `binary start --cluster-port 0` in `dir`, its data where the binary puts it by default
+/// Runs `binary start --cluster-port 0 --http-port 0` in `dir`, its data where the binary puts it by default
 /// (whatever RING_ variables the shell running the tests has set), its log on a pipe; with the
 /// tests' cookie, which the tools here give.
 fn start_in(binary: &std::path::Path, dir: &std::path::Path) -> NodeProcess {
     let mut command = std::process::Command::new(binary);
     command
-        .args(["start", "--cluster-port", "0", "--cookie", COOKIE])
+        .args([
+            "start",
+            "--cluster-port",
+            "0",
+            "--http-port",
+            "0",
+            "--cookie",
+            COOKIE,
+        ])
         .current_dir(dir)
         .stderr(std::process::Stdio::piped());
     for (variable, _) in std::env::vars_os() {
@@ -293,6 +302,16 @@ fn devrel_says_how_to_stop_each_node() {
         "{}",
         said.join("\n")
     );
+    // And where to watch the ring: dev1's HTTP address, from its started line.
+    let dev1_http = said
+        .iter()
+        .filter_map(|line| ringcore::testing::parse_started_line(line.trim()))
+        .find_map(|places| places.get("http").copied())
+        .expect("dev1's started line names its HTTP port");
+    let watch = format!(
+        "The ring, live, in a browser: http://{dev1_http}/ (each node serves it on its http port)."
+    );
+    assert!(said.contains(&watch), "{watch:?} in\n{}", said.join("\n"));
     let name = env!("CARGO_PKG_NAME");
     let stop_line = said
         .iter()
@@ -332,4 +351,44 @@ fn devrel_says_how_to_stop_each_node() {
             .ok_or(answer)
     });
     devrel.end();
+}
+
+/// `GET path` over HTTP/1.0 (the node closes the connection after its answer): the answer's
+/// head and body.
+fn http_get(addr: std::net::SocketAddr, path: &str) -> (String, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).expect("the node's HTTP port answers");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: ring\r\n\r\n").unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).expect("a whole answer");
+    let (head, body) = answer.split_once("\r\n\r\n").expect("a head and a body");
+    (head.to_string(), body.to_string())
+}
+
+/// A node of this exercise, which has no HTTP API, serves the ring page all the same: its
+/// started line says where, the page has its ring, and the state it draws has the 64
+/// partitions of a node alone, all its own.
+#[test]
+fn a_node_serves_the_ring_page_where_its_started_line_says() {
+    let data = tempfile::tempdir().unwrap();
+    let node = NodeProcess::start(BINARY, 1, data.path(), 0, &[], None);
+    let http = *node
+        .places
+        .get("http")
+        .unwrap_or_else(|| panic!("the started line names the HTTP port: {:?}", node.places));
+    let (head, page) = http_get(http, "/");
+    assert!(head.starts_with("HTTP/1.0 200"), "{head}");
+    assert!(head.contains("content-type: text/html"), "{head}");
+    assert!(page.contains(r#"<svg id="ring""#), "{page}");
+    let (head, state) = http_get(http, "/ring/state");
+    assert!(head.starts_with("HTTP/1.0 200"), "{head}\n{state}");
+    assert!(state.contains(r#""ring_size":64"#), "{state}");
+    assert_eq!(
+        state.matches(r#""owner":"dev1@127.0.0.1""#).count(),
+        64,
+        "{state}"
+    );
 }

@@ -15,13 +15,15 @@ const UP: &str = "\x1b[A";
 const CTRL_C: &str = "\x03";
 const CTRL_D: &str = "\x04";
 
-/// `cargo run -p ex1-ping` on `data_dir` (any free cluster port, the tests' cookie), in a
+/// `cargo run -p ex1-ping` on `data_dir` (any free ports, the tests' cookie), in a
 /// terminal, run from the folder that holds `data_dir`: returns once the first prompt is
 /// shown, with the cluster port the node got.
 fn console(data_dir: &Path) -> (Terminal, u16) {
     let data_dir = data_dir.to_str().expect("UTF-8 path");
     let args = [
         "--cluster-port",
+        "0",
+        "--http-port",
         "0",
         "--data-dir",
         data_dir,

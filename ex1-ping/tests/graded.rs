@@ -192,6 +192,8 @@ fn steps_1_to_3_console_session() {
             dir.path().to_str().unwrap(),
             "--cluster-port",
             "0",
+            "--http-port",
+            "0",
         ])
         .write_stdin(script)
         .timeout(std::time::Duration::from_secs(60))

@@ -292,6 +292,7 @@ async fn steps_1_and_2_a_key_lives_on_one_node_and_survives_its_restart() {
 fn console_session(data: &std::path::Path, script: &str) -> String {
     let output = Command::new(env!(concat!("CARGO_BIN_EXE_", env!("CARGO_PKG_NAME"))))
         .args(["--data-dir", data.to_str().unwrap(), "--cluster-port", "0"])
+        .args(["--http-port", "0"])
         .write_stdin(script)
         .timeout(std::time::Duration::from_secs(60))
         .output()

@@ -336,6 +336,8 @@ fn steps_1_and_2_console_session() {
             dir.path().to_str().unwrap(),
             "--cluster-port",
             "0",
+            "--http-port",
+            "0",
         ])
         .write_stdin(script)
         .timeout(Duration::from_secs(60))

@@ -834,8 +834,11 @@ impl Invocation {
     }
 }
 
-/// Starts a node with the application on it.
-async fn start_node<A: App>(config: NodeConfig) -> Option<(Node, A)> {
+/// Where a node serves its clients: `("http", …)`, `("chat", …)`.
+type Endpoints = Vec<(&'static str, SocketAddr)>;
+
+/// Starts a node with the application on it; returns them, with where the node serves.
+async fn start_node<A: App>(config: NodeConfig) -> Option<(Node, A, Endpoints)> {
     let node = match Node::start(config).await {
         Ok(node) => node,
         Err(error) => {
@@ -846,7 +849,8 @@ async fn start_node<A: App>(config: NodeConfig) -> Option<(Node, A)> {
     match A::start(&node).await {
         Ok(app) => {
             node.set_console(Arc::new(Console::new(node.clone(), app.clone())));
-            Some((node, app))
+            let endpoints = endpoints(&node, &app).await;
+            Some((node, app, endpoints))
         }
         Err(error) => {
             eprintln!("error: could not start the application: {error}");
@@ -856,12 +860,32 @@ async fn start_node<A: App>(config: NodeConfig) -> Option<(Node, A)> {
     }
 }
 
+/// The application's endpoints, and HTTP: every node serves the ring page (and `/metrics`,
+/// `/ready`) on its HTTP port. An application with an HTTP API serves them beside its own
+/// routes (`http::serve` adds them); for one without (exercises 0 to 4) the node serves them
+/// alone. Only there, a port that is taken is not the end of the node: the exercise does not
+/// need the page, so the node runs on without it and says why.
+async fn endpoints<A: App>(node: &Node, app: &A) -> Endpoints {
+    let mut endpoints = app.endpoints();
+    if endpoints.iter().any(|(name, _)| *name == "http") {
+        return endpoints;
+    }
+    match crate::http::serve_node_pages(node, node.config().http).await {
+        Ok(addr) => endpoints.insert(0, ("http", addr)),
+        Err(error) => tracing::warn!(
+            node = %node.name(),
+            "the ring page is not served: {error} (--http-port chooses another port)"
+        ),
+    }
+    endpoints
+}
+
 /// `console`: a node with an interactive console. However the console ends (`quit`, Ctrl-C,
 /// Ctrl-D, SIGTERM, a `stop` over the network), the node stops cleanly.
 async fn console<A: App>(config: NodeConfig) -> ExitCode {
     // Listening from before the node starts: see `signals.rs`.
     let mut signals = StopSignals::listen();
-    let Some((node, app)) = start_node::<A>(config).await else {
+    let Some((node, app, _)) = start_node::<A>(config).await else {
         return ExitCode::FAILURE;
     };
     let console = Console::new(node.clone(), app);
@@ -883,11 +907,11 @@ async fn console<A: App>(config: NodeConfig) -> ExitCode {
 async fn start<A: App>(config: NodeConfig) -> ExitCode {
     // Listening from before the node says it has started: see `signals.rs`.
     let mut signals = StopSignals::listen();
-    let Some((node, app)) = start_node::<A>(config).await else {
+    let Some((node, _, endpoints)) = start_node::<A>(config).await else {
         return ExitCode::FAILURE;
     };
     // One line on stdout that says where the node is; tools (devrel, tests) read it.
-    console::print_flush(&format!("{}\n", started_line(&node, &app)));
+    console::print_flush(&format!("{}\n", started_line(&node, &endpoints)));
     tokio::select! {
         _ = signals.recv() => {}
         _ = node.stop_requested() => {}
@@ -899,10 +923,10 @@ async fn start<A: App>(config: NodeConfig) -> ExitCode {
 /// The one line a node prints on stdout when it has started: where it listens, e.g.
 /// `dev1@127.0.0.1 started: cluster 127.0.0.1:10017, http 127.0.0.1:8080`. Tools (devrel,
 /// tests) read it with [`parse_started_line`].
-fn started_line<A: App>(node: &Node, app: &A) -> String {
+fn started_line(node: &Node, endpoints: &[(&'static str, SocketAddr)]) -> String {
     let mut places = vec![format!("cluster {}", node.addr())];
     places.extend(
-        app.endpoints()
+        endpoints
             .iter()
             .map(|(name, addr)| format!("{name} {addr}")),
     );

@@ -142,6 +142,11 @@ impl Devrel {
         say(&format!(
             "A console on a node: cargo run -q -p {program} -- attach --node dev2{dev2}"
         ));
+        if let Some(http) = nodes.first().and_then(|node| node.place("http")) {
+            say(&format!(
+                "The ring, live, in a browser: http://{http}/ (each node serves it on its http port)."
+            ));
+        }
         say(&format!("Each keeps its data in {}.", self.data.display()));
         match &self.cookie {
             CookieSource::File(path) if *path == self.data.with_file_name("cookie") => {
@@ -177,7 +182,12 @@ impl Started {
     }
 
     fn cluster_addr(&self) -> Option<std::net::SocketAddr> {
-        crate::ops::cli::parse_started_line(&self.line).and_then(|p| p.get("cluster").copied())
+        self.place("cluster")
+    }
+
+    /// Where it serves `name` (`cluster`, `http`, …), as its started line says.
+    fn place(&self, name: &str) -> Option<std::net::SocketAddr> {
+        crate::ops::cli::parse_started_line(&self.line).and_then(|p| p.get(name).copied())
     }
 }
 

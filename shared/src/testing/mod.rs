@@ -541,9 +541,11 @@ pub struct NodeProcess {
 }
 
 impl NodeProcess {
-    /// Runs `binary start --node devK --cluster-port PORT --data-dir DATA/devK --cookie COOKIE
-    /// EXTRA…` (port 0: any free one; [`COOKIE`], the tests' cookie), its log in `log` (or
-    /// dropped), and waits for the line saying where it listens.
+    /// Runs `binary start --node devK --cluster-port PORT --http-port 0 --data-dir DATA/devK
+    /// --cookie COOKIE EXTRA…` (port 0: any free one; [`COOKIE`], the tests' cookie; `EXTRA`
+    /// may name another HTTP port, the last one given wins), its log in `log` (or dropped),
+    /// and waits for the line saying where it listens. Every node serves HTTP (the ring page),
+    /// so even a test that does not use it must not take devK's usual port.
     pub fn start(
         binary: &str,
         k: u32,
@@ -565,6 +567,8 @@ impl NodeProcess {
                 &format!("dev{k}"),
                 "--cluster-port",
                 &port.to_string(),
+                "--http-port",
+                "0",
             ])
             .args([
                 "--data-dir",
