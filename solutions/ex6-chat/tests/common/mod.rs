@@ -1,7 +1,10 @@
 //! A real HTTP client for the tests of the finished database's API (ureq, blocking, so on a
-//! thread of its own), and the cluster they talk to.
+//! thread of its own), and the cluster they talk to; and a browser for the ring page's test
+//! ([`webdriver`]).
 
 #![allow(dead_code)] // each test file uses its own part
+
+pub mod webdriver;
 
 use ex6_chat::ChatApp;
 use ringcore::testing::TestCluster;

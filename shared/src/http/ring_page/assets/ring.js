@@ -45,6 +45,9 @@
     samples: [], // { t, counters }, one a second
     token: sessionStorage.getItem("ring-page-token"),
     feed: null, // the EventSource of the stream shown, if any
+    // The list of buckets shown, if that is what the streams panel shows: when it was asked
+    // for and the node's count of writes then, to ask again once there were more writes.
+    bucketsShown: null,
   };
 
   // ---------------------------------------------------------------------------------------
@@ -272,7 +275,8 @@
     aae.textContent = state.anti_entropy.map((a) => {
       const repaired = `${a.repaired} entr${a.repaired === 1 ? "y" : "ies"} repaired`;
       const last = a.last ? `; last: range ${a.last.range}, ${a.last.outcome}` : "";
-      return `Anti-entropy here: ${a.exchanges} exchanges of ${a.ranges} ranges, ${repaired}${last}`;
+      const exchanges = `${a.exchanges} exchange${a.exchanges === 1 ? "" : "s"}`;
+      return `Anti-entropy here: ${exchanges} of ${a.ranges} ranges, ${repaired}${last}`;
     }).join(". ");
   }
 
@@ -458,6 +462,17 @@
     const body = await answer.json();
     path([{ label: "buckets", go: showBuckets }]);
     choices(body.data || [], (bucket) => showStreams(bucket));
+    page.bucketsShown = { at: Date.now(), writes: page.state ? page.state.counters.writes : 0 };
+  }
+
+  // The buckets listed may be out of date once the node has taken writes: list them again,
+  // at most every few seconds (a listing asks every partition).
+  function refreshBuckets(state) {
+    const shown = page.bucketsShown;
+    if (shown && state.counters.writes !== shown.writes && Date.now() - shown.at > 3000) {
+      page.bucketsShown = null;
+      showBuckets();
+    }
   }
 
   async function showStreams(bucket) {
@@ -491,6 +506,7 @@
 
   // The trail of where the browser is: buckets › bucket › stream.
   function path(steps) {
+    page.bucketsShown = null;
     if (page.feed) {
       page.feed.close();
       page.feed = null;
@@ -560,13 +576,17 @@
   // The stream of snapshots.
 
   function draw(state) {
+    const first = page.state === null;
     page.state = state;
+    // The charts count from the first snapshot on, not from the first tick after it.
+    if (first) sample();
     // Colours and numbers go to the members in name order, the first time each is seen.
     state.members.forEach((m) => member(m.name));
     drawRing(state);
     drawLegend(state);
     drawSummary(state);
     drawTransfers(state);
+    refreshBuckets(state);
     // The owners may have changed: ask again where the key lives.
     askPreflist();
   }
