@@ -59,7 +59,9 @@ pub trait App: Clone + Send + Sync + 'static {
     ) -> impl Future<Output = Result<String, Error>> + Send;
 
     /// Where the application serves its clients, e.g. `[("http", …), ("chat", …)]`: printed
-    /// when a node starts, so that people and tools know where to connect.
+    /// when a node starts, so that people and tools know where to connect. An application
+    /// with no `http` here still has one in that line: the node then serves its own pages
+    /// (the ring page, `/metrics`, `/ready`) on the HTTP port itself (see `ops::cli`).
     fn endpoints(&self) -> Vec<(&'static str, std::net::SocketAddr)> {
         Vec::new()
     }

@@ -41,7 +41,8 @@ pub struct NodeConfig {
     /// The address other nodes are told to reach this node at, when it is not the one it
     /// listens on (a node bound to 0.0.0.0, or behind a NAT): `--advertise`.
     pub advertise: Option<SocketAddr>,
-    /// Where an application serves HTTP, if it does (devK: 8080 + K − 1).
+    /// Where the node serves HTTP: the ring page, and the application's API if it has one
+    /// (devK: 8080 + K − 1).
     pub http: SocketAddr,
     /// Where an application serves its chat, if it does (devK: 4040 + K − 1).
     pub chat: SocketAddr,

@@ -160,7 +160,7 @@ struct NodeArgs {
     /// Where the node keeps its files [default: data/<exercise>/devK]
     #[arg(long, value_name = "DIR", env = "RING_DATA_DIR")]
     data_dir: Option<PathBuf>,
-    /// The application's HTTP port, if it serves HTTP [default: 8080 + K − 1]
+    /// The HTTP port: the ring page, and the application's API if any [default: 8080 + K − 1]
     #[arg(long, value_name = "PORT", env = "RING_HTTP_PORT")]
     http_port: Option<u16>,
     /// The application's chat port, if it has a chat [default: 4040 + K − 1]
