@@ -357,10 +357,6 @@
 
   function sample() {
     if (!page.state) return;
-    // Shown once the node has counted a request: an application without the stream
-    // database (exercises 0 to 2) counts none, and empty charts would only puzzle.
-    const counted = page.state.counters.writes + page.state.counters.reads > 0;
-    if (counted) $("numbers-panel").hidden = false;
     page.samples.push({ t: performance.now() / 1000, counters: page.state.counters });
     while (page.samples.length > CHART_SECONDS + 1) page.samples.shift();
     const rates = [];
@@ -590,6 +586,9 @@
     drawLegend(state);
     drawSummary(state);
     drawTransfers(state);
+    // The charts, once the node has counted a request: an application without the stream
+    // database (exercises 0 to 2) counts none, and empty charts would only puzzle.
+    if (state.counters.writes + state.counters.reads > 0) $("numbers-panel").hidden = false;
     refreshBuckets(state);
     // The owners may have changed: ask again where the key lives.
     askPreflist();
