@@ -21,7 +21,7 @@
 //! | [`vnode`] | the [`Vnode`] behaviour and its machinery: the vnodes hosted on a node, each one's task, remote calls, replies, quorums, coverage |
 //! | [`handoff`] | moving a partition's data to the node that should hold it |
 //! | [`node`] | [`Node`]: starts and stops the handles above and answers what arrives over the wire; [`VnodeMaster`], an application's handle on its vnodes; the admin commands |
-//! | [`app`], [`streams`], [`http`], [`chat`] | applications: the [`App`] trait, the stream database, its HTTP API, its chat |
+//! | [`app`], [`streams`], [`http`], [`chat`] | applications: the [`App`] trait, the stream database, its HTTP API (and the ring page every node serves), its chat |
 //! | [`ops`] | what people run: the command line, the console, devrel |
 //! | `testing` | clusters in a test process and faults on purpose (cargo feature `testing`) |
 //!

@@ -5,19 +5,22 @@
 //! send to): the `n` partitions that follow the hash, each on its owner, or on a fallback
 //! standing in for an owner that is down.
 //!
+//! For example
+//!
 //! ```json
-//! {"bucket": "alice", "key": "rust", "n": 3,
-//!  "hash": "1164634117248063262943561351070788031288321245183", "position": 0.796,
+//! {"bucket": "ring", "key": "alice", "n": 3,
+//!  "hash": "1149928294594827095597936144304894420600901156047", "position": 0.7868,
 //!  "partition": 51, "partition_id": "1164634117248063262943561351070788031288321245184",
 //!  "preflist": [{"partition": 51, "node": "dev4@127.0.0.1", "replica": "primary"},
-//!               {"partition": 52, "node": "dev1@127.0.0.1", "replica": "fallback"}, …],
-//!  "primaries": [{"partition": 51, "node": "dev4@127.0.0.1", "up": true},
-//!                {"partition": 52, "node": "dev2@127.0.0.1", "up": false}, …]}
+//!               {"partition": 52, "node": "dev1@127.0.0.1", "replica": "primary"},
+//!               {"partition": 53, "node": "dev2@127.0.0.1", "replica": "primary"}],
+//!  "primaries": [{"partition": 51, "node": "dev4@127.0.0.1", "up": true}, …]}
 //! ```
 //!
-//! `position` is where the hash sits on the ring, from 0 to 1 clockwise from partition 0's
-//! start; `primaries` is the ring's own list, before liveness is taken into account. With
-//! every owner up, the preference list is the primaries.
+//! is what the four nodes of exercise 0 answer. `position` is where the hash sits on the
+//! ring, from 0 to 1 clockwise from partition 0's start; `primaries` is the ring's own list,
+//! before liveness is taken into account. With every owner up, the preference list is the
+//! primaries; with an owner down, its partition is on another node, `"replica": "fallback"`.
 
 use crate::http::ApiError;
 use crate::node::Node;
