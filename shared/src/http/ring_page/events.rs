@@ -1,14 +1,15 @@
 //! `GET /ring/events`: the ring page's one stream of updates, as server-sent events. The
-//! first event is the snapshot now; then the node looks again every [`CHECK_EVERY`] and sends
-//! a `state` event only when the snapshot changed (an idle cluster sends nothing but
-//! keep-alive comments). The stream ends when the node stops, with its last chunk, as a live
-//! feed does (`feed.rs`); the browser's `EventSource` then tries again every [`RETRY`], and
-//! picks up the node when it is back.
+//! first event is the snapshot now; then a `state` event each time the snapshot changes (an
+//! idle cluster sends nothing but keep-alive comments). The stream ends when the node stops,
+//! with its last chunk, as a live feed does (`feed.rs`); the browser's `EventSource` then
+//! tries again every [`RETRY`], and picks up the node when it is back.
 //!
-//! Each page's stream makes its own snapshots: a handful of pages on a workshop's cluster cost
-//! a few small requests a second between nodes (the transfers of each member), and a node
-//! with no page open does nothing at all. The request's deadline (`--http-request-timeout`)
-//! does not cut the stream: it bounds the time to the answer's head, which comes at once.
+//! The node makes the snapshots once for all its open pages ([`Watcher`]): while at least one
+//! page is open, it looks every [`CHECK_EVERY`] (asking each member for its transfers), and
+//! each page is sent what changed. So a room full of attendees with the page open costs what
+//! one page does, and a node with no page open does nothing at all. The request's deadline
+//! (`--http-request-timeout`) does not cut the stream: it bounds the time to the answer's
+//! head, which comes at once.
 
 use super::state::snapshot;
 use crate::node::Node;
@@ -17,7 +18,9 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::sync::watch;
 
 /// How often the node looks for a change: often enough that a handoff's progress moves
 /// smoothly, seldom enough to cost nothing.
@@ -25,34 +28,89 @@ pub(super) const CHECK_EVERY: Duration = Duration::from_millis(300);
 /// How long a browser waits before it reconnects.
 const RETRY: Duration = Duration::from_secs(1);
 
-/// `GET /ring/events`.
-pub(super) async fn get(State(node): State<Node>) -> Response {
-    let stop = node.lifecycle().token().clone();
-    let hello = Event::default().retry(RETRY).comment("the ring");
-    // (the node, the JSON sent last): a snapshot equal to it is not sent again.
-    let states = futures_util::stream::unfold((node, None::<String>), move |(node, sent)| {
-        let stop = stop.clone();
-        async move {
+/// The latest snapshot, as JSON; `None` until the first is made.
+type Latest = Option<Arc<str>>;
+
+/// The snapshots of one node, made by one task for every open page: started by the first
+/// page, ended when the last one leaves (or the node stops).
+#[derive(Clone)]
+pub(super) struct Watcher {
+    node: Node,
+    /// The latest snapshot (as JSON) while the task runs; `None` before its first.
+    latest: Arc<Mutex<Option<watch::Sender<Latest>>>>,
+}
+
+impl Watcher {
+    pub(super) fn new(node: Node) -> Self {
+        Watcher {
+            node,
+            latest: Arc::default(),
+        }
+    }
+
+    /// The snapshots from now on, starting the task if no page had it running.
+    fn watch(&self) -> watch::Receiver<Latest> {
+        let mut latest = self.latest.lock().expect("never poisoned");
+        if let Some(sender) = latest.as_ref().filter(|s| !s.is_closed()) {
+            return sender.subscribe();
+        }
+        let (sender, receiver) = watch::channel(None);
+        *latest = Some(sender.clone());
+        let node = self.node.clone();
+        self.node.spawn(async move {
             loop {
-                // The first snapshot at once; every later one a pause after the one before.
-                if sent.is_some() {
-                    tokio::select! {
-                        _ = stop.cancelled() => return None,
-                        _ = tokio::time::sleep(CHECK_EVERY) => {}
-                    }
-                }
-                let now = tokio::select! {
-                    _ = stop.cancelled() => return None,
-                    now = snapshot(&node) => now,
+                let json = tokio::select! {
+                    _ = node.stopping() => return,
+                    // Every page has gone: the next one starts a task anew.
+                    _ = sender.closed() => return,
+                    now = snapshot(&node) => serde_json::to_string(&now).expect("a snapshot always encodes"),
                 };
-                let json = serde_json::to_string(&now).expect("a snapshot always encodes");
-                if sent.as_deref() != Some(json.as_str()) {
-                    let event = Event::default().event("state").data(&json);
-                    return Some((event, (node, Some(json))));
+                sender.send_if_modified(|sent| {
+                    let changed = sent.as_deref() != Some(json.as_str());
+                    if changed {
+                        *sent = Some(json.into());
+                    }
+                    changed
+                });
+                tokio::select! {
+                    _ = node.stopping() => return,
+                    _ = sender.closed() => return,
+                    _ = tokio::time::sleep(CHECK_EVERY) => {}
                 }
             }
-        }
-    });
+        });
+        receiver
+    }
+}
+
+/// `GET /ring/events`.
+pub(super) async fn get(State(watcher): State<Watcher>) -> Response {
+    let stop = watcher.node.lifecycle().token().clone();
+    let hello = Event::default().retry(RETRY).comment("the ring");
+    // The current snapshot at once (once there is one), then each change.
+    let first = true;
+    let states = futures_util::stream::unfold(
+        (watcher.watch(), first),
+        move |(mut snapshots, mut first)| {
+            let stop = stop.clone();
+            async move {
+                loop {
+                    if !first {
+                        tokio::select! {
+                            _ = stop.cancelled() => return None,
+                            changed = snapshots.changed() => changed.ok()?,
+                        }
+                    }
+                    first = false;
+                    let current = snapshots.borrow_and_update().clone();
+                    if let Some(json) = current {
+                        let event = Event::default().event("state").data(&*json);
+                        return Some((event, (snapshots, first)));
+                    }
+                }
+            }
+        },
+    );
     let events = futures_util::stream::once(async { hello })
         .chain(states)
         .map(Ok::<_, Infallible>);

@@ -38,7 +38,11 @@ pub(super) fn routes(node: Node) -> Router {
         .route("/ring/ring.css", get(page::css))
         .route("/ring/ring.js", get(page::script))
         .route("/ring/state", get(state::get))
-        .route("/ring/events", get(events::get))
         .route("/ring/preflist", get(preflist::get))
-        .with_state(node)
+        .with_state(node.clone())
+        .merge(
+            Router::new()
+                .route("/ring/events", get(events::get))
+                .with_state(events::Watcher::new(node)),
+        )
 }
