@@ -13,8 +13,12 @@
 //! delivered in the stream's order: when the next number is missing while later ones are
 //! there (its write has reached some replicas but not the ones read), the feed waits for it a
 //! little, and skips it only if it never comes (a write that failed after its coordinating
-//! replica stored it). An entry that arrives later with a number below the last delivered
-//! (written during a partition) is not delivered live; a read from an earlier number finds it.
+//! replica stored it). An entry that arrives later with a number below the last delivered is
+//! not delivered live; a read from an earlier number finds it. Only a *concurrent* entry can
+//! arrive so (one that drew the number of another, by a coordinator that disagreed with the
+//! others about who was up: a partition, a stall, a crash not noticed yet); the fault suite
+//! counts them (`solutions/ex6-chat/tests/faults.rs`, its `listen verdict` line: 2 of 9,702
+//! acknowledged writes in one run of a crash and a stall).
 
 use crate::store::{Entry, EntryId};
 use crate::streams::follow::Following;

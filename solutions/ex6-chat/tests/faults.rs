@@ -31,6 +31,11 @@
 //! they agree: an entry only one replica took (a write that failed) can be missing from the
 //! replicas an R=2 read hears first; the log says how many rounds that took.
 //!
+//! In the crash-and-stall scenarios a listener follows every stream through `GET /listen`
+//! meanwhile, as a browser would (reconnecting through another node with `Last-Event-ID`
+//! when its node crashes or stalls), and a `listen verdict` line says whether it got every
+//! acknowledged write once and in each stream's order ([`Listener`]).
+//!
 //! The test prints the seed of its schedule, what it did when, the verdict line and how
 //! available the database stayed: writes acknowledged of those attempted, overall and
 //! outside the few seconds after each fault begins. The scenarios run side by side, each
@@ -135,9 +140,11 @@ fn run(name: &'static str, plan: fn(&mut SplitMix64) -> Schedule, writer_count: 
 
     let mut cluster = Cluster::start(&[]);
     cluster.join_all();
+    let listener = Listener::start(&cluster.targets);
     let writers = Writers::start(writer_count, &cluster.targets, &mut rng);
     let fault_starts = cluster.play(&schedule);
-    conclude(&cluster, writers, &fault_starts);
+    let (history, reads) = conclude(&cluster, writers, &fault_starts);
+    listener.judge(&cluster, &history, &reads);
 }
 
 /// dev4 joins while writers write, and is killed while data is being handed to it, then
@@ -196,9 +203,218 @@ fn acknowledged_writes_survive_a_join_whose_receiver_is_killed_and_a_leave() {
     conclude(&cluster, writers, &fault_starts);
 }
 
+// ---------------------------------------------------------------------------------------------
+// A listener through the faults
+// ---------------------------------------------------------------------------------------------
+
+/// How long the listener's connection may stay silent before it is taken for broken (its
+/// node stalled): writers keep the streams busy, so a healthy one is never this quiet for
+/// long, and one that is merely quiet only costs a reconnection.
+const LISTEN_QUIET: Duration = Duration::from_secs(2);
+
+/// An event the listener got: which stream, the entry's number and payload.
+#[derive(Debug, Clone)]
+struct Heard {
+    stream: String,
+    seq: u64,
+    payload: String,
+}
+
+/// A client of `GET /listen` following every stream from its start, as a browser's
+/// `EventSource` does: when its connection breaks (its node crashed) or goes silent (it
+/// stalled), it connects again, through another usable node, with the id of the last event
+/// it got (`Last-Event-ID`). The promise it checks: every acknowledged write is delivered,
+/// once, and each stream's entries come in the stream's order, whatever happened to the
+/// nodes. (A write that drew the number of an entry already delivered, which only nodes that
+/// disagree on who is up can make, is not delivered live, see `shared/src/http/feed.rs`; a
+/// missed write is excused only when it is such a one.)
+struct Listener {
+    stop: Arc<AtomicBool>,
+    heard: Arc<std::sync::Mutex<Vec<Heard>>>,
+    connections: Arc<AtomicUsize>,
+    thread: JoinHandle<()>,
+}
+
+impl Listener {
+    fn start(targets: &Arc<Targets>) -> Listener {
+        let stop = Arc::new(AtomicBool::new(false));
+        let heard = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let connections = Arc::new(AtomicUsize::new(0));
+        let thread = {
+            let (targets, stop) = (Arc::clone(targets), Arc::clone(&stop));
+            let (heard, connections) = (Arc::clone(&heard), Arc::clone(&connections));
+            thread::spawn(move || {
+                let mut last_id: Option<String> = None;
+                let mut k = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    // The next usable node after the one used last.
+                    let usable = (1..=MAX_NODES)
+                        .map(|i| (k + i - 1) % MAX_NODES + 1)
+                        .find(|n| targets.usable[*n as usize - 1].load(Ordering::Relaxed));
+                    let Some(node) = usable else {
+                        thread::sleep(POLL);
+                        continue;
+                    };
+                    k = node;
+                    connections.fetch_add(1, Ordering::Relaxed);
+                    listen_through(targets.http(node), &stop, &heard, &mut last_id);
+                }
+            })
+        };
+        Listener {
+            stop,
+            heard,
+            connections,
+            thread,
+        }
+    }
+
+    /// Waits (at most [`CONVERGENCE_DEADLINE`]) until every acknowledged write of `history`
+    /// has been heard (but those that share their number, see `reads`), stops, and judges:
+    /// prints the verdict line, panics if the promise was broken.
+    fn judge(self, cluster: &Cluster, history: &History, reads: &[Read]) {
+        // The numbers that several entries hold, as the reads after healing found them.
+        let mut dots: BTreeMap<(&str, u64), std::collections::BTreeSet<String>> = BTreeMap::new();
+        for read in reads {
+            for entry in read.entries.iter().flatten() {
+                let place = (read.stream.as_str(), entry.seq);
+                dots.entry(place).or_default().insert(entry.dot.to_string());
+            }
+        }
+        let shared = |place: &(&str, u64)| dots.get(place).is_some_and(|d| d.len() > 1);
+        let acknowledged: BTreeMap<&str, (&str, u64)> = history
+            .attempts
+            .iter()
+            .filter_map(|a| match a.outcome {
+                Outcome::Acknowledged { seq } => {
+                    Some((a.payload.as_str(), (a.stream.as_str(), seq)))
+                }
+                _ => None,
+            })
+            .collect();
+        let started = Instant::now();
+        // The answer is final once every write that must come has come.
+        let missing = |heard: &[Heard]| {
+            let got: std::collections::BTreeSet<&str> =
+                heard.iter().map(|h| h.payload.as_str()).collect();
+            acknowledged
+                .iter()
+                .filter(|(p, place)| !got.contains(*p) && !shared(place))
+                .count()
+        };
+        while started.elapsed() < CONVERGENCE_DEADLINE && missing(&self.heard.lock().unwrap()) > 0 {
+            thread::sleep(POLL);
+        }
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.join().expect("the listener thread");
+        let heard = std::mem::take(&mut *self.heard.lock().unwrap());
+        cluster.log(&format!(
+            "the listener heard every acknowledged write that must come within {:.1?}",
+            started.elapsed()
+        ));
+
+        // Twice: a payload heard more than once. Out of order: a stream's number going down.
+        let mut times: BTreeMap<&str, usize> = BTreeMap::new();
+        let mut last: BTreeMap<&str, u64> = BTreeMap::new();
+        let mut out_of_order = 0;
+        for h in &heard {
+            *times.entry(h.payload.as_str()).or_default() += 1;
+            let previous = last.insert(h.stream.as_str(), h.seq).unwrap_or(0);
+            if h.seq < previous {
+                out_of_order += 1;
+            }
+        }
+        let twice = times.values().filter(|n| **n > 1).count();
+        // Missed: acknowledged, never heard; excused when its number is held by another
+        // entry too (a concurrent entry that came after the other was delivered).
+        let (mut missed, mut concurrent_missed) = (Vec::new(), 0);
+        for (payload, place) in &acknowledged {
+            if !times.contains_key(payload) {
+                if shared(place) {
+                    concurrent_missed += 1;
+                } else {
+                    missed.push(format!("{payload} ({}#{})", place.0, place.1));
+                }
+            }
+        }
+        say!(
+            "listen verdict: {} acknowledged, {} events heard over {} connections; missed {}, \
+             heard twice {twice}, out of order {out_of_order}; concurrent not delivered live {concurrent_missed}",
+            acknowledged.len(),
+            heard.len(),
+            self.connections.load(Ordering::Relaxed),
+            missed.len(),
+        );
+        assert!(
+            missed.is_empty() && twice == 0 && out_of_order == 0,
+            "the listener missed {missed:?}, heard {twice} payloads twice, and {out_of_order} out of order"
+        );
+    }
+}
+
+/// Follows every stream through `addr` until the connection breaks or goes silent, or the
+/// test stops: what comes goes into `heard`, and `last_id` says how far it got.
+fn listen_through(
+    addr: SocketAddr,
+    stop: &AtomicBool,
+    heard: &std::sync::Mutex<Vec<Heard>>,
+    last_id: &mut Option<String>,
+) {
+    use std::io::{BufRead, BufReader, Write};
+    let Ok(mut socket) = std::net::TcpStream::connect_timeout(&addr, LISTEN_QUIET) else {
+        thread::sleep(POLL);
+        return;
+    };
+    let streams: Vec<String> = (0..STREAMS).map(|i| format!("s={BUCKET}:s{i}:0")).collect();
+    let resume = last_id
+        .as_ref()
+        .map_or(String::new(), |id| format!("Last-Event-ID: {id}\r\n"));
+    let request = format!("GET /listen?{} HTTP/1.0\r\n{resume}\r\n", streams.join("&"));
+    if socket.set_read_timeout(Some(LISTEN_QUIET)).is_err()
+        || socket.write_all(request.as_bytes()).is_err()
+    {
+        return;
+    }
+    let mut lines = BufReader::new(socket);
+    let mut line = String::new();
+    if lines.read_line(&mut line).is_err() || !line.contains(" 200 ") {
+        thread::sleep(POLL);
+        return;
+    }
+    let (mut id, mut data) = (None::<String>, String::new());
+    while !stop.load(Ordering::Relaxed) {
+        line.clear();
+        match lines.read_line(&mut line) {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+        let text = line.trim_end_matches(['\r', '\n']);
+        if let Some(value) = text.strip_prefix("id:") {
+            id = Some(value.trim().to_string());
+        } else if let Some(value) = text.strip_prefix("data:") {
+            data.push_str(value.trim_start());
+        } else if text.is_empty() && !data.is_empty() {
+            let event: serde_json::Value = serde_json::from_str(&data).expect("an event is JSON");
+            heard.lock().unwrap().push(Heard {
+                stream: event["meta"]["stream"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+                seq: event["meta"]["id"].as_u64().unwrap_or_default(),
+                payload: event["data"].as_str().unwrap_or_default().to_string(),
+            });
+            if let Some(id) = id.take() {
+                *last_id = Some(id);
+            }
+            data.clear();
+        }
+    }
+}
+
 /// Stops the writers, waits until the cluster is healed, reads, judges; prints the verdict
-/// and the availability; panics if the promise was broken.
-fn conclude(cluster: &Cluster, writers: Writers, fault_starts: &[Instant]) {
+/// and the availability; panics if the promise was broken. Returns what was written, and
+/// what the reads found.
+fn conclude(cluster: &Cluster, writers: Writers, fault_starts: &[Instant]) -> (History, Vec<Read>) {
     let attempts = writers.finish();
     cluster.log(&format!(
         "writers stopped after {} attempts",
@@ -215,6 +431,7 @@ fn conclude(cluster: &Cluster, writers: Writers, fault_starts: &[Instant]) {
     say!("{}", availability(&attempts, fault_starts));
     print_failure_reasons(&attempts);
     verdict.assert_holds();
+    (history, reads)
 }
 
 // ---------------------------------------------------------------------------------------------
