@@ -105,7 +105,18 @@ async fn run() {
         rx.await.expect("a listener connects");
     }
 
-    let reads_before = reads(nodes[0]).await;
+    // Connected listeners first read what they missed; the idle window starts once the node's
+    // reads have stopped (for a second, within ten).
+    let mut reads_before = reads(nodes[0]).await;
+    let settling = Instant::now();
+    while settling.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let now = reads(nodes[0]).await;
+        if now == reads_before {
+            break;
+        }
+        reads_before = now;
+    }
     let cpu_before = cpu_ticks();
     tokio::time::sleep(Duration::from_secs(5)).await;
     let cpu = cpu_ticks() - cpu_before;

@@ -13,12 +13,18 @@
 //! delivered in the stream's order: when the next number is missing while later ones are
 //! there (its write has reached some replicas but not the ones read), the feed waits for it a
 //! little, and skips it only if it never comes (a write that failed after its coordinating
-//! replica stored it). An entry that arrives later with a number below the last delivered is
-//! not delivered live; a read from an earlier number finds it. Only a *concurrent* entry can
-//! arrive so (one that drew the number of another, by a coordinator that disagreed with the
-//! others about who was up: a partition, a stall, a crash not noticed yet); the fault suite
-//! counts them (`solutions/ex6-chat/tests/faults.rs`, its `listen verdict` line: 2 of 9,702
-//! acknowledged writes in one run of a crash and a stall).
+//! replica stored it).
+//!
+//! A *late* entry, one that arrives with a number below the last delivered, is delivered
+//! when it comes, after the later ones: only a concurrent entry can arrive so (one that drew
+//! the number of another, by a coordinator that disagreed with the others about who was up:
+//! a partition, a stall, a crash not noticed yet), and missing it would lose an acknowledged
+//! write for the listener. The replica that stores it (by replication, repair, anti-entropy
+//! or handoff) tells the followers its number and dot (`follow.rs`); the feed reads back from
+//! there and delivers what it had not, once, telling it from what it delivered by identity
+//! among the last [`RECENT`] numbers (one older than that is left to a read from an earlier
+//! number). The fault suite checks it (`solutions/ex6-chat/tests/faults.rs`, its `listen
+//! verdict` line).
 
 use crate::store::{Entry, EntryId};
 use crate::streams::follow::Following;
@@ -35,6 +41,9 @@ pub const POLL: Duration = Duration::from_millis(100);
 pub const GAP_WAIT: Duration = Duration::from_secs(2);
 /// Entries read at a time.
 const BATCH: usize = 100;
+/// How far back (in sequence numbers) a feed remembers what it delivered, to deliver a late
+/// entry once.
+pub const RECENT: u64 = 1024;
 
 struct Feed<Q: QuorumWaiter, V: StreamsVnode> {
     db: Streams<Q, V>,
@@ -52,6 +61,10 @@ struct Feed<Q: QuorumWaiter, V: StreamsVnode> {
     failed: bool,
     /// Since when a replica told of an entry the reads have not found yet.
     behind_since: Option<Instant>,
+    /// What was delivered among the last [`RECENT`] numbers.
+    recent: std::collections::BTreeSet<EntryId>,
+    /// Entries numbered at most this are not this feed's to deliver (its `after`).
+    start: u64,
 }
 
 /// The entries of `bucket/stream` with sequence numbers above `after`, as they come: those
@@ -105,7 +118,9 @@ impl<Q: QuorumWaiter, V: StreamsVnode> Client<Q, V> {
             }
             if self.caught_up {
                 match self.live.next().await? {
-                    Some(entry) if self.catch_up.is_new(&entry) => {
+                    Some(entry)
+                        if self.catch_up.is_new(&entry) || self.catch_up.is_late(&entry) =>
+                    {
                         self.catch_up.delivered(&entry);
                         return Some(entry);
                     }
@@ -161,7 +176,7 @@ pub(super) fn reader<Q: QuorumWaiter, V: StreamsVnode>(
             if stop.is_cancelled() {
                 return None;
             }
-            if feed.fill().await {
+            if feed.fill_late().await || feed.fill().await {
                 continue;
             }
 
@@ -193,6 +208,8 @@ impl<Q: QuorumWaiter, V: StreamsVnode> Feed<Q, V> {
             gap_since: None,
             failed: false,
             behind_since: None,
+            recent: Default::default(),
+            start: after,
         }
     }
 
@@ -204,11 +221,67 @@ impl<Q: QuorumWaiter, V: StreamsVnode> Feed<Q, V> {
         }
     }
 
-    /// Notes `entry` as delivered.
+    /// Whether `entry` is a late one this feed has to deliver: below the last delivered, past
+    /// where the feed started, and not delivered (as far as it remembers).
+    fn is_late(&self, entry: &Entry) -> bool {
+        entry.seq > self.start
+            && entry.seq + RECENT >= self.next
+            && !self.is_new(entry)
+            && !self.recent.contains(&entry.id())
+    }
+
+    /// Notes `entry` as delivered (a late one leaves the position where it was).
     fn delivered(&mut self, entry: &Entry) {
-        self.next = entry.seq + 1;
-        self.delivered = Some(entry.id());
-        self.gap_since = None;
+        if self.is_new(entry) {
+            self.next = entry.seq + 1;
+            self.delivered = Some(entry.id());
+            self.gap_since = None;
+        }
+        self.remember(entry.id());
+    }
+
+    /// Remembers a delivered entry, forgetting those more than [`RECENT`] numbers back.
+    fn remember(&mut self, id: EntryId) {
+        self.recent.insert(id);
+        let oldest = self.next.saturating_sub(RECENT);
+        while self.recent.first().is_some_and(|first| first.seq < oldest) {
+            self.recent.pop_first();
+        }
+    }
+
+    /// Reads back for the late entries replicas told of since it last looked, and makes
+    /// ready those not delivered yet; returns whether any became ready.
+    async fn fill_late(&mut self) -> bool {
+        let late = self.following.take_late();
+        // Those delivered already (the usual case: one replica's note of an entry came after
+        // another's of a later one) need no read.
+        let from = late
+            .into_iter()
+            .filter(|(seq, dot)| {
+                let known =
+                    dot.is_some_and(|dot| self.recent.contains(&EntryId { seq: *seq, dot }));
+                !known && *seq < self.next && *seq > self.start && seq + RECENT >= self.next
+            })
+            .map(|(seq, _)| seq)
+            .min();
+        let Some(from) = from else {
+            return false;
+        };
+        let Ok(read) = self
+            .db
+            .read(&self.bucket, &self.stream, from, BATCH, self.nwr)
+            .await
+        else {
+            // Not lost: a later note, or a read from an earlier number, finds it.
+            return false;
+        };
+        for entry in read.entries {
+            if self.is_late(&entry) {
+                self.remember(entry.id());
+                self.ready.push_back(entry);
+            }
+        }
+        !self.ready.is_empty()
     }
 
     /// Whether a replica told of an entry past what was delivered, for less than
@@ -259,6 +332,7 @@ impl<Q: QuorumWaiter, V: StreamsVnode> Feed<Q, V> {
             self.gap_since = None;
             self.next = entry.seq + 1;
             self.delivered = Some(entry.id());
+            self.remember(entry.id());
             self.ready.push_back(entry);
         }
         !self.ready.is_empty()

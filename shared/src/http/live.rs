@@ -126,7 +126,14 @@ fn start<Q: QuorumWaiter, V: StreamsVnode>(
         set_position.send_replace(Some(start));
         let mut feed = Box::pin(reader(db, bucket, stream, start, nwr));
         while let Some(entry) = feed.next().await {
-            set_position.send_replace(Some(entry.seq));
+            // A late entry (below the last, see `feed.rs`) leaves the position where it was.
+            set_position.send_if_modified(|position| {
+                let further = position.is_none_or(|at| entry.seq > at);
+                if further {
+                    *position = Some(entry.seq);
+                }
+                further
+            });
             // No client at this moment is fine: the next one reads what it needs.
             let _ = sender.send(entry);
         }

@@ -133,9 +133,13 @@ async fn listen<Q: QuorumWaiter, V: StreamsVnode>(
             .last()
             .map_or(0, |e| e.seq),
     };
-    let events = entries_after(db, user, topic, after, params.nwr).map(|entry| {
+    // The id is the highest number delivered, so that a browser resuming with it misses
+    // nothing: a late entry (`feed.rs`) comes below it.
+    let mut highest = after;
+    let events = entries_after(db, user, topic, after, params.nwr).map(move |entry| {
+        highest = highest.max(entry.seq);
         let event = Event::default()
-            .id(entry.seq.to_string())
+            .id(highest.to_string())
             .event("entry")
             .json_data(EntryJson::from(&entry))
             .expect("an entry always encodes");

@@ -25,10 +25,11 @@
 use super::service::{Streams, StreamsVnode};
 use super::vnode::{StreamCommand, StreamReply};
 use crate::ring::NodeName;
+use crate::store::Dot;
 use crate::vnode::coordinator::QuorumWaiter;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 use std::collections::hash_map::Entry;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::watch;
@@ -40,12 +41,28 @@ pub const LEASE: Duration = Duration::from_secs(30);
 /// How often a follower renews its subscriptions.
 pub const RENEW: Duration = Duration::from_secs(10);
 
-/// A replica's note to a follower: stream `bucket/stream` has an entry numbered `seq`.
+/// A replica's note to a follower: stream `bucket/stream` has an entry numbered `seq` (whose
+/// dot is `dot`, when the note is about one entry).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Changed {
     pub bucket: String,
     pub stream: String,
     pub seq: u64,
+    pub dot: Option<Dot>,
+}
+
+/// How many notes of late entries a stream's followers keep (see [`Told`]).
+const LATE_KEPT: usize = 64;
+
+/// What the replicas have told a node of a stream: the highest number, and the latest notes
+/// of entries *below* it (late entries: one that drew the number of another while nodes
+/// disagreed about who was up may reach a replica after later ones), each with a serial so
+/// that each client takes those it has not seen.
+#[derive(Debug, Default)]
+pub struct Told {
+    highest: u64,
+    late: VecDeque<(u64, u64, Option<Dot>)>,
+    serial: u64,
 }
 
 type StreamKey = (String, String);
@@ -139,21 +156,38 @@ impl Drop for PatternFollowing {
 
 struct Followers {
     clients: usize,
-    /// The highest number any replica reported; each client watches it.
-    seq: watch::Sender<u64>,
+    /// What the replicas told; each client watches it.
+    seq: watch::Sender<Told>,
 }
 
 /// One client's follow of a stream: [`Following::changed`] wakes it; dropping it stops it.
 pub struct Following {
     key: StreamKey,
-    seq: watch::Receiver<u64>,
+    seq: watch::Receiver<Told>,
+    /// The serial of the last late note this client took.
+    late_seen: u64,
     followed: Followed,
 }
 
 impl Following {
     /// The highest number a replica has told of.
     pub fn latest(&self) -> u64 {
-        *self.seq.borrow()
+        self.seq.borrow().highest
+    }
+
+    /// The entries below the highest number that replicas told of since this client last
+    /// asked (the number alone when a note named no entry). Notes of very many arrive for a
+    /// client that did not ask in between only the latest [`LATE_KEPT`] are kept.
+    pub fn take_late(&mut self) -> Vec<(u64, Option<Dot>)> {
+        let told = self.seq.borrow();
+        let late = told
+            .late
+            .iter()
+            .filter(|(serial, _, _)| *serial > self.late_seen)
+            .map(|(_, seq, dot)| (*seq, *dot))
+            .collect();
+        self.late_seen = told.serial;
+        late
     }
 
     /// Waits until a replica tells of an entry this client was not woken for yet (or a
@@ -189,7 +223,7 @@ impl Followed {
         node.register_mailbox(MAILBOX, move |payload| {
             let note: Changed =
                 postcard::from_bytes(&payload).map_err(|e| format!("bad note: {e}"))?;
-            notes.note(&note.bucket, &note.stream, note.seq, false);
+            notes.note(&note.bucket, &note.stream, note.seq, note.dot, false);
             Ok(())
         });
         let (renewer, db) = (followed.clone(), db.clone());
@@ -224,7 +258,7 @@ impl Followed {
             let mut streams = self.streams.lock().expect("never poisoned");
             let followers = streams.entry(key.clone()).or_insert_with(|| Followers {
                 clients: 0,
-                seq: watch::Sender::new(0),
+                seq: watch::Sender::new(Told::default()),
             });
             followers.clients += 1;
             (followers.seq.subscribe(), followers.clients == 1)
@@ -232,9 +266,11 @@ impl Followed {
         if first {
             subscribe(db, self, bucket, stream);
         }
+        let late_seen = seq.borrow().serial;
         Following {
             key,
             seq,
+            late_seen,
             followed: self.clone(),
         }
     }
@@ -320,7 +356,7 @@ impl Followed {
 
     /// A replica says the stream has an entry numbered `seq` (`renewal`: in answer to a
     /// subscription): wakes its clients.
-    fn note(&self, bucket: &str, stream: &str, seq: u64, renewal: bool) {
+    fn note(&self, bucket: &str, stream: &str, seq: u64, dot: Option<Dot>, renewal: bool) {
         if !renewal {
             self.found(bucket, stream, seq);
         }
@@ -330,9 +366,20 @@ impl Followed {
             // The same number again wakes them too: it comes from another replica, whose copy
             // a read that missed the entry (reading replicas that had not stored it yet) may
             // now find. Renewals report the number every time: those only wake for news.
-            followers.seq.send_if_modified(|highest| {
-                let news = seq > *highest || (seq == *highest && !renewal);
-                *highest = (*highest).max(seq);
+            followers.seq.send_if_modified(|told| {
+                if seq < told.highest && !renewal {
+                    // An entry below the highest: most often one whose note from this replica
+                    // came after another replica's of a later one (clients know it already);
+                    // sometimes a late entry. Clients look.
+                    told.serial += 1;
+                    told.late.push_back((told.serial, seq, dot));
+                    if told.late.len() > LATE_KEPT {
+                        told.late.pop_front();
+                    }
+                    return true;
+                }
+                let news = seq > told.highest || (seq == told.highest && !renewal);
+                told.highest = told.highest.max(seq);
                 news
             });
         }
@@ -408,7 +455,7 @@ fn subscribe<Q: QuorumWaiter, V: StreamsVnode>(
     node.spawn(async move {
         while let Some(reply) = replies.next().await {
             if let Ok(StreamReply::LastSeq(seq)) = reply.result {
-                followed.note(&bucket, &stream, seq, true);
+                followed.note(&bucket, &stream, seq, None, true);
             }
         }
     });

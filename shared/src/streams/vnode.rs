@@ -14,7 +14,7 @@ use super::aae::{NamedSummary, RangeDigest, summaries_in};
 use super::eviction::Policies;
 use super::follow::{self, Changed, Subscribers};
 use crate::ring::Partition;
-use crate::store::{Entry, EntryId, Evicted, PartitionStore, StoreConfig};
+use crate::store::{Dot, Entry, EntryId, Evicted, PartitionStore, StoreConfig};
 use crate::vnode::Mailer;
 use crate::vnode::{Vnode, VnodeContext};
 use serde::{Deserialize, Serialize};
@@ -278,8 +278,9 @@ impl StreamState {
         }
     }
 
-    /// Tells the nodes that follow the stream that it has an entry numbered `seq`.
-    fn tell_followers(&mut self, bucket: &str, stream: &str, seq: u64) {
+    /// Tells the nodes that follow the stream that it has an entry numbered `seq` (`dot`, when
+    /// the note is about that one entry).
+    fn tell_followers(&mut self, bucket: &str, stream: &str, seq: u64, dot: Option<Dot>) {
         let nodes = self.subscribers.of(bucket, stream, crate::clock::now_ms());
         if nodes.is_empty() {
             return;
@@ -288,6 +289,7 @@ impl StreamState {
             bucket: bucket.to_string(),
             stream: stream.to_string(),
             seq,
+            dot,
         };
         let note = postcard::to_allocvec(&note).expect("a note always encodes");
         for node in nodes {
@@ -323,7 +325,7 @@ impl StreamState {
                     .append_at_least(&bucket, &stream, payload, at_least)?;
                 self.writes += 1;
                 self.evict(&bucket, &stream);
-                self.tell_followers(&bucket, &stream, entry.seq);
+                self.tell_followers(&bucket, &stream, entry.seq, Some(entry.dot));
                 StreamReply::Appended(entry)
             }
             StreamCommand::Put {
@@ -331,12 +333,8 @@ impl StreamState {
                 stream,
                 entry,
             } => {
-                let new = self.store.put_entry(&bucket, &stream, &entry)?;
+                let new = self.put_one(&bucket, &stream, &entry)?;
                 self.writes += u64::from(new);
-                if new {
-                    self.evict(&bucket, &stream);
-                    self.tell_followers(&bucket, &stream, entry.seq);
-                }
                 StreamReply::Stored { new }
             }
             StreamCommand::LastSeq { bucket, stream } => {
@@ -436,6 +434,17 @@ impl StreamState {
         })
     }
 
+    /// Merges one entry into a stream (replication, read repair, handoff); whether it was
+    /// new here. A new one may evict older ones, and is told of to followers.
+    fn put_one(&mut self, bucket: &str, stream: &str, entry: &Entry) -> io::Result<bool> {
+        let new = self.store.put_entry(bucket, stream, entry)?;
+        if new {
+            self.evict(bucket, stream);
+            self.tell_followers(bucket, stream, entry.seq, Some(entry.dot));
+        }
+        Ok(new)
+    }
+
     /// Merges entries into a stream one by one; returns those that were new, and the error
     /// that stopped it, if any (the entries stored before it stay stored).
     fn put_many(
@@ -453,8 +462,20 @@ impl StreamState {
             }
         }
         self.writes += stored.len() as u64;
-        if let Some(newest) = stored.iter().map(|e| e.seq).max() {
-            self.tell_followers(bucket, stream, newest);
+        // The newest, and the oldest if it is another: an entry that came late (concurrent
+        // with one the followers have had) is most often a batch's first.
+        let oldest = stored.iter().min_by_key(|e| e.id()).map(Entry::id);
+        let newest = stored.iter().max_by_key(|e| e.id()).map(Entry::id);
+        if let (Some(oldest), Some(newest)) = (oldest, newest) {
+            self.tell_followers(
+                bucket,
+                stream,
+                newest.seq,
+                (stored.len() == 1).then_some(newest.dot),
+            );
+            if oldest.seq < newest.seq {
+                self.tell_followers(bucket, stream, oldest.seq, Some(oldest.dot));
+            }
         }
         (stored, None)
     }
@@ -659,19 +680,24 @@ impl Vnode for StreamVnode {
     fn handle_handoff_data(&mut self, data: &[u8]) -> Result<(), String> {
         let item: StreamHandoff =
             postcard::from_bytes(data).map_err(|e| format!("bad handoff item: {e}"))?;
-        let store = self.state.store();
         let stored = match item {
             // The same merge as replication: by identity, so an entry already present is
             // skipped, one that shares its number with another is kept beside it, and one
-            // below the stream's floor here stays evicted.
-            StreamHandoff::Entry(item) => store
-                .put_entry(&item.bucket, &item.stream, &item.entry)
+            // below the stream's floor here stays evicted. Followers hear of a new one (it
+            // may be a late entry, see `follow.rs`).
+            StreamHandoff::Entry(item) => self
+                .state
+                .put_one(&item.bucket, &item.stream, &item.entry)
                 .map(|_| ()),
             StreamHandoff::Floor {
                 bucket,
                 stream,
                 floor,
-            } => store.raise_floor(&bucket, &stream, floor).map(|_| ()),
+            } => self
+                .state
+                .store()
+                .raise_floor(&bucket, &stream, floor)
+                .map(|_| ()),
         };
         stored.map_err(|e| e.to_string())
     }
