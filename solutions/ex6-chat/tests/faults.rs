@@ -211,6 +211,9 @@ fn acknowledged_writes_survive_a_join_whose_receiver_is_killed_and_a_leave() {
 /// node stalled): writers keep the streams busy, so a healthy one is never this quiet for
 /// long, and one that is merely quiet only costs a reconnection.
 const LISTEN_QUIET: Duration = Duration::from_secs(2);
+/// How long the listener may take, once the replicas agree, to have every acknowledged write:
+/// what is left is a late concurrent entry's delivery (a note, a read), seconds at most.
+const LISTEN_DEADLINE: Duration = Duration::from_secs(20);
 
 /// An event the listener got: which stream, the entry's number and payload.
 #[derive(Debug, Clone)]
@@ -270,7 +273,7 @@ impl Listener {
         }
     }
 
-    /// Waits (at most [`CONVERGENCE_DEADLINE`]) until every acknowledged write of `history`
+    /// Waits (at most [`LISTEN_DEADLINE`]) until every acknowledged write of `history`
     /// has been heard (but those that share their number, see `reads`), stops, and judges:
     /// prints the verdict line, panics if the promise was broken.
     fn judge(self, cluster: &Cluster, history: &History, reads: &[Read]) {
@@ -304,7 +307,7 @@ impl Listener {
                 .filter(|(p, _place)| !got.contains(*p))
                 .count()
         };
-        while started.elapsed() < CONVERGENCE_DEADLINE && missing(&self.heard.lock().unwrap()) > 0 {
+        while started.elapsed() < LISTEN_DEADLINE && missing(&self.heard.lock().unwrap()) > 0 {
             thread::sleep(POLL);
         }
         self.stop.store(true, Ordering::Relaxed);
