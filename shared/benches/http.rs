@@ -13,6 +13,10 @@
 //!
 //! It measures, it asserts nothing.
 
+mod common;
+
+use common::{run_on_runtime, setting};
+
 use axum::Router;
 use axum::routing::post;
 use ringcore::streams::Streams;
@@ -23,19 +27,8 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
-fn setting(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(run());
+    run_on_runtime(run());
 }
 
 async fn run() {

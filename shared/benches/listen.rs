@@ -18,6 +18,10 @@
 //!
 //! It measures, it asserts nothing.
 
+mod common;
+
+use common::{run_on_runtime, setting};
+
 use ringcore::streams::Streams;
 use ringcore::testing::TestCluster;
 use ringcore::{App, CommandHelp, Error, Node};
@@ -53,19 +57,8 @@ impl App for Db {
     }
 }
 
-fn setting(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(run());
+    run_on_runtime(run());
 }
 
 /// What the listeners got: when each got each entry ((stream, id) → times), while the delays

@@ -223,6 +223,9 @@ struct Heard {
     payload: String,
 }
 
+/// What the listener heard, in order, and the signal it gives with each event.
+type HeardSoFar = (std::sync::Mutex<Vec<Heard>>, std::sync::Condvar);
+
 /// A client of `GET /listen` following every stream from its start, as a browser's
 /// `EventSource` does: when its connection breaks (its node crashed) or goes silent (it
 /// stalled), it connects again, through another usable node, with the id of the last event
@@ -234,7 +237,7 @@ struct Heard {
 /// them (`shared/src/http/feed.rs`), or, more than `RECENT` numbers back, left to a read.
 struct Listener {
     stop: Arc<AtomicBool>,
-    heard: Arc<std::sync::Mutex<Vec<Heard>>>,
+    heard: Arc<HeardSoFar>,
     connections: Arc<AtomicUsize>,
     thread: JoinHandle<()>,
 }
@@ -242,7 +245,7 @@ struct Listener {
 impl Listener {
     fn start(targets: &Arc<Targets>) -> Listener {
         let stop = Arc::new(AtomicBool::new(false));
-        let heard = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let heard: Arc<HeardSoFar> = Arc::default();
         let connections = Arc::new(AtomicUsize::new(0));
         let thread = {
             let (targets, stop) = (Arc::clone(targets), Arc::clone(&stop));
@@ -251,17 +254,22 @@ impl Listener {
                 let mut last_id: Option<String> = None;
                 let mut k = 0;
                 while !stop.load(Ordering::Relaxed) {
-                    // The next usable node after the one used last.
-                    let usable = (1..=MAX_NODES)
-                        .map(|i| (k + i - 1) % MAX_NODES + 1)
-                        .find(|n| targets.usable[*n as usize - 1].load(Ordering::Relaxed));
-                    let Some(node) = usable else {
-                        thread::sleep(POLL);
-                        continue;
-                    };
-                    k = node;
-                    connections.fetch_add(1, Ordering::Relaxed);
-                    listen_through(targets.http(node), &stop, &heard, &mut last_id);
+                    // A connection answered 200 through the next usable node after the one
+                    // tried last: each failed try moves on to the next (every member may be
+                    // down or stalled a while, as a browser finds them).
+                    let opened = poll_within(LISTEN_QUIET, || {
+                        let node = (1..=MAX_NODES)
+                            .map(|i| (k + i - 1) % MAX_NODES + 1)
+                            .find(|n| targets.usable[*n as usize - 1].load(Ordering::Relaxed))
+                            .ok_or("no member to listen through")?;
+                        k = node;
+                        open_listen(targets.http(node), last_id.as_deref())
+                            .map_err(|why| format!("dev{node}: {why}"))
+                    });
+                    if let Ok(events) = opened {
+                        connections.fetch_add(1, Ordering::Relaxed);
+                        read_events(events, &stop, &heard, &mut last_id);
+                    }
                 }
             })
         };
@@ -274,8 +282,9 @@ impl Listener {
     }
 
     /// Waits (at most [`LISTEN_DEADLINE`]) until every acknowledged write of `history`
-    /// has been heard (but those that share their number, see `reads`), stops, and judges:
-    /// prints the verdict line, panics if the promise was broken.
+    /// has been heard, stops, and judges (a write whose number several entries share is
+    /// counted apart, see `reads`): prints the verdict line, panics if the promise was
+    /// broken.
     fn judge(self, cluster: &Cluster, history: &History, reads: &[Read]) {
         // The numbers that several entries hold, as the reads after healing found them.
         let mut dots: BTreeMap<(&str, u64), std::collections::BTreeSet<String>> = BTreeMap::new();
@@ -296,23 +305,29 @@ impl Listener {
                 _ => None,
             })
             .collect();
-        let started = Instant::now();
         // The answer is final once every acknowledged write has come (a concurrent one left
-        // to a read never comes: then the deadline ends the wait).
-        let missing = |heard: &[Heard]| {
-            let got: std::collections::BTreeSet<&str> =
-                heard.iter().map(|h| h.payload.as_str()).collect();
-            acknowledged
-                .iter()
-                .filter(|(p, _place)| !got.contains(*p))
-                .count()
-        };
-        while started.elapsed() < LISTEN_DEADLINE && missing(&self.heard.lock().unwrap()) > 0 {
-            thread::sleep(POLL);
+        // to a read never comes: then the deadline ends the wait). Each event wakes the wait.
+        let started = Instant::now();
+        let deadline = started + LISTEN_DEADLINE;
+        let mut waiting: std::collections::BTreeSet<&str> = acknowledged.keys().copied().collect();
+        let (heard, arrived) = &*self.heard;
+        let mut seen = 0;
+        let mut got = heard.lock().unwrap();
+        loop {
+            for h in &got[seen..] {
+                waiting.remove(h.payload.as_str());
+            }
+            seen = got.len();
+            let left = deadline.saturating_duration_since(Instant::now());
+            if waiting.is_empty() || left.is_zero() {
+                break;
+            }
+            got = arrived.wait_timeout(got, left).unwrap().0;
         }
+        drop(got);
         self.stop.store(true, Ordering::Relaxed);
         self.thread.join().expect("the listener thread");
-        let heard = std::mem::take(&mut *self.heard.lock().unwrap());
+        let heard = std::mem::take(&mut *self.heard.0.lock().unwrap());
         cluster.log(&format!(
             "the listener heard every acknowledged write (or gave up) within {:.1?}",
             started.elapsed()
@@ -363,35 +378,42 @@ impl Listener {
     }
 }
 
-/// Follows every stream through `addr` until the connection breaks or goes silent, or the
-/// test stops: what comes goes into `heard`, and `last_id` says how far it got.
-fn listen_through(
+/// A connection to `GET /listen` of every stream through `addr`, answered 200 (from the
+/// start of each stream, or from `last_id`), its events to read; why not, else.
+fn open_listen(
     addr: SocketAddr,
+    last_id: Option<&str>,
+) -> Result<std::io::BufReader<std::net::TcpStream>, String> {
+    use std::io::{BufRead, BufReader, Write};
+    let mut socket =
+        std::net::TcpStream::connect_timeout(&addr, LISTEN_QUIET).map_err(|e| e.to_string())?;
+    let streams: Vec<String> = (0..STREAMS).map(|i| format!("s={BUCKET}:s{i}:0")).collect();
+    let resume = last_id.map_or(String::new(), |id| format!("Last-Event-ID: {id}\r\n"));
+    let request = format!("GET /listen?{} HTTP/1.0\r\n{resume}\r\n", streams.join("&"));
+    socket
+        .set_read_timeout(Some(LISTEN_QUIET))
+        .and_then(|()| socket.write_all(request.as_bytes()))
+        .map_err(|e| e.to_string())?;
+    let mut lines = BufReader::new(socket);
+    let mut status = String::new();
+    lines.read_line(&mut status).map_err(|e| e.to_string())?;
+    if !status.contains(" 200 ") {
+        return Err(format!("answered {}", status.trim()));
+    }
+    Ok(lines)
+}
+
+/// Reads the events of a listen connection until it breaks or goes silent, or the test
+/// stops: each goes into `heard` (and wakes who waits on it), and `last_id` says how far it
+/// got.
+fn read_events(
+    mut lines: std::io::BufReader<std::net::TcpStream>,
     stop: &AtomicBool,
-    heard: &std::sync::Mutex<Vec<Heard>>,
+    heard: &HeardSoFar,
     last_id: &mut Option<String>,
 ) {
-    use std::io::{BufRead, BufReader, Write};
-    let Ok(mut socket) = std::net::TcpStream::connect_timeout(&addr, LISTEN_QUIET) else {
-        thread::sleep(POLL);
-        return;
-    };
-    let streams: Vec<String> = (0..STREAMS).map(|i| format!("s={BUCKET}:s{i}:0")).collect();
-    let resume = last_id
-        .as_ref()
-        .map_or(String::new(), |id| format!("Last-Event-ID: {id}\r\n"));
-    let request = format!("GET /listen?{} HTTP/1.0\r\n{resume}\r\n", streams.join("&"));
-    if socket.set_read_timeout(Some(LISTEN_QUIET)).is_err()
-        || socket.write_all(request.as_bytes()).is_err()
-    {
-        return;
-    }
-    let mut lines = BufReader::new(socket);
+    use std::io::BufRead;
     let mut line = String::new();
-    if lines.read_line(&mut line).is_err() || !line.contains(" 200 ") {
-        thread::sleep(POLL);
-        return;
-    }
     let (mut id, mut data) = (None::<String>, String::new());
     while !stop.load(Ordering::Relaxed) {
         line.clear();
@@ -406,7 +428,7 @@ fn listen_through(
             data.push_str(value.trim_start());
         } else if text.is_empty() && !data.is_empty() {
             let event: serde_json::Value = serde_json::from_str(&data).expect("an event is JSON");
-            heard.lock().unwrap().push(Heard {
+            heard.0.lock().unwrap().push(Heard {
                 stream: event["meta"]["stream"]
                     .as_str()
                     .unwrap_or_default()
@@ -414,6 +436,7 @@ fn listen_through(
                 seq: event["meta"]["id"].as_u64().unwrap_or_default(),
                 payload: event["data"].as_str().unwrap_or_default().to_string(),
             });
+            heard.1.notify_all();
             if let Some(id) = id.take() {
                 *last_id = Some(id);
             }

@@ -478,6 +478,15 @@ impl Socket {
         self.next().await
     }
 
+    /// Sends `{"cmd": cmd, "bucket", "stream", "id"}` and checks it is answered
+    /// `{"ok": true, "id": id, "type": cmd}`.
+    async fn accepted(&mut self, cmd: &str, bucket: &str, stream: &str, id: u64) {
+        let answer = self
+            .command(json!({"cmd": cmd, "bucket": bucket, "stream": stream, "id": id}))
+            .await;
+        assert_eq!(answer, json!({"ok": true, "id": id, "type": cmd}));
+    }
+
     /// The close frame's code, or none when the connection just ended; reading what was
     /// still on its way first, within 20 s. Also how many text messages came before.
     async fn end(&mut self) -> (Option<u16>, usize) {
@@ -503,13 +512,7 @@ impl Socket {
 async fn a_websocket_subscribes_and_unsubscribes_while_connected() {
     let cluster = cluster(Anonymous::All).await;
     let mut socket = Socket::open(&cluster, 2, "/listen?s=news:a").await.unwrap();
-    let subscribed = socket
-        .command(json!({"cmd": "subscribe", "bucket": "news", "stream": "b", "id": 1}))
-        .await;
-    assert_eq!(
-        subscribed,
-        json!({"ok": true, "id": 1, "type": "subscribe"})
-    );
+    socket.accepted("subscribe", "news", "b", 1).await;
     let (one, three) = (Client::of(&cluster, 1), Client::of(&cluster, 3));
     for (client, path, n) in [
         (&one, "/streams/news/a", "a1"),
@@ -579,10 +582,7 @@ async fn a_websocket_subscribes_and_unsubscribes_while_connected() {
     );
 
     // Unsubscribed, a stream's entries stop; the others' go on.
-    let gone = socket
-        .command(json!({"cmd": "unsubscribe", "bucket": "news", "stream": "a", "id": 4}))
-        .await;
-    assert_eq!(gone, json!({"ok": true, "id": 4, "type": "unsubscribe"}));
+    socket.accepted("unsubscribe", "news", "a", 4).await;
     one.post("/streams/news/a", json!({"n": "a3"})).await;
     three.post("/streams/news/b", json!({"n": "b2"})).await;
     assert_eq!(entry_place(&socket.next().await), ("b".to_string(), 2));
@@ -615,10 +615,7 @@ async fn a_websocket_subscription_needs_get_on_the_stream() {
         refused,
         json!({"ok": false, "id": 1, "reason": "no permission"})
     );
-    let own = socket
-        .command(json!({"cmd": "subscribe", "bucket": "_user_eve", "stream": "x", "id": 2}))
-        .await;
-    assert_eq!(own, json!({"ok": true, "id": 2, "type": "subscribe"}));
+    socket.accepted("subscribe", "_user_eve", "x", 2).await;
     one.with_token(&token)
         .post("/streams/_user_eve/x", json!("mine"))
         .await;
@@ -779,13 +776,7 @@ async fn a_websocket_follows_a_bucket_pattern_subscribed_by_command() {
     let (one, three) = (Client::of(&cluster, 1), Client::of(&cluster, 3));
     append(&one, "/streams/shop/old", json!("before")).await;
     let mut socket = Socket::open(&cluster, 2, "/listen").await.unwrap();
-    let subscribed = socket
-        .command(json!({"cmd": "subscribe", "bucket": "shop", "stream": "*", "id": 1}))
-        .await;
-    assert_eq!(
-        subscribed,
-        json!({"ok": true, "id": 1, "type": "subscribe"})
-    );
+    socket.accepted("subscribe", "shop", "*", 1).await;
     // Answered once in place on every vnode: what is posted now comes, through any node, to
     // a stream that existed or one that did not; another bucket's does not.
     append(&one, "/streams/shop/old", json!("after")).await;
@@ -839,14 +830,8 @@ async fn a_websocket_follows_a_bucket_pattern_subscribed_by_command() {
     // Subscribed by name too, a stream the pattern found is still delivered once; it stays
     // when the pattern goes, and the pattern's other streams stop: posted after theirs, its
     // entry is the next to come.
-    let named = socket
-        .command(json!({"cmd": "subscribe", "bucket": "shop", "stream": "new", "id": 3}))
-        .await;
-    assert_eq!(named, json!({"ok": true, "id": 3, "type": "subscribe"}));
-    let gone = socket
-        .command(json!({"cmd": "unsubscribe", "bucket": "shop", "stream": "*", "id": 4}))
-        .await;
-    assert_eq!(gone, json!({"ok": true, "id": 4, "type": "unsubscribe"}));
+    socket.accepted("subscribe", "shop", "new", 3).await;
+    socket.accepted("unsubscribe", "shop", "*", 4).await;
     append(&one, "/streams/shop/old", json!("unfollowed")).await;
     append(&three, "/streams/shop/newer", json!("unfollowed")).await;
     append(&one, "/streams/shop/new", json!("marker")).await;
@@ -876,10 +861,7 @@ async fn a_websocket_follows_a_stream_name_in_every_bucket_from_its_url() {
     append(&two, "/streams/north/orders", json!(4)).await;
     assert_eq!(entry_of(&socket.next().await), order("north", 2));
     // The URL's pattern is unsubscribed as one subscribed by command.
-    let gone = socket
-        .command(json!({"cmd": "unsubscribe", "bucket": "*", "stream": "orders", "id": 1}))
-        .await;
-    assert_eq!(gone, json!({"ok": true, "id": 1, "type": "unsubscribe"}));
+    socket.accepted("unsubscribe", "*", "orders", 1).await;
     cluster.stop().await;
 }
 
@@ -895,13 +877,7 @@ async fn a_websocket_pattern_leaves_out_streams_the_caller_may_not_read() {
     let mut socket = Socket::open(&cluster, 2, &format!("/listen?jwt={token}"))
         .await
         .unwrap();
-    let subscribed = socket
-        .command(json!({"cmd": "subscribe", "bucket": "*", "stream": "notes", "id": 1}))
-        .await;
-    assert_eq!(
-        subscribed,
-        json!({"ok": true, "id": 1, "type": "subscribe"})
-    );
+    socket.accepted("subscribe", "*", "notes", 1).await;
     // The admin's stream of that name, which eve may not read, then hers, twice: hers come,
     // and the admin's never before them.
     for n in [1, 2] {

@@ -9,12 +9,30 @@ use std::time::Duration;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_ex6-chat-solution");
 
+/// Starts node dev1 in `dir`, every port free, its log in `dir/dev1.log`.
+fn start_logged(dir: &std::path::Path) -> (NodeProcess, std::path::PathBuf) {
+    let log = dir.join("dev1.log");
+    let args = ["--http-port", "0", "--chat-port", "0"];
+    (
+        NodeProcess::start(BINARY, 1, dir, 0, &args, Some(&log)),
+        log,
+    )
+}
+
+/// Sends the node SIGTERM, as a service manager stops it.
+fn sigterm(node: &NodeProcess) {
+    let pid = node.child.id().to_string();
+    let signalled = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(signalled.success());
+}
+
 #[test]
 fn sigterm_ends_a_live_feed_with_its_last_chunk_and_exits_0() {
     let dir = tempfile::tempdir().unwrap();
-    let args = ["--http-port", "0", "--chat-port", "0"];
-    let log = dir.path().join("dev1.log");
-    let mut node = NodeProcess::start(BINARY, 1, dir.path(), 0, &args, Some(&log));
+    let (mut node, log) = start_logged(dir.path());
     let http = node.places["http"];
     let url = format!("http://{http}/msgs/alice/news?n=1&w=1&r=1");
     ureq::post(&url)
@@ -45,12 +63,7 @@ fn sigterm_ends_a_live_feed_with_its_last_chunk_and_exits_0() {
         },
     );
 
-    let pid = node.child.id().to_string();
-    let signalled = std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap();
-    assert!(signalled.success());
+    sigterm(&node);
     let mut rest = Vec::new();
     let ended = feed.read_to_end(&mut rest);
     seen.extend_from_slice(&rest);
@@ -75,15 +88,8 @@ fn sigterm_ends_a_live_feed_with_its_last_chunk_and_exits_0() {
 #[test]
 fn sigterm_right_after_the_started_line_stops_the_node_cleanly() {
     let dir = tempfile::tempdir().unwrap();
-    let args = ["--http-port", "0", "--chat-port", "0"];
-    let log = dir.path().join("dev1.log");
-    let mut node = NodeProcess::start(BINARY, 1, dir.path(), 0, &args, Some(&log));
-    let pid = node.child.id().to_string();
-    let signalled = std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap();
-    assert!(signalled.success());
+    let (mut node, log) = start_logged(dir.path());
+    sigterm(&node);
     let status = node.child.wait().unwrap();
     let log = std::fs::read_to_string(&log).unwrap();
     assert!(status.success(), "the node exited with {status}\n{log}");
